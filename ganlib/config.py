@@ -1,0 +1,116 @@
+"""The one config type for a training job: CLI flags, the training page and run dirs share it."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+MODELS = ("gan", "dcgan", "cgan")
+LOSSES = ("ns", "bce", "lsgan", "wgan-gp", "hinge")
+DATASETS = ("mnist", "fashion-mnist", "typeset", "toy-ring", "toy-grid", "folder")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. Defaults are the seeds' DCGAN recipe."""
+
+    model: str = "dcgan"              # gan (MLP) | dcgan | cgan (conditional DCGAN)
+    dataset: str = "mnist"            # see DATASETS
+    data_dir: str = ""                # MNIST idx files or an image folder ("" = bundled/default)
+    download: bool = False            # let torchvision download a data set that is not bundled
+    subset: int = 0                   # use only the first N training examples (0 = all)
+    image_size: int = 28              # 28 or 32 (image data sets)
+    channels: int = 0                 # 0 = the data set's own (1 for digits, 3 for RGB folders)
+    loss: str = "ns"                  # see LOSSES
+    epochs: int = 5
+    max_steps: int = 0                # > 0 overrides epochs
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    latent_dim: int = 100
+    width: int = 64                   # base channel count (dcgan/cgan) or hidden units / 4 (gan)
+    n_critic: int = 1                 # D steps per G step (5 is usual for wgan-gp)
+    gp_weight: float = 10.0           # WGAN-GP gradient-penalty weight
+    label_smoothing: float = 0.0      # one-sided: real targets become 1 - label_smoothing
+    two_sided_smoothing: bool = False # also fake targets become label_smoothing
+    grad_clip: float = 0.0            # clip gradient norm of both nets (0 = off)
+    minibatch_discrimination: bool = False
+    minibatch_std: bool = False
+    spectral_norm: bool = False
+    ema_decay: float = 0.999          # EMA of G weights for samples/checkpoints (0 = off)
+    seed: int = 0
+    device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
+    amp: bool = True                  # mixed precision where it helps (CUDA: fp16/bf16)
+    log_every: int = 20               # steps between metrics.jsonl lines
+    sample_every: int = 200           # steps between sample grids
+    checkpoint_every: int = 500       # steps between checkpoints (also at the end and on stop)
+    eval_every: int = 0               # steps between quality evaluations (0 = off)
+    eval_samples: int = 2000          # generated samples per evaluation
+    n_fixed: int = 64                 # fixed-noise samples in each grid
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config field(s): {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def validate(self) -> list[str]:
+        """Problems that make this config unusable, each one sentence saying what to change."""
+        problems = []
+        if self.model not in MODELS:
+            problems.append(f"Model must be one of {', '.join(MODELS)}, not {self.model!r}.")
+        if self.loss not in LOSSES:
+            problems.append(f"Loss must be one of {', '.join(LOSSES)}, not {self.loss!r}.")
+        if self.dataset not in DATASETS:
+            problems.append(f"Data set must be one of {', '.join(DATASETS)}, not {self.dataset!r}.")
+        if self.dataset == "folder" and not self.data_dir:
+            problems.append("The folder data set needs a data directory (--data-dir).")
+        if self.model in ("dcgan", "cgan") and self.dataset.startswith("toy-"):
+            problems.append(f"{self.model.upper()} generates images; use the gan model for 2-D {self.dataset}.")
+        if self.model == "cgan" and self.dataset in ("toy-ring", "toy-grid", "folder"):
+            problems.append(f"CGAN needs a labelled data set (mnist, fashion-mnist or typeset), not {self.dataset}.")
+        if self.image_size not in (28, 32):
+            problems.append(f"Image size must be 28 or 32, not {self.image_size}.")
+        if self.channels not in (0, 1, 3):
+            problems.append(f"Channels must be 1 (grey) or 3 (RGB), not {self.channels}.")
+        if self.batch_size < 2:
+            problems.append("Batch size must be at least 2.")
+        if self.epochs < 1 and self.max_steps < 1:
+            problems.append("Give at least one epoch or a positive step limit.")
+        for name in ("lr_g", "lr_d"):
+            v = getattr(self, name)
+            if not (0 < v <= 0.1):
+                problems.append(f"Learning rate {name} must be in (0, 0.1], not {v}.")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            problems.append("Adam betas must be in [0, 1).")
+        if self.latent_dim < 1 or self.latent_dim > 1024:
+            problems.append("Latent dimension must be between 1 and 1024.")
+        if self.width < 4 or self.width > 512:
+            problems.append("Width must be between 4 and 512.")
+        if self.n_critic < 1:
+            problems.append("n_critic must be at least 1.")
+        if not (0 <= self.label_smoothing < 0.5):
+            problems.append("Label smoothing must be in [0, 0.5).")
+        if self.label_smoothing and self.loss not in ("ns", "bce", "lsgan"):
+            problems.append(f"Label smoothing applies to ns, bce and lsgan losses, not {self.loss}.")
+        if not (0 <= self.ema_decay < 1):
+            problems.append("EMA decay must be in [0, 1).")
+        if self.grad_clip < 0:
+            problems.append("Gradient clipping must be 0 (off) or positive.")
+        for name in ("log_every", "sample_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1.")
+        if self.n_fixed < 1 or self.n_fixed > 256:
+            problems.append("Number of fixed-noise samples must be between 1 and 256.")
+        return problems

@@ -1,0 +1,146 @@
+"""A run is a directory. These functions are the only place that knows its file layout.
+
+    runs/<name>/config.json     TrainConfig as JSON
+    runs/<name>/metrics.jsonl   one JSON object per logged step ("kind": "train" or "eval")
+    runs/<name>/samples/        step_00000500.png grids from the fixed noise
+    runs/<name>/checkpoint.pt   latest checkpoint (atomic write); best.pt: best by evaluation
+    runs/<name>/status.json     {"state", "message", "step", "epoch", "total_steps", "pid", ...}
+    runs/<name>/control.json    {"command": "run" | "pause" | "stop"} written by the job runner
+    runs/<name>/log.txt         stdout/stderr of a background training process
+
+Readers never lock: writers replace whole files atomically (write a temp file, then rename),
+and metrics.jsonl is append-only, so a reader sees either the old or the new state.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+STATES = ("queued", "running", "paused", "stopped", "finished", "failed")
+_NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def sanitize_run_name(name: str) -> str:
+    """A run name that is safe as one directory name: no separators, no '..', no leading dots."""
+    clean = _NAME_OK.sub("-", name.strip()).strip(".-")
+    clean = re.sub(r"\.{2,}", ".", clean)
+    if not clean:
+        raise ValueError("A run name needs at least one letter or digit.")
+    return clean[:80]
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write a file so that readers see the old or the new content, never a half-written one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def atomic_write_json(path: str | Path, obj) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2).encode())
+
+
+def read_json(path: str | Path, default=None):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return default
+
+
+# ---------------------------------------------------------------- status
+
+def write_status(run_dir: str | Path, state: str, message: str = "", **extra) -> dict:
+    assert state in STATES, state
+    old = read_status(run_dir)
+    status = {**old, **extra, "state": state, "message": message, "updated": time.time()}
+    atomic_write_json(Path(run_dir) / "status.json", status)
+    return status
+
+
+def read_status(run_dir: str | Path) -> dict:
+    return read_json(Path(run_dir) / "status.json", default={}) or {}
+
+
+# ---------------------------------------------------------------- control (pause / stop)
+
+def request(run_dir: str | Path, command: str) -> None:
+    """Ask a running training process to 'pause', 'stop' or 'run' (continue)."""
+    assert command in ("run", "pause", "stop"), command
+    atomic_write_json(Path(run_dir) / "control.json", {"command": command, "time": time.time()})
+
+
+def requested(run_dir: str | Path) -> str:
+    return (read_json(Path(run_dir) / "control.json", default={}) or {}).get("command", "run")
+
+
+# ---------------------------------------------------------------- metrics
+
+def append_metrics(run_dir: str | Path, row: dict) -> None:
+    with open(Path(run_dir) / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def read_metrics(run_dir: str | Path, kind: str | None = None) -> list[dict]:
+    """All complete metrics lines (a half-written last line is skipped), optionally of one kind."""
+    path = Path(run_dir) / "metrics.jsonl"
+    rows = []
+    try:
+        text = path.read_text()
+    except OSError:
+        return rows
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if kind is None or row.get("kind", "train") == kind:
+            rows.append(row)
+    return rows
+
+
+def truncate_metrics(run_dir: str | Path, after_step: int) -> None:
+    """Drop lines logged after a checkpoint's step, so a resumed run does not log steps twice."""
+    rows = [r for r in read_metrics(run_dir) if r.get("step", 0) <= after_step]
+    atomic_write_bytes(Path(run_dir) / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
+
+
+# ---------------------------------------------------------------- samples
+
+def sample_path(run_dir: str | Path, step: int) -> Path:
+    return Path(run_dir) / "samples" / f"step_{step:08d}.png"
+
+
+def list_samples(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """(step, path) of every sample grid, oldest first."""
+    out = []
+    for p in (Path(run_dir) / "samples").glob("step_*.png"):
+        try:
+            out.append((int(p.stem.split("_")[1]), p))
+        except (IndexError, ValueError):
+            continue
+    return sorted(out)
+
+
+def list_runs(runs_root: str | Path) -> list[Path]:
+    """Run directories (those with a config.json) under runs_root, newest first."""
+    root = Path(runs_root)
+    if not root.is_dir():
+        return []
+    runs = [d for d in root.iterdir() if (d / "config.json").is_file()]
+    return sorted(runs, key=lambda d: (d / "config.json").stat().st_mtime, reverse=True)
