@@ -1,0 +1,211 @@
+"""The command line: `python -m ganlib {train,sample,info} ...`. It only builds arguments for
+ganlib functions; every user-facing failure is one sentence on stderr and exit code 2."""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from dataclasses import MISSING, asdict, fields
+from pathlib import Path
+
+from .config import DATASETS, LOSSES, MODELS, TrainConfig
+
+_CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS}
+_HELP = {
+    "model": "gan (fully connected), dcgan, or cgan (conditional DCGAN)",
+    "dataset": "data set name",
+    "data_dir": "folder of MNIST idx files, or of images for --dataset folder",
+    "download": "allow downloading a data set that is not bundled (needs internet)",
+    "subset": "use only the first N training examples (0 = all)",
+    "max_steps": "stop after N generator steps (overrides --epochs)",
+    "loss": "ns = non-saturating BCE (default), bce = minimax BCE, lsgan, wgan-gp, hinge",
+    "device": "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps",
+    "ema_decay": "EMA decay of generator weights used for samples and checkpoints (0 = off)",
+    "label_smoothing": "one-sided label smoothing: real targets become 1 - S",
+    "eval_every": "evaluate quality metrics every N steps (0 = off)",
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_config_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field; defaults are None so that we can tell what was given."""
+    for f in fields(TrainConfig):
+        default = f.default if f.default is not MISSING else None
+        help_ = f"{_HELP.get(f.name, f.name.replace('_', ' '))} (default: {default})"
+        if f.type in ("bool", bool):
+            p.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
+        else:
+            typ = {"int": int, "float": float, "str": str}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
+            p.add_argument(_flag(f.name), dest=f.name, type=typ, default=None, choices=_CHOICES.get(f.name),
+                           help=help_)
+    p.add_argument("--lr", type=float, default=None, help="set both --lr-g and --lr-d")
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict]:
+    """(config with defaults + given flags, the dict of flags that were given)."""
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    if getattr(args, "lr", None) is not None:
+        given.setdefault("lr_g", args.lr)
+        given.setdefault("lr_d", args.lr)
+    return TrainConfig(**given), given
+
+
+def command_for(config: TrainConfig, out: str) -> str:
+    """The exact `python -m ganlib train ...` command that reproduces a config (non-defaults only)."""
+    defaults = TrainConfig()
+    parts = ["python", "-m", "ganlib", "train"]
+    for f in fields(TrainConfig):
+        value = getattr(config, f.name)
+        if value == getattr(defaults, f.name) and f.name not in ("model", "dataset"):
+            continue
+        if isinstance(value, bool):
+            parts.append(_flag(f.name) if value else "--no-" + f.name.replace("_", "-"))
+        else:
+            parts += [_flag(f.name), str(value)]
+    parts += ["--out", out]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .train.loop import train
+
+    config, given = config_from_args(args)
+    if args.resume:
+        allowed = {"epochs", "max_steps", "device", "log_every", "sample_every", "checkpoint_every", "eval_every"}
+        extra = sorted(set(given) - allowed)
+        if extra:
+            raise ValueError(f"--resume keeps the run's settings; only {', '.join(sorted(_flag(a) for a in allowed))} "
+                             f"can change (not {', '.join(_flag(e) for e in extra)}).")
+        run_dir, overrides = Path(args.resume), given
+    else:
+        if not args.out:
+            raise ValueError("Give --out RUN_DIR for a new run (or --resume RUN_DIR to continue one).")
+        run_dir, overrides = Path(args.out), None
+
+    bar = None
+
+    def progress(step: int, total: int, row: dict | None) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, initial=step - 1, unit="step", disable=args.quiet, dynamic_ncols=True)
+        bar.update(step - bar.n)
+        if row is not None:
+            bar.set_postfix(d_loss=f"{row['d_loss']:.3f}", g_loss=f"{row['g_loss']:.3f}",
+                            img_s=f"{row['images_per_s']:.0f}", refresh=False)
+
+    try:
+        summary = train(None if args.resume else config, run_dir, resume=bool(args.resume),
+                        overrides=overrides, progress_fn=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if summary.get("data_note"):
+        print(f"note: {summary['data_note']}", file=sys.stderr)
+    m = summary.get("metrics") or {}
+    losses = f", d_loss {m['d_loss']:.3f}, g_loss {m['g_loss']:.3f}" if m else ""
+    print(f"{summary['state']}: {run_dir} at step {summary['step']}/{summary['total_steps']} "
+          f"(epoch {summary['epoch']:.2f}) in {summary['time']:.1f} s on {summary['device']}{losses}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from .checkpoints import load_generator
+    from .data import toy_modes
+    from .device import pick_device
+    from .images import save_samples
+    from .sampling import generate
+
+    device = pick_device(args.device)
+    G, meta = load_generator(args.checkpoint, device=device)
+    num_classes = meta["model_kwargs"]["G"].get("num_classes", 0)
+    labels = None
+    if args.class_ is not None:
+        if not num_classes:
+            raise ValueError(f"{args.checkpoint} holds an unconditional {meta['family']} model; --class needs a cgan.")
+        if not 0 <= args.class_ < num_classes:
+            raise ValueError(f"--class must be between 0 and {num_classes - 1}.")
+        labels = torch.full((args.n,), args.class_, dtype=torch.long)
+    elif num_classes:
+        labels = torch.arange(args.n) % num_classes
+    x = generate(G, args.n, labels=labels, seed=args.seed, device=device, truncation=args.truncation)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".npy":
+        np.save(out, x.numpy())
+    else:
+        ds = meta.get("dataset", {}).get("name", "")
+        modes = toy_modes(ds)[0] if ds.startswith("toy-") else None
+        nrow = num_classes if (labels is not None and args.class_ is None) else None
+        save_samples(x, out, modes=modes, nrow=nrow)
+    print(f"wrote {args.n} samples {tuple(x.shape[1:])} to {out}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .checkpoints import describe, load_checkpoint
+
+    info = describe(load_checkpoint(args.checkpoint))
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{args.checkpoint}: GAN Studio checkpoint (format {info['format_version']})")
+    for k, v in info.items():
+        if k in ("metrics", "eval", "format_version"):
+            continue
+        print(f"  {k:22s} {v}")
+    for title in ("metrics", "eval"):
+        if info[title]:
+            print(f"  {title}:")
+            for k, v in info[title].items():
+                print(f"    {k:20s} {v:.4g}" if isinstance(v, float) else f"    {k:20s} {v}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ganlib", description="GAN Studio: train, sample and inspect GANs.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a GAN into a run directory, or resume one",
+                       description="Train a GAN into a run directory (config.json, metrics.jsonl, samples/, "
+                                   "checkpoint.pt, status.json), or continue one with --resume.")
+    t.add_argument("--out", help="run directory to create")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue this run exactly where it stopped")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_flags(t)
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="write samples from a checkpoint as a PNG grid or .npy array")
+    s.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    s.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
+    s.add_argument("--out", required=True, help="FILE.png (grid) or FILE.npy (N, C, H, W) in [-1, 1]")
+    s.add_argument("--class", dest="class_", type=int, default=None, help="class to generate (cgan only)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--truncation", type=float, default=1.0, help="truncation psi in (0, 1] (default: 1, none)")
+    s.add_argument("--device", default="auto")
+    s.set_defaults(func=cmd_sample)
+
+    i = sub.add_parser("info", help="say what a checkpoint is")
+    i.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    i.add_argument("--json", action="store_true", help="print JSON")
+    i.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, RuntimeError, OSError) as e:  # our errors carry one sentence for the user
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,52 @@
+"""Model families. `build_models` turns a family name and constructor arguments into (G, D);
+checkpoints store exactly those arguments, so a file alone rebuilds its networks."""
+from __future__ import annotations
+
+import torch.nn as nn
+
+from .dcgan import DCGANDiscriminator, DCGANGenerator
+from .mlp import MLPDiscriminator, MLPGenerator
+
+FAMILIES = {
+    "gan": (MLPGenerator, MLPDiscriminator),
+    "dcgan": (DCGANGenerator, DCGANDiscriminator),
+    "cgan": (DCGANGenerator, DCGANDiscriminator),
+}
+
+
+def model_kwargs(config, data_shape: tuple[int, ...], num_classes: int) -> dict:
+    """Constructor arguments {'G': {...}, 'D': {...}} for a TrainConfig and a data set's shape."""
+    cond = num_classes if config.model == "cgan" else 0
+    if config.model == "gan":
+        is_image = len(data_shape) == 3
+        hidden = 4 * config.width
+        return {"G": dict(latent_dim=config.latent_dim, out_shape=list(data_shape), hidden=hidden,
+                          num_classes=0, tanh=is_image),
+                "D": dict(in_shape=list(data_shape), hidden=hidden, num_classes=0,
+                          spectral_norm=config.spectral_norm,
+                          minibatch_discrimination=config.minibatch_discrimination)}
+    channels, size = data_shape[0], data_shape[-1]
+    return {"G": dict(latent_dim=config.latent_dim, image_size=size, channels=channels, width=config.width,
+                      num_classes=cond),
+            "D": dict(image_size=size, channels=channels, width=config.width, num_classes=cond,
+                      norm="layer" if config.loss == "wgan-gp" else "batch",
+                      spectral_norm=config.spectral_norm, minibatch_std=config.minibatch_std,
+                      minibatch_discrimination=config.minibatch_discrimination)}
+
+
+def build_generator(family: str, kwargs: dict) -> nn.Module:
+    """G alone (what sampling needs), from model_kwargs()."""
+    if family not in FAMILIES:
+        raise ValueError(f"Unknown model family {family!r}; known: {', '.join(FAMILIES)}.")
+    g = dict(kwargs["G"])
+    if "out_shape" in g:
+        g["out_shape"] = tuple(g["out_shape"])
+    return FAMILIES[family][0](**g)
+
+
+def build_models(family: str, kwargs: dict) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for a family from model_kwargs()."""
+    d = dict(kwargs["D"])
+    if "in_shape" in d:
+        d["in_shape"] = tuple(d["in_shape"])
+    return build_generator(family, kwargs), FAMILIES[family][1](**d)

@@ -1,0 +1,83 @@
+"""DCGAN (Radford et al. 2016) for 28x28 or 32x32 images; with num_classes > 0 it is the
+conditional GAN (Mirza & Osindero 2014): the label embedding joins z in G and joins the image
+as an extra input channel in D. One module, not a copy."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .layers import MinibatchDiscrimination, MinibatchStd, init_weights, norm2d, sn
+
+
+class DCGANGenerator(nn.Module):
+    """z (N, latent_dim) [+ labels (N,)] -> images (N, channels, S, S) in [-1, 1]."""
+
+    def __init__(self, latent_dim: int = 100, image_size: int = 28, channels: int = 1, width: int = 64,
+                 num_classes: int = 0, embed_dim: int = 16):
+        super().__init__()
+        assert image_size in (28, 32), image_size
+        self.latent_dim, self.image_size, self.channels, self.num_classes = latent_dim, image_size, channels, num_classes
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        n_in = latent_dim + (embed_dim if num_classes else 0)
+        w = width
+
+        def up(cin, cout):  # doubles H and W
+            return [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
+
+        if image_size == 28:   # 1 -> 7 -> 14 -> 28
+            layers = [nn.ConvTranspose2d(n_in, 2 * w, 7, 1, 0, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(True),
+                      *up(2 * w, w), nn.ConvTranspose2d(w, channels, 4, 2, 1)]
+        else:                  # 1 -> 4 -> 8 -> 16 -> 32
+            layers = [nn.ConvTranspose2d(n_in, 4 * w, 4, 1, 0, bias=False), nn.BatchNorm2d(4 * w), nn.ReLU(True),
+                      *up(4 * w, 2 * w), *up(2 * w, w), nn.ConvTranspose2d(w, channels, 4, 2, 1)]
+        self.net = nn.Sequential(*layers, nn.Tanh())
+        init_weights(self)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], dim=1)
+        return self.net(z[:, :, None, None])
+
+
+class DCGANDiscriminator(nn.Module):
+    """images (N, channels, S, S) [+ labels (N,)] -> (N,) logits (or critic values)."""
+
+    def __init__(self, image_size: int = 28, channels: int = 1, width: int = 64, num_classes: int = 0,
+                 norm: str = "batch", spectral_norm: bool = False, minibatch_std: bool = False,
+                 minibatch_discrimination: bool = False):
+        super().__init__()
+        assert image_size in (28, 32), image_size
+        self.image_size, self.num_classes = image_size, num_classes
+        # the label becomes one extra input plane, learned per class
+        self.embed = nn.Embedding(num_classes, image_size * image_size) if num_classes else None
+        cin = channels + (1 if num_classes else 0)
+        w = width
+        layers = [sn(nn.Conv2d(cin, w, 4, 2, 1), spectral_norm), nn.LeakyReLU(0.2, True)]
+        if image_size == 28:   # 28 -> 14 -> 7
+            layers += [sn(nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False), spectral_norm), norm2d(norm, 2 * w),
+                       nn.LeakyReLU(0.2, True)]
+            cout, side = 2 * w, 7
+        else:                  # 32 -> 16 -> 8 -> 4
+            layers += [sn(nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False), spectral_norm), norm2d(norm, 2 * w),
+                       nn.LeakyReLU(0.2, True),
+                       sn(nn.Conv2d(2 * w, 4 * w, 4, 2, 1, bias=False), spectral_norm), norm2d(norm, 4 * w),
+                       nn.LeakyReLU(0.2, True)]
+            cout, side = 4 * w, 4
+        if minibatch_std:
+            layers.append(MinibatchStd())
+            cout += 1
+        self.body = nn.Sequential(*layers)
+        n_feat = cout * side * side
+        self.mbd = MinibatchDiscrimination(n_feat) if minibatch_discrimination else None
+        # a linear head over the whole feature map is the DCGAN paper's final full-size conv
+        self.head = sn(nn.Linear(n_feat + (self.mbd.n_kernels if self.mbd else 0), 1), spectral_norm)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            plane = self.embed(y).view(-1, 1, self.image_size, self.image_size).to(x.dtype)
+            x = torch.cat([x, plane], dim=1)
+        h = self.body(x).flatten(1)
+        if self.mbd is not None:
+            h = self.mbd(h)
+        return self.head(h).squeeze(1)

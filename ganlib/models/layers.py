@@ -1,0 +1,73 @@
+"""Blocks shared by the model families: init, spectral-norm switch, minibatch tricks, EMA."""
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn as nn
+
+
+def init_weights(module: nn.Module) -> None:
+    """DCGAN init (Radford et al.): conv/linear weights ~ N(0, 0.02), norm scales ~ N(1, 0.02)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d, nn.GroupNorm)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, 0.0, 1.0)
+
+
+def sn(module: nn.Module, on: bool) -> nn.Module:
+    """Wrap a layer in spectral normalisation (Miyato et al. 2018) when `on`."""
+    return nn.utils.parametrizations.spectral_norm(module) if on else module
+
+
+def norm2d(kind: str, channels: int) -> nn.Module:
+    """'batch' for the DCGAN recipe; 'layer' where per-sample gradients matter (WGAN-GP); 'none'."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)
+    return nn.Identity()
+
+
+class MinibatchStd(nn.Module):
+    """Appends the mean std across the batch as one extra channel (Karras et al. 2018)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W) -> (N, C+1, H, W)
+        std = x.float().std(dim=0, unbiased=False).mean().to(x.dtype)
+        return torch.cat([x, std.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Salimans et al. 2016, sec. 3.2: features saying how close each sample is to the others."""
+
+    def __init__(self, in_features: int, n_kernels: int = 32, kernel_dim: int = 8):
+        super().__init__()
+        self.n_kernels, self.kernel_dim = n_kernels, kernel_dim
+        self.T = nn.Parameter(torch.randn(in_features, n_kernels * kernel_dim) * 0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, A) -> (N, A + n_kernels)
+        m = (x @ self.T).view(-1, self.n_kernels, self.kernel_dim)         # (N, B, C)
+        dist = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(-1)             # (N, N, B)
+        o = torch.exp(-dist).sum(1) - 1.0                                  # exclude self: exp(0) = 1
+        return torch.cat([x, o], dim=1)
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model; buffers (BN statistics) are copied."""
+    torch._foreach_lerp_(list(ema.parameters()), [p.detach() for p in model.parameters()], 1.0 - decay)
+    for be, b in zip(ema.buffers(), model.buffers()):
+        be.copy_(b)
+
+
+def make_ema(model: nn.Module) -> nn.Module:
+    ema = copy.deepcopy(model).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    return ema

@@ -1,0 +1,59 @@
+"""The seeds' fully connected GAN: for 2-D toy mixtures and for flattened MNIST."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from .layers import MinibatchDiscrimination, init_weights, sn
+
+
+class MLPGenerator(nn.Module):
+    """z (N, latent_dim) [+ labels (N,)] -> (N, *out_shape); Tanh output for images only."""
+
+    def __init__(self, latent_dim: int = 100, out_shape: tuple[int, ...] = (2,), hidden: int = 256,
+                 num_classes: int = 0, tanh: bool = True):
+        super().__init__()
+        self.latent_dim, self.out_shape, self.num_classes = latent_dim, tuple(out_shape), num_classes
+        self.embed = nn.Embedding(num_classes, num_classes) if num_classes else None
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim + num_classes, hidden), nn.ReLU(True),
+            nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(True),
+            nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(True),
+            nn.Linear(hidden, math.prod(self.out_shape)),
+            nn.Tanh() if tanh else nn.Identity(),
+        )
+        init_weights(self)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], dim=1)
+        return self.net(z).view(-1, *self.out_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """(N, *in_shape) [+ labels] -> (N,) logits."""
+
+    def __init__(self, in_shape: tuple[int, ...] = (2,), hidden: int = 256, num_classes: int = 0,
+                 spectral_norm: bool = False, minibatch_discrimination: bool = False):
+        super().__init__()
+        self.num_classes = num_classes
+        n_in = math.prod(in_shape)
+        self.embed = nn.Embedding(num_classes, num_classes) if num_classes else None
+        self.body = nn.Sequential(
+            sn(nn.Linear(n_in + num_classes, hidden), spectral_norm), nn.LeakyReLU(0.2, True),
+            sn(nn.Linear(hidden, hidden), spectral_norm), nn.LeakyReLU(0.2, True),
+        )
+        self.mbd = MinibatchDiscrimination(hidden) if minibatch_discrimination else None
+        self.head = sn(nn.Linear(hidden + (self.mbd.n_kernels if self.mbd else 0), 1), spectral_norm)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = x.flatten(1)
+        if self.embed is not None:
+            h = torch.cat([h, self.embed(y)], dim=1)
+        h = self.body(h)
+        if self.mbd is not None:
+            h = self.mbd(h)
+        return self.head(h).squeeze(1)

@@ -1,0 +1,307 @@
+"""The one training loop. Families differ in their step (ganlib.train.steps), not in the loop.
+
+The loop owns: data order, fixed noise, logging to metrics.jsonl, sample grids, atomic
+checkpoints, status.json, pause/stop requests, NaN detection, and exact resume.
+"""
+from __future__ import annotations
+
+import errno
+import math
+import os
+import signal
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from ..config import TrainConfig
+from ..data import DataError, GanData, load_dataset
+from ..device import pick_device
+from ..images import save_samples
+from ..models import build_models, model_kwargs
+from ..models.layers import make_ema
+from . import rundir
+from .steps import AdversarialStep
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or continue; the message is one sentence for the user."""
+
+
+def load_training_data(config: TrainConfig) -> GanData:
+    """The data set a config asks for, checked against the model (one-sentence errors)."""
+    data = load_dataset(config.dataset, data_dir=config.data_dir, download=config.download,
+                        image_size=config.image_size, channels=config.channels, subset=config.subset,
+                        seed=config.seed)
+    problems = preflight(config, data)
+    if problems:
+        raise TrainingError(problems[0])
+    return data
+
+
+def preflight(config: TrainConfig, data: GanData | None = None) -> list[str]:
+    """Everything wrong with a config (and its data, when given), each one sentence."""
+    problems = config.validate()
+    if data is None:
+        return problems
+    if config.model == "cgan" and (data.y is None or data.num_classes < 2):
+        problems.append(f"CGAN needs a labelled data set; {data.name} has no class labels here.")
+    if config.model in ("dcgan", "cgan") and not data.is_image:
+        problems.append(f"{config.model.upper()} needs images; {data.name} holds 2-D points (use gan).")
+    if len(data) < config.batch_size:
+        problems.append(f"The batch size ({config.batch_size}) is larger than the data set ({len(data)} "
+                        "examples); lower the batch size or use more data.")
+    return problems
+
+
+class _BatchStream:
+    """An endless stream of batches: pass k is a permutation seeded by (seed, k), so resuming
+    at any batch index continues the exact same order. Drops the last incomplete batch."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int, start_batch: int = 0):
+        self.x, self.y, self.bs, self.seed = x, y, batch_size, seed
+        self.per_pass = len(x) // batch_size
+        self.index = start_batch
+        self._pass, self._perm = -1, None
+
+    def __call__(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        k, i = divmod(self.index, self.per_pass)
+        if k != self._pass:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + k)
+            self._pass, self._perm = k, torch.randperm(len(self.x), generator=g).to(self.x.device)
+        idx = self._perm[i * self.bs:(i + 1) * self.bs]
+        self.index += 1
+        return self.x[idx], (self.y[idx] if self.y is not None else None)
+
+
+def _autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """bf16 autocast on CUDA GPUs that support it (no loss scaling needed); full precision elsewhere."""
+    if config.amp and device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def _rng_state() -> dict:
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def train(config: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
+          overrides: dict | None = None,
+          progress_fn: Callable[[int, int, dict | None], None] | None = None,
+          abort_fn: Callable[[], bool] | None = None) -> dict:
+    """Train into `run_dir` (new) or continue it (`resume=True`). Returns a summary dict.
+
+    progress_fn(step, total_steps, row) is called after each step (row is the logged metrics
+    dict on logging steps, else None); abort_fn() -> True stops the run cleanly (checkpoint
+    saved, status 'stopped'). Raises TrainingError / DataError / CheckpointError with one sentence.
+    """
+    run_dir = Path(run_dir)
+    ckpt = None
+    if resume:
+        if not (run_dir / "config.json").is_file():
+            raise TrainingError(f"{run_dir} is not a run directory (it has no config.json).")
+        try:
+            config = TrainConfig.load(run_dir / "config.json")
+        except (ValueError, TypeError) as e:
+            raise TrainingError(f"{run_dir}/config.json is damaged ({e}).") from None
+        if (run_dir / "checkpoint.pt").exists():
+            ckpt = load_checkpoint(run_dir / "checkpoint.pt")
+    else:
+        if (run_dir / "config.json").exists():
+            raise TrainingError(f"{run_dir} already holds a run; continue it with --resume or choose another name.")
+    for k, v in (overrides or {}).items():
+        setattr(config, k, v)
+    problems = config.validate()
+    if problems:
+        raise TrainingError(problems[0])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    rundir.atomic_write_json(run_dir / "config.json", asdict(config))
+    rundir.atomic_write_json(run_dir / "control.json", {"command": "run"})
+    rundir.write_status(run_dir, "queued", "Loading data.", pid=os.getpid())
+    try:
+        return _train(config, run_dir, ckpt, progress_fn, abort_fn)
+    except (TrainingError, DataError, CheckpointError) as e:
+        rundir.write_status(run_dir, "failed", str(e))
+        raise
+    except OSError as e:
+        msg = (f"The disk is full ({e.filename or run_dir}); the last checkpoint is kept — free space and resume."
+               if e.errno == errno.ENOSPC else f"{type(e).__name__}: {e}")
+        rundir.write_status(run_dir, "failed", msg)
+        raise TrainingError(msg) from None
+    except Exception as e:
+        rundir.write_status(run_dir, "failed", f"{type(e).__name__}: {e}")
+        raise
+
+
+def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, abort_fn) -> dict:
+    data = load_training_data(config)
+    device = pick_device(config.device)
+    torch.manual_seed(config.seed)
+    kwargs = model_kwargs(config, data.shape, data.num_classes)
+    G, D = build_models(config.model, kwargs)
+    G, D = G.to(device), D.to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2))
+    G_ema = make_ema(G) if config.ema_decay > 0 else None
+
+    n_fixed = config.n_fixed if data.is_image else max(config.n_fixed, 1000)  # scatters need more points
+    g = torch.Generator().manual_seed(config.seed + 1)
+    fixed_noise = torch.randn(n_fixed, config.latent_dim, generator=g)
+    fixed_labels = torch.arange(n_fixed) % data.num_classes if config.model == "cgan" else None
+
+    step, base_time = 0, 0.0
+    if ckpt is not None:
+        if ckpt["family"] != config.model or ckpt["model_kwargs"] != kwargs:
+            raise TrainingError(f"{run_dir}/checkpoint.pt does not match {run_dir}/config.json.")
+        G.load_state_dict(ckpt["G"])
+        D.load_state_dict(ckpt["D"])
+        opt_g.load_state_dict(ckpt["opt_g"])
+        opt_d.load_state_dict(ckpt["opt_d"])
+        if G_ema is not None and ckpt.get("G_ema"):
+            G_ema.load_state_dict(ckpt["G_ema"])
+        step, base_time = int(ckpt["step"]), float(ckpt.get("time", 0.0))
+        _set_rng_state(ckpt["rng"])
+    rundir.truncate_metrics(run_dir, step)
+
+    x = data.x.to(device)
+    y = data.y.to(device) if data.y is not None else None
+    stream = _BatchStream(x, y, config.batch_size, config.seed, start_batch=step * config.n_critic)
+    steps_per_epoch = max(1, stream.per_pass // config.n_critic)
+    total_steps = config.max_steps if config.max_steps > 0 else config.epochs * steps_per_epoch
+    step_fn = AdversarialStep(G, D, opt_g, opt_d, config, data.num_classes, G_ema, device,
+                              _autocast_dtype(config, device))
+    sampler = G_ema if G_ema is not None else G
+    last_row: dict = {}
+
+    def save(state_note: str = "") -> None:
+        save_checkpoint(run_dir / "checkpoint.pt", {
+            "family": config.model, "model_kwargs": kwargs, "train_config": asdict(config),
+            "dataset": {"name": data.name, "shape": list(data.shape), "num_classes": data.num_classes,
+                        "class_names": data.class_names},
+            "step": step, "epoch": step / steps_per_epoch, "time": elapsed(), "metrics": last_row,
+            "G": G.state_dict(), "D": D.state_dict(),
+            "G_ema": G_ema.state_dict() if G_ema is not None else {},
+            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "rng": _rng_state(),
+            "fixed_noise": fixed_noise,
+            "fixed_labels": fixed_labels if fixed_labels is not None else torch.zeros(0, dtype=torch.long),
+        })
+
+    @torch.no_grad()
+    def write_samples() -> None:
+        was_training = sampler.training
+        sampler.eval()
+        out = sampler(fixed_noise.to(device), fixed_labels.to(device) if fixed_labels is not None else None)
+        sampler.train(was_training)
+        nrow = data.num_classes if fixed_labels is not None else None
+        save_samples(out.float().cpu(), rundir.sample_path(run_dir, step), modes=data.modes, nrow=nrow)
+
+    stop_signal = threading.Event()
+    old_handler = None
+    if threading.current_thread() is threading.main_thread():
+        old_handler = signal.signal(signal.SIGTERM, lambda *_: stop_signal.set())
+
+    t_start, paused_s = time.monotonic(), 0.0
+
+    def elapsed() -> float:
+        return base_time + time.monotonic() - t_start - paused_s
+
+    common = dict(pid=os.getpid(), device=str(device), total_steps=total_steps, steps_per_epoch=steps_per_epoch)
+    rundir.write_status(run_dir, "running", _resume_note(step, data.note), step=step,
+                        epoch=step / steps_per_epoch, started=time.time(), **common)
+    if step == 0:
+        write_samples()
+    acc: dict[str, torch.Tensor] = {}
+    acc_n, t_log, step_log = 0, time.monotonic(), step
+    last_control_check = 0.0
+    final_state, final_msg = "finished", ""
+    G.train(), D.train()
+    try:
+        while step < total_steps:
+            now = time.monotonic()
+            if now - last_control_check > 0.25:  # a file read per step would cost on fast GPUs
+                last_control_check = now
+                command = rundir.requested(run_dir)
+                if command == "pause" and not stop_signal.is_set():
+                    rundir.write_status(run_dir, "paused", f"Paused at step {step}.", step=step,
+                                        epoch=step / steps_per_epoch, **common)
+                    t_pause = time.monotonic()
+                    while rundir.requested(run_dir) == "pause" and not stop_signal.is_set():
+                        time.sleep(0.2)
+                    paused_s += time.monotonic() - t_pause
+                    t_log = time.monotonic()
+                    command = rundir.requested(run_dir)
+                    rundir.write_status(run_dir, "running", "", step=step, epoch=step / steps_per_epoch, **common)
+                if command == "stop" or stop_signal.is_set() or (abort_fn is not None and abort_fn()):
+                    final_state, final_msg = "stopped", f"Stopped at step {step}; resume to continue."
+                    break
+            want = (step + 1) % config.log_every == 0 or step + 1 == total_steps
+            stats = step_fn(stream, want)
+            step += 1
+            losses_now = torch.stack([stats["d_loss"], stats["g_loss"]])
+            if not bool(torch.isfinite(losses_now).all()):
+                d_l, g_l = losses_now.tolist()
+                which = "D loss" if not math.isfinite(d_l) else "G loss"
+                raise _Diverged(f"Training diverged: the {which} became {d_l if which == 'D loss' else g_l} "
+                                f"at step {step}; the last good checkpoint is kept — lower the learning rates "
+                                "or try another loss.")
+            for k in ("d_loss", "g_loss", "d_real", "d_fake"):
+                acc[k] = acc[k] + stats[k] if k in acc else stats[k].clone()
+            acc_n += 1
+            row = None
+            if want:
+                dt = max(time.monotonic() - t_log, 1e-9)
+                row = {"kind": "train", "step": step, "epoch": round(step / steps_per_epoch, 4),
+                       "time": round(elapsed(), 3)}
+                row.update({k: float(v) / acc_n for k, v in acc.items()})
+                row["grad_norm_d"], row["grad_norm_g"] = float(stats["grad_norm_d"]), float(stats["grad_norm_g"])
+                row["images_per_s"] = round((step - step_log) * config.batch_size * config.n_critic / dt, 2)
+                row["lr_d"], row["lr_g"] = config.lr_d, config.lr_g
+                rundir.append_metrics(run_dir, row)
+                rundir.write_status(run_dir, "running", "", step=step, epoch=step / steps_per_epoch, **common)
+                last_row, acc, acc_n, t_log, step_log = row, {}, 0, time.monotonic(), step
+            if step % config.sample_every == 0:
+                write_samples()
+            if step % config.checkpoint_every == 0:
+                save()
+            if progress_fn is not None:
+                progress_fn(step, total_steps, row)
+    except _Diverged as e:
+        rundir.write_status(run_dir, "failed", str(e), step=step, epoch=step / steps_per_epoch, **common)
+        raise TrainingError(str(e)) from None
+    except KeyboardInterrupt:
+        final_state, final_msg = "stopped", f"Interrupted at step {step}; resume to continue."
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
+
+    if not rundir.sample_path(run_dir, step).exists():
+        write_samples()
+    save()
+    if final_state == "finished":
+        final_msg = f"Finished {step} steps in {elapsed():.0f} s."
+    rundir.write_status(run_dir, final_state, final_msg, step=step, epoch=step / steps_per_epoch, **common)
+    return {"state": final_state, "message": final_msg, "step": step, "total_steps": total_steps,
+            "epoch": step / steps_per_epoch, "time": elapsed(), "metrics": last_row, "run_dir": str(run_dir),
+            "device": str(device), "data_note": data.note}
+
+
+class _Diverged(Exception):
+    pass
+
+
+def _resume_note(step: int, data_note: str) -> str:
+    parts = [f"Resumed at step {step}." if step else "", data_note]
+    return " ".join(p for p in parts if p)

@@ -1,0 +1,87 @@
+"""Per-family training steps. The loop calls `step(next_batch)` once per generator update;
+families differ only here (what is sampled, which losses, which nets update)."""
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import torch
+import torch.nn as nn
+
+from .. import losses
+from ..models.layers import ema_update
+
+
+def _grad_norm(params: list[torch.Tensor], clip: float) -> torch.Tensor:
+    """Total L2 norm of the gradients; clips them to `clip` when clip > 0."""
+    grads = [p for p in params if p.grad is not None]
+    if clip > 0:
+        return nn.utils.clip_grad_norm_(grads, clip)
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm([p.grad for p in grads])))
+
+
+class AdversarialStep:
+    """D update(s) then one G update, for the unconditional and conditional image/point GANs.
+
+    The seeds' recipe: D sees a real batch and a fake batch (detached), then G is updated through
+    D with the non-saturating (or chosen) loss. With n_critic > 1, D takes that many updates,
+    each on a fresh real batch, per G update (WGAN-GP practice).
+    """
+
+    def __init__(self, G: nn.Module, D: nn.Module, opt_g, opt_d, config, num_classes: int,
+                 G_ema: nn.Module | None, device: torch.device, autocast_dtype: torch.dtype | None):
+        self.G, self.D, self.opt_g, self.opt_d, self.cfg = G, D, opt_g, opt_d, config
+        self.conditional = config.model == "cgan"
+        self.num_classes, self.G_ema, self.device = num_classes, G_ema, device
+        self.g_params = [p for p in G.parameters() if p.requires_grad]
+        self.d_params = [p for p in D.parameters() if p.requires_grad]
+        self.ema_params = list(G_ema.parameters()) if G_ema is not None else []
+        self.autocast = (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype
+                         else nullcontext())
+
+    def _noise(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z = torch.randn(n, self.G.latent_dim, device=self.device)
+        y = torch.randint(self.num_classes, (n,), device=self.device) if self.conditional else None
+        return z, y
+
+    def __call__(self, next_batch, want_grad_norms: bool) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        cond = self.conditional
+        for _ in range(cfg.n_critic):
+            real, real_y = next_batch()
+            real_y = real_y if cond else None
+            z, fake_y = self._noise(real.shape[0])
+            if cond:
+                fake_y = real_y  # same label distribution as the data; D must judge image-label fit
+            with self.autocast:
+                with torch.no_grad():
+                    fake = self.G(z, fake_y)
+                d_real = self.D(real, real_y).float()
+                d_fake = self.D(fake, fake_y).float()
+                d_loss = losses.d_loss(cfg.loss, d_real, d_fake, cfg.label_smoothing, cfg.two_sided_smoothing)
+            if cfg.loss == "wgan-gp":
+                d_loss = d_loss + cfg.gp_weight * losses.gradient_penalty(self.D, real, fake.float(), real_y)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            grad_norm_d = (_grad_norm(self.d_params, cfg.grad_clip)
+                           if (want_grad_norms or cfg.grad_clip > 0) else None)
+            self.opt_d.step()
+
+        z, fake_y = self._noise(cfg.batch_size)
+        with self.autocast:
+            fake = self.G(z, fake_y)
+            g_out = self.D(fake, fake_y).float()
+            g_loss = losses.g_loss(cfg.loss, g_out)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        grad_norm_g = (_grad_norm(self.g_params, cfg.grad_clip)
+                       if (want_grad_norms or cfg.grad_clip > 0) else None)
+        self.opt_g.step()
+        if self.G_ema is not None:
+            ema_update(self.G_ema, self.G, cfg.ema_decay)
+
+        stats = {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
+                 "d_real": losses.d_output_mean(cfg.loss, d_real.detach()),
+                 "d_fake": losses.d_output_mean(cfg.loss, d_fake.detach())}
+        if want_grad_norms:
+            stats["grad_norm_d"], stats["grad_norm_g"] = grad_norm_d.detach(), grad_norm_g.detach()
+        return stats
