@@ -1,0 +1,434 @@
+"""Background training jobs: start, pause, continue, stop, resume, list, status, delete.
+
+A job is a `python -m ganlib train ... --out RUN_DIR` process in its own session, with its
+stdout/stderr in RUN_DIR/log.txt. Everything about a job is in its run directory (see rundir.py),
+so any process (a Streamlit server, a second tab, a restarted server, a shell) sees the same jobs.
+The runner talks to a job through control.json (pause / run / stop) and falls back to signals
+only when a job does not answer.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from ganlib.config import TrainConfig
+from ganlib.train import rundir
+
+ACTIVE_STATES = ("queued", "running", "paused")   # a process exists (or should) for these
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where `python -m ganlib` is importable
+DEFAULT_MAX_RUNS = 2
+
+
+def runs_root() -> Path:
+    """Where runs live: $GAN_STUDIO_RUNS, else runs/ in the working directory."""
+    return Path(os.environ.get("GAN_STUDIO_RUNS", "runs")).resolve()
+
+
+def max_concurrent() -> int:
+    """How many runs may train (or sit paused) at once: $GAN_STUDIO_MAX_RUNS, default 2."""
+    try:
+        return max(1, int(os.environ.get("GAN_STUDIO_MAX_RUNS", DEFAULT_MAX_RUNS)))
+    except ValueError:
+        return DEFAULT_MAX_RUNS
+
+
+# ---------------------------------------------------------------- processes
+
+def _proc_start_time(pid: int) -> float | None:
+    """Unix time a process started (Linux /proc), or None where that cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                     if line.startswith("btime"))
+        return btime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def pid_alive(pid: int | None, not_after: float | None = None) -> bool:
+    """True if the process exists, is not a zombie and (if known) started before `not_after`.
+
+    The start-time check keeps a recycled pid from passing for a long-dead training process.
+    """
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state in ("Z", "X"):
+            return False
+    except (OSError, IndexError):
+        pass
+    if not_after is not None:
+        started = _proc_start_time(pid)
+        if started is not None and started > not_after + 2.0:
+            return False
+    return True
+
+
+_exit_codes: dict[int, int] = {}  # pid -> return code, for children of this process
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    # Wait in a thread so a finished child does not linger as a zombie in a long-lived server.
+    _exit_codes[proc.pid] = proc.wait()
+
+
+def _launch(argv: list[str], run_dir: Path) -> int:
+    """Start argv detached (own session), output appended to run_dir/log.txt; returns the pid."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    with open(run_dir / "log.txt", "ab") as log:
+        log.write(f"$ {shlex.join(argv)}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=PROJECT_ROOT, env=env, start_new_session=True, close_fds=True)
+    threading.Thread(target=_reap, args=(proc,), daemon=True).start()
+    return proc.pid
+
+
+@contextlib.contextmanager
+def _start_lock(root: Path):
+    """Serialise starts under one runs root, so two clicks cannot both pass the concurrency bound."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".start.lock", "w") as f:
+        try:
+            import fcntl
+            fcntl.flock(f, fcntl.LOCK_EX)
+        except ImportError:  # Windows: no lock, the bound is best effort
+            pass
+        yield
+
+
+# ---------------------------------------------------------------- commands
+
+def train_argv(config: TrainConfig, run_dir: str | Path) -> list[str]:
+    """The exact `python -m ganlib train ...` argv that trains `config` into run_dir."""
+    from ganlib.cli import command_for
+
+    words = shlex.split(command_for(config, str(run_dir)))
+    return [sys.executable, *words[1:]] if words and words[0].startswith("python") else words
+
+
+def resume_argv(run_dir: str | Path) -> list[str]:
+    return [sys.executable, "-m", "ganlib", "train", "--resume", str(run_dir)]
+
+
+def default_run_name(config: TrainConfig) -> str:
+    return f"{config.model}-{config.dataset}-{config.loss}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def new_run_dir(root: str | Path, name: str) -> Path:
+    """Create a fresh run directory; a taken name gets -2, -3, ... so no run is ever clobbered."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    base = rundir.sanitize_run_name(name)
+    for i in range(1, 10_000):
+        path = root / (base if i == 1 else f"{base}-{i}")
+        try:
+            path.mkdir()  # atomic: fails if another start took the name first
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"Could not find a free run name for {base!r}.")
+
+
+def active_runs(root: str | Path | None = None) -> list[Path]:
+    """Runs whose process is queued, running or paused (dead ones are marked failed first)."""
+    return [d for d in rundir.list_runs(root or runs_root()) if status(d).get("state") in ACTIVE_STATES]
+
+
+def start_blocker(root: str | Path | None = None) -> str:
+    """Why a new run cannot start now ("" if it can)."""
+    active = active_runs(root)
+    limit = max_concurrent()
+    if len(active) >= limit:
+        names = ", ".join(d.name for d in active)
+        return (f"{len(active)} run(s) are already training or paused ({names}) and the limit is {limit} "
+                "(GAN_STUDIO_MAX_RUNS); stop one or wait for it to finish.")
+    return ""
+
+
+def start(config: TrainConfig, name: str = "", root: str | Path | None = None,
+          argv: list[str] | None = None) -> Path:
+    """Write config.json and status 'queued', launch the training process; returns the run dir.
+
+    Raises ValueError (one sentence per problem) for an invalid config or when the bound on
+    concurrent runs is reached. `argv` replaces the training command (tests use a fake trainer).
+    """
+    problems = config.validate()
+    if problems:
+        raise ValueError(" ".join(problems))
+    root = Path(root) if root else runs_root()
+    with _start_lock(root):
+        blocker = start_blocker(root)
+        if blocker:
+            raise ValueError(blocker)
+        run_dir = new_run_dir(root, name or default_run_name(config))
+        rundir.atomic_write_bytes(run_dir / "config.json", config.to_json().encode())
+        rundir.request(run_dir, "run")
+        launched = time.time()
+        rundir.write_status(run_dir, "queued", "Starting the training process.", step=0, epoch=0,
+                            launched=launched)
+        argv = argv or train_argv(config, run_dir)
+        pid = _launch([a.replace("{run_dir}", str(run_dir)) for a in argv], run_dir)
+        _record_pid(run_dir, pid, launched)
+    return run_dir
+
+
+def _record_pid(run_dir: Path, pid: int, launched: float) -> None:
+    # The child writes its own status once torch is imported (seconds later); until then the
+    # runner's pid lets status() notice a child that died on startup.
+    st = rundir.read_status(run_dir)
+    if st.get("state", "queued") == "queued" and not st.get("pid"):
+        rundir.write_status(run_dir, "queued", st.get("message", "Starting the training process."),
+                            pid=pid, launched=launched)
+
+
+def resume(run_dir: str | Path, argv: list[str] | None = None) -> None:
+    """Continue a stopped or failed run from its last checkpoint in a new process."""
+    run_dir = Path(run_dir)
+    st = status(run_dir)
+    if st.get("state") in ACTIVE_STATES:
+        raise ValueError(f"{run_dir.name} is still {st['state']}; stop it before resuming.")
+    if st.get("state") == "finished":
+        raise ValueError(f"{run_dir.name} has finished; start a new run to train longer.")
+    with _start_lock(run_dir.parent):
+        blocker = start_blocker(run_dir.parent)
+        if blocker:
+            raise ValueError(blocker)
+        rundir.request(run_dir, "run")
+        launched = time.time()
+        rundir.write_status(run_dir, "queued", "Resuming from the last checkpoint.", pid=0, launched=launched)
+        argv = argv or resume_argv(run_dir)
+        pid = _launch([a.replace("{run_dir}", str(run_dir)) for a in argv], run_dir)
+        _record_pid(run_dir, pid, launched)
+
+
+def pause(run_dir: str | Path) -> None:
+    """Ask the process to stop taking steps; it stays alive (state 'paused')."""
+    rundir.request(run_dir, "pause")
+
+
+def proceed(run_dir: str | Path) -> None:
+    """Continue a paused run."""
+    rundir.request(run_dir, "run")
+
+
+def stop(run_dir: str | Path, timeout: float = 10.0) -> dict:
+    """Ask the run to save a checkpoint and exit; SIGTERM, then SIGKILL if it does not within timeout.
+
+    Returns the final status.
+    """
+    run_dir = Path(run_dir)
+    st = rundir.read_status(run_dir)
+    pid = st.get("pid")
+    rundir.request(run_dir, "stop")
+    if not _wait_dead(pid, timeout, st):
+        for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 2.0)):
+            with contextlib.suppress(OSError):
+                os.killpg(pid, sig)  # the job leads its own session: its group is its pid
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+            if _wait_dead(pid, wait, st):
+                break
+    st = rundir.read_status(run_dir)
+    if st.get("state") in ACTIVE_STATES:  # killed before it could say so itself
+        st = rundir.write_status(run_dir, "stopped", "Stopped (the process had to be killed); resume "
+                                 "continues from the last checkpoint.")
+    return st
+
+
+def _wait_dead(pid: int | None, timeout: float, st: dict) -> bool:
+    deadline = time.time() + timeout
+    while pid_alive(pid, _not_after(st)):
+        if time.time() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _not_after(st: dict) -> float | None:
+    # A live job wrote its status after it started; a recycled pid belongs to a younger process.
+    return st.get("updated")
+
+
+def delete(run_dir: str | Path, root: str | Path | None = None) -> None:
+    """Remove a run directory; refuses an active run and anything outside the runs root."""
+    run_dir = Path(run_dir).resolve()
+    root = Path(root).resolve() if root else run_dir.parent
+    if run_dir.parent != root or not (run_dir / "config.json").exists():
+        raise ValueError(f"{run_dir} is not a run directory under {root}.")
+    st = status(run_dir)
+    if st.get("state") in ACTIVE_STATES:
+        raise ValueError(f"{run_dir.name} is {st['state']}; stop it before deleting.")
+    shutil.rmtree(run_dir)
+
+
+# ---------------------------------------------------------------- reading jobs
+
+def tail_log(run_dir: str | Path, lines: int = 20) -> str:
+    """The last lines of the run's log.txt ("" if none)."""
+    try:
+        with open(Path(run_dir) / "log.txt", "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 64_000))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def status(run_dir: str | Path) -> dict:
+    """status.json, except that an active run whose process is gone becomes 'failed' (written back)."""
+    run_dir = Path(run_dir)
+    st = rundir.read_status(run_dir)
+    state, pid = st.get("state"), st.get("pid")
+    if state in ACTIVE_STATES and pid and not pid_alive(pid, _not_after(st)):
+        st2 = rundir.read_status(run_dir)  # it may have written its final state just now
+        if st2.get("state") != state or st2.get("pid") != pid:
+            return st2
+        code = _exit_codes.get(pid)
+        how = (f"exited with code {code}" if code is not None and code >= 0 else
+               f"was killed by signal {-code}" if code is not None else "is gone")
+        step = st.get("step", 0)
+        st = rundir.write_status(
+            run_dir, "failed",
+            f"The training process (pid {pid}) {how} while {state} at step {step}; "
+            "resume continues from the last checkpoint.", log_tail=tail_log(run_dir, 15))
+    return st
+
+
+def load_config(run_dir: str | Path) -> TrainConfig | None:
+    try:
+        return TrainConfig.load(Path(run_dir) / "config.json")
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def progress(st: dict, train_rows: list[dict]) -> dict:
+    """Step, total, fraction done, training seconds so far and the ETA in seconds (None if unknown)."""
+    step = int(st.get("step") or (train_rows[-1]["step"] if train_rows else 0))
+    total = int(st.get("total_steps") or 0)
+    elapsed = float(train_rows[-1].get("time", 0.0)) if train_rows else 0.0
+    eta = None
+    if total and step and elapsed > 0 and step < total and st.get("state") in ACTIVE_STATES:
+        eta = (total - step) * elapsed / step
+    return {"step": step, "total": total, "fraction": min(1.0, step / total) if total else 0.0,
+            "elapsed": elapsed, "eta": eta, "epoch": st.get("epoch", 0)}
+
+
+def summary(run_dir: str | Path) -> dict:
+    """One row of the runs table: what the run is, where it stands, its best metrics."""
+    run_dir = Path(run_dir)
+    cfg = load_config(run_dir)
+    st = status(run_dir)
+    rows = rundir.read_metrics(run_dir)
+    train = [r for r in rows if r.get("kind", "train") == "train"]
+    evals = [r for r in rows if r.get("kind") == "eval"]
+    out = {"name": run_dir.name, "model": cfg.model if cfg else "?", "dataset": cfg.dataset if cfg else "?",
+           "loss": cfg.loss if cfg else "?", "state": st.get("state", "?"),
+           "step": st.get("step") or (train[-1]["step"] if train else 0), "total": st.get("total_steps", 0),
+           "d_loss": train[-1].get("d_loss") if train else None,
+           "g_loss": train[-1].get("g_loss") if train else None,
+           "started": st.get("started") or st.get("launched")}
+    out.update(best_metrics(evals))
+    return out
+
+
+LOWER_IS_BETTER = ("fid", "kid")
+
+
+def best_metrics(eval_rows: list[dict]) -> dict:
+    """Best value of every eval metric: min for fid/kid, max for the rest (coverage, accuracy, ...)."""
+    best: dict[str, float] = {}
+    for row in eval_rows:
+        for key, value in row.items():
+            if key in ("kind", "step", "epoch", "time") or not isinstance(value, (int, float)):
+                continue
+            if value != value:  # NaN never counts as best
+                continue
+            pick = min if key.startswith(LOWER_IS_BETTER) else max
+            best[f"best_{key}"] = pick(best.get(f"best_{key}", value), value)
+    return best
+
+
+def list_jobs(root: str | Path | None = None) -> list[dict]:
+    """summary() of every run under the root, newest first."""
+    return [summary(d) for d in rundir.list_runs(root or runs_root())]
+
+
+def config_diff(configs: dict[str, TrainConfig]) -> dict[str, dict[str, object]]:
+    """{field: {run name: value}} for the fields where the given runs' configs differ."""
+    out: dict[str, dict[str, object]] = {}
+    dicts = {name: asdict(c) for name, c in configs.items()}
+    for f in fields(TrainConfig):
+        values = {name: d[f.name] for name, d in dicts.items()}
+        if len({repr(v) for v in values.values()}) > 1:
+            out[f.name] = values
+    return out
+
+
+# ---------------------------------------------------------------- checks before launch
+
+def dataset_summary(config: TrainConfig) -> dict:
+    """Size, labels and shape of the data a config would train on (loads it; seconds for MNIST)."""
+    from ganlib.data import DataError, load_dataset
+
+    try:
+        data = load_dataset(config.dataset, data_dir=config.data_dir, download=config.download,
+                            image_size=config.image_size, channels=config.channels,
+                            subset=config.subset, seed=config.seed)
+    except DataError as e:
+        return {"error": str(e)}
+    except Exception as e:  # noqa: BLE001 - a broken file should read as one sentence, not a traceback
+        return {"error": f"The {config.dataset} data set could not be loaded ({type(e).__name__}: {e})."}
+    return {"n": len(data), "num_classes": data.num_classes, "labelled": data.y is not None and data.num_classes > 1,
+            "is_image": data.is_image, "shape": list(data.shape), "note": data.note}
+
+
+def preflight(config: TrainConfig, data: dict | None = None) -> list[str]:
+    """Everything wrong with a config before launch: validate() plus checks against the data.
+
+    `data` is dataset_summary(config) (pass it to reuse a cached one). Each problem says what to change.
+    """
+    problems = config.validate()
+    if problems:
+        return problems
+    data = data if data is not None else dataset_summary(config)
+    if "error" in data:
+        return [data["error"]]
+    n = data["n"]
+    if config.batch_size > n:
+        problems.append(f"Batch size {config.batch_size} is larger than the data set ({n} examples); "
+                        f"use a batch of at most {n} or a larger subset.")
+    if config.model == "cgan" and not data["labelled"]:
+        problems.append(f"CGAN needs class labels but {config.dataset} has none; use dcgan, or a folder "
+                        "with one subfolder per class.")
+    if config.model in ("dcgan", "cgan"):
+        if not data["is_image"]:
+            problems.append(f"{config.model.upper()} needs images; {config.dataset} is 2-D points (use gan).")
+        else:
+            c, h, w = data["shape"]
+            if h != config.image_size or w != config.image_size:
+                problems.append(f"The images are {h}x{w} but the model expects {config.image_size}x"
+                                f"{config.image_size}; set the image size to {h}.")
+            if config.channels and c != config.channels:
+                problems.append(f"The images have {c} channel(s) but the model expects {config.channels}; "
+                                f"set channels to {c} (or 0 for the data set's own).")
+    return problems
