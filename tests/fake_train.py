@@ -32,6 +32,13 @@ def write_grid(run_dir: Path, step: int) -> None:
     os.replace(tmp, path)
 
 
+def _defaults() -> dict:
+    from dataclasses import asdict
+
+    from ganlib.config import TrainConfig  # light: dataclasses and json only
+    return asdict(TrainConfig())
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--out")
@@ -42,9 +49,16 @@ def main() -> int:
     p.add_argument("--sample-every", type=int, default=5)
     p.add_argument("--crash-at", type=int, default=0)
     p.add_argument("--nan-at", type=int, default=0)
+    p.add_argument("--config", default="{}", help="TrainConfig fields as JSON, written to config.json")
     p.add_argument("--ignore-stop", action="store_true", help="behave like a hung process")
     a = p.parse_args()
     run_dir = Path(a.resume or a.out)
+    if a.out:
+        if (run_dir / "config.json").exists():
+            print(f"error: {run_dir} already holds a run", file=sys.stderr)
+            return 2
+        cfg = {**_defaults(), **json.loads(a.config)}
+        rundir.atomic_write_json(run_dir / "config.json", cfg)
     step, train_time = 0, 0.0
     ckpt = run_dir / "checkpoint.pt"
     if a.resume and ckpt.exists():

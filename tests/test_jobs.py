@@ -18,7 +18,7 @@ FAKE = str(Path(__file__).with_name("fake_train.py"))
 
 
 def fake(*extra: str) -> list[str]:
-    return [sys.executable, FAKE, "--out", "{run_dir}", *extra]
+    return [sys.executable, FAKE, "--out", "{run_dir}", "--config", CFG.to_json(), *extra]
 
 
 RESUME = [sys.executable, FAKE, "--resume", "{run_dir}"]
@@ -43,7 +43,7 @@ def root(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("GAN_STUDIO_MAX_RUNS", "2")
     yield tmp_path / "runs"
-    for d in rundir.list_runs(tmp_path / "runs"):  # never leave a process behind
+    for d in jobs.run_dirs(tmp_path / "runs"):  # never leave a process behind
         pid = rundir.read_status(d).get("pid")
         if jobs.pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
@@ -59,11 +59,11 @@ def test_runs_root_from_env(root):
 def test_start_runs_to_finish_and_writes_the_run_dir(root):
     run = jobs.start(CFG, "first", argv=fake("--max-steps", "20", "--step-time", "0.01"))
     assert run.parent == root.resolve() and run.name == "first"
-    assert TrainConfig.load(run / "config.json") == CFG
     wait_for(lambda: state(run) == "finished", what="finished")
     assert [r["step"] for r in rundir.read_metrics(run, "train")] == list(range(2, 21, 2))
     assert [s for s, _ in rundir.list_samples(run)] == [5, 10, 15, 20]
     log = (run / "log.txt").read_text()
+    assert TrainConfig.load(run / "config.json") == CFG
     assert FAKE in log.splitlines()[0] and "fake training from step 0" in log
 
 
@@ -80,7 +80,7 @@ def test_same_name_never_clobbers_and_names_are_sanitised(root):
 def test_invalid_config_is_refused_before_anything_is_written(root):
     with pytest.raises(ValueError, match="Learning rate lr_d"):
         jobs.start(TrainConfig(lr_d=5.0), "bad", argv=fake())
-    assert not rundir.list_runs(root)
+    assert not jobs.run_dirs(root)
 
 
 def test_pause_continue_stop_resume(root):
@@ -237,17 +237,23 @@ def test_preflight_checks_the_data():
     assert any("Learning rate" in p for p in jobs.preflight(TrainConfig(lr_g=0)))
     small = TrainConfig(dataset="typeset", subset=16, batch_size=32)
     [problem] = jobs.preflight(small)
-    assert "Batch size 32 is larger than the data set (16 examples)" in problem
+    assert "batch size (32) is larger than the data set (16" in problem
     assert jobs.preflight(TrainConfig(model="cgan", dataset="typeset", subset=64, batch_size=32)) == []
     missing = TrainConfig(dataset="folder", data_dir="/nonexistent/folder")
     assert "does not exist" in jobs.preflight(missing)[0]
 
 
 def test_preflight_cgan_needs_labels(tmp_path):
-    from PIL import Image
-    for i in range(4):
-        Image.new("L", (28, 28), i * 60).save(tmp_path / f"{i}.png")
-    summary = jobs.dataset_summary(TrainConfig(dataset="folder", data_dir=str(tmp_path), channels=1))
-    assert summary["n"] == 4 and not summary["labelled"]
-    cfg = TrainConfig(model="cgan", dataset="folder", data_dir=str(tmp_path), batch_size=2)
-    assert any("labelled" in p or "labels" in p for p in jobs.preflight(cfg, summary))
+    # the config alone already rules out unlabelled data sets for CGAN
+    assert any("labelled" in p for p in jobs.preflight(TrainConfig(model="cgan", dataset="toy-ring")))
+
+
+def test_a_run_that_dies_before_writing_its_config_is_listed_failed_and_deletable(root):
+    run = jobs.start(CFG, "early", argv=[sys.executable, "-c", "import sys; sys.exit('bad flag')"])
+    assert jobs.run_dirs(root) == [run]
+    wait_for(lambda: state(run) == "failed", what="failed")
+    assert "bad flag" in jobs.tail_log(run)
+    with pytest.raises(ValueError, match="before it wrote its config"):
+        jobs.resume(run, argv=RESUME)
+    jobs.delete(run, root)
+    assert jobs.run_dirs(root) == []

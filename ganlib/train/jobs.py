@@ -148,9 +148,23 @@ def new_run_dir(root: str | Path, name: str) -> Path:
     raise RuntimeError(f"Could not find a free run name for {base!r}.")
 
 
+def run_dirs(root: str | Path | None = None) -> list[Path]:
+    """Run directories under the root, newest first, including runs still starting (no config.json yet)."""
+    root = Path(root or runs_root())
+    if not root.is_dir():
+        return []
+    runs = [d for d in root.iterdir() if (d / "config.json").is_file() or (d / "status.json").is_file()]
+
+    def created(d: Path) -> float:
+        st = rundir.read_status(d)
+        return st.get("launched") or st.get("started") or d.stat().st_mtime
+
+    return sorted(runs, key=created, reverse=True)
+
+
 def active_runs(root: str | Path | None = None) -> list[Path]:
     """Runs whose process is queued, running or paused (dead ones are marked failed first)."""
-    return [d for d in rundir.list_runs(root or runs_root()) if status(d).get("state") in ACTIVE_STATES]
+    return [d for d in run_dirs(root) if status(d).get("state") in ACTIVE_STATES]
 
 
 def start_blocker(root: str | Path | None = None) -> str:
@@ -166,10 +180,11 @@ def start_blocker(root: str | Path | None = None) -> str:
 
 def start(config: TrainConfig, name: str = "", root: str | Path | None = None,
           argv: list[str] | None = None) -> Path:
-    """Write config.json and status 'queued', launch the training process; returns the run dir.
+    """Reserve a run directory, write status 'queued', launch the training process; returns the run dir.
 
     Raises ValueError (one sentence per problem) for an invalid config or when the bound on
-    concurrent runs is reached. `argv` replaces the training command (tests use a fake trainer).
+    concurrent runs is reached. The process writes config.json itself (the CLI refuses a directory
+    that already holds one). `argv` replaces the training command (tests use a fake trainer).
     """
     problems = config.validate()
     if problems:
@@ -180,7 +195,6 @@ def start(config: TrainConfig, name: str = "", root: str | Path | None = None,
         if blocker:
             raise ValueError(blocker)
         run_dir = new_run_dir(root, name or default_run_name(config))
-        rundir.atomic_write_bytes(run_dir / "config.json", config.to_json().encode())
         rundir.request(run_dir, "run")
         launched = time.time()
         rundir.write_status(run_dir, "queued", "Starting the training process.", step=0, epoch=0,
@@ -208,6 +222,8 @@ def resume(run_dir: str | Path, argv: list[str] | None = None) -> None:
         raise ValueError(f"{run_dir.name} is still {st['state']}; stop it before resuming.")
     if st.get("state") == "finished":
         raise ValueError(f"{run_dir.name} has finished; start a new run to train longer.")
+    if not (run_dir / "config.json").is_file():
+        raise ValueError(f"{run_dir.name} failed before it wrote its config; start a new run instead.")
     with _start_lock(run_dir.parent):
         blocker = start_blocker(run_dir.parent)
         if blocker:
@@ -272,7 +288,7 @@ def delete(run_dir: str | Path, root: str | Path | None = None) -> None:
     """Remove a run directory; refuses an active run and anything outside the runs root."""
     run_dir = Path(run_dir).resolve()
     root = Path(root).resolve() if root else run_dir.parent
-    if run_dir.parent != root or not (run_dir / "config.json").exists():
+    if run_dir.parent != root or run_dir not in [d.resolve() for d in run_dirs(root)]:
         raise ValueError(f"{run_dir} is not a run directory under {root}.")
     st = status(run_dir)
     if st.get("state") in ACTIVE_STATES:
@@ -370,7 +386,7 @@ def best_metrics(eval_rows: list[dict]) -> dict:
 
 def list_jobs(root: str | Path | None = None) -> list[dict]:
     """summary() of every run under the root, newest first."""
-    return [summary(d) for d in rundir.list_runs(root or runs_root())]
+    return [summary(d) for d in run_dirs(root)]
 
 
 def config_diff(configs: dict[str, TrainConfig]) -> dict[str, dict[str, object]]:
@@ -386,49 +402,25 @@ def config_diff(configs: dict[str, TrainConfig]) -> dict[str, dict[str, object]]
 
 # ---------------------------------------------------------------- checks before launch
 
-def dataset_summary(config: TrainConfig) -> dict:
-    """Size, labels and shape of the data a config would train on (loads it; seconds for MNIST)."""
+def preflight(config: TrainConfig) -> list[str]:
+    """Everything wrong with a config before launch, each sentence saying what to change.
+
+    validate() first (instant); then the data is loaded (seconds for MNIST) and checked against
+    the model exactly as the training process will check it: labels for CGAN, images for
+    DCGAN/CGAN, a batch no larger than the data set.
+    """
+    problems = config.validate()
+    if problems:
+        return problems
     from ganlib.data import DataError, load_dataset
+    from ganlib.train.loop import preflight as check_against_data
 
     try:
         data = load_dataset(config.dataset, data_dir=config.data_dir, download=config.download,
                             image_size=config.image_size, channels=config.channels,
                             subset=config.subset, seed=config.seed)
     except DataError as e:
-        return {"error": str(e)}
+        return [str(e)]
     except Exception as e:  # noqa: BLE001 - a broken file should read as one sentence, not a traceback
-        return {"error": f"The {config.dataset} data set could not be loaded ({type(e).__name__}: {e})."}
-    return {"n": len(data), "num_classes": data.num_classes, "labelled": data.y is not None and data.num_classes > 1,
-            "is_image": data.is_image, "shape": list(data.shape), "note": data.note}
-
-
-def preflight(config: TrainConfig, data: dict | None = None) -> list[str]:
-    """Everything wrong with a config before launch: validate() plus checks against the data.
-
-    `data` is dataset_summary(config) (pass it to reuse a cached one). Each problem says what to change.
-    """
-    problems = config.validate()
-    if problems:
-        return problems
-    data = data if data is not None else dataset_summary(config)
-    if "error" in data:
-        return [data["error"]]
-    n = data["n"]
-    if config.batch_size > n:
-        problems.append(f"Batch size {config.batch_size} is larger than the data set ({n} examples); "
-                        f"use a batch of at most {n} or a larger subset.")
-    if config.model == "cgan" and not data["labelled"]:
-        problems.append(f"CGAN needs class labels but {config.dataset} has none; use dcgan, or a folder "
-                        "with one subfolder per class.")
-    if config.model in ("dcgan", "cgan"):
-        if not data["is_image"]:
-            problems.append(f"{config.model.upper()} needs images; {config.dataset} is 2-D points (use gan).")
-        else:
-            c, h, w = data["shape"]
-            if h != config.image_size or w != config.image_size:
-                problems.append(f"The images are {h}x{w} but the model expects {config.image_size}x"
-                                f"{config.image_size}; set the image size to {h}.")
-            if config.channels and c != config.channels:
-                problems.append(f"The images have {c} channel(s) but the model expects {config.channels}; "
-                                f"set channels to {c} (or 0 for the data set's own).")
-    return problems
+        return [f"The {config.dataset} data set could not be loaded ({type(e).__name__}: {e})."]
+    return check_against_data(config, data)

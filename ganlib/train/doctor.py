@@ -1,0 +1,169 @@
+"""The training doctor: plain-language warnings read from a run's curves, each with the seeds' remedy.
+
+    findings = diagnose(train_rows, eval_rows, loss="ns")
+
+Rules look at the recent window of logged steps, so a problem that has passed stops being reported.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+PROBABILITY_LOSSES = ("ns", "bce", "lsgan")   # D outputs are probabilities (lsgan: scores near 0..1)
+
+
+@dataclass
+class Finding:
+    level: str      # "error" | "warning" | "info"
+    title: str      # one line: what is happening
+    detail: str     # the numbers behind it
+    remedy: str     # what to change
+    step: int = 0   # where it was seen
+
+
+def _finite(values: list) -> list[float]:
+    return [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _std(values: list[float]) -> float:
+    m = _mean(values)
+    return math.sqrt(sum((v - m) ** 2 for v in values) / len(values)) if values else float("nan")
+
+
+def recent(rows: list[dict], min_rows: int = 5, max_rows: int = 50) -> list[dict]:
+    """The last quarter of the rows, between min_rows and max_rows of them."""
+    n = max(min_rows, min(max_rows, len(rows) // 4))
+    return rows[-n:]
+
+
+def diagnose(train_rows: list[dict], eval_rows: list[dict] | None = None, loss: str = "ns") -> list[Finding]:
+    """Findings, most serious first. Needs a few logged rows before it says anything about trends."""
+    out: list[Finding] = []
+    out += _nan(train_rows)
+    if out:
+        return out  # after a NaN nothing else in the curves means anything
+    if len(train_rows) >= 5:
+        window = recent(train_rows)
+        out += _d_too_strong(window, loss)
+        out += _oscillating(window, loss)
+        out += _exploding_gradients(train_rows, window)
+    out += _mode_collapse(eval_rows or [])
+    if len(train_rows) >= 5 and not any(f.level != "info" for f in out):
+        out += _healthy(recent(train_rows), loss)
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted(out, key=lambda f: order[f.level])
+
+
+def _nan(rows: list[dict]) -> list[Finding]:
+    for row in rows:
+        for key in ("d_loss", "g_loss"):
+            v = row.get(key)
+            if isinstance(v, (int, float)) and not math.isfinite(v):
+                name = "D loss" if key == "d_loss" else "G loss"
+                return [Finding("error", f"The {name} became {v} at step {row.get('step', '?')}.",
+                                "Once a loss is NaN or infinite every later step is meaningless; the run stops and "
+                                "keeps its last good checkpoint.",
+                                "Lower both learning rates (halve them), turn on gradient clipping (1 to 10), or "
+                                "switch to the WGAN-GP or hinge loss.", int(row.get("step", 0)))]
+    return []
+
+
+def _d_too_strong(window: list[dict], loss: str) -> list[Finding]:
+    d = _finite([r.get("d_loss") for r in window])
+    g = _finite([r.get("g_loss") for r in window])
+    if len(d) < 4 or len(g) < 4:
+        return []
+    half = len(g) // 2
+    g_rising = _mean(g[half:]) > _mean(g[:half]) * 1.05 + 0.02
+    near_zero = {"ns": 0.1, "bce": 0.1, "lsgan": 0.02, "hinge": 0.05}.get(loss)
+    d_real = _finite([r.get("d_real") for r in window])
+    d_fake = _finite([r.get("d_fake") for r in window])
+    separated = (loss in PROBABILITY_LOSSES and d_real and d_fake
+                 and _mean(d_real) > 0.95 and _mean(d_fake) < 0.05)
+    if near_zero is None or not ((_mean(d) < near_zero and (g_rising or _mean(g) > 4)) or separated):
+        return []
+    detail = f"Recent D loss {_mean(d):.3f}, G loss {_mean(g):.2f}{' and climbing' if g_rising else ''}"
+    if d_real and d_fake:
+        detail += f"; D(x) {_mean(d_real):.2f}, D(G(z)) {_mean(d_fake):.2f}"
+    return [Finding("warning", "D is too strong: its loss is near 0 while G's climbs.",
+                    detail + ". D tells real from fake so easily that G gets almost no gradient to learn from.",
+                    "Lower D's learning rate (e.g. half of G's), use one-sided label smoothing 0.1 "
+                    "(real targets 0.9), or give G more steps per D step.", int(window[-1].get("step", 0)))]
+
+
+def _oscillating(window: list[dict], loss: str) -> list[Finding]:
+    for key, name in (("g_loss", "G"), ("d_loss", "D")):
+        v = _finite([r.get(key) for r in window])
+        if len(v) < 6:
+            continue
+        swing = _std(v) / max(abs(_mean(v)), 1.0)
+        diffs = [b - a for a, b in zip(v, v[1:])]
+        turns = sum(1 for a, b in zip(diffs, diffs[1:]) if a * b < 0) / max(1, len(diffs) - 1)
+        if swing > 0.5 and turns > 0.4:
+            return [Finding("warning", f"The losses oscillate: {name}'s loss swings widely from one log to the next.",
+                            f"Recent {name} loss {_mean(v):.2f} ± {_std(v):.2f} with the direction changing at "
+                            f"{turns:.0%} of logged steps.",
+                            "Lower both learning rates (e.g. 1e-4), use a larger batch (e.g. 128), and keep "
+                            "Adam's beta1 at 0.5.", int(window[-1].get("step", 0)))]
+    return []
+
+
+def _exploding_gradients(rows: list[dict], window: list[dict]) -> list[Finding]:
+    earlier = rows[: len(rows) - len(window)]
+    for key, name in (("grad_norm_d", "D"), ("grad_norm_g", "G")):
+        now = _finite([r.get(key) for r in window])
+        before = sorted(_finite([r.get(key) for r in earlier]))
+        if not now or not before:
+            continue
+        median_before = before[len(before) // 2]
+        if _mean(now) > 100 and _mean(now) > 10 * median_before:
+            return [Finding("warning", f"{name}'s gradient norm is exploding.",
+                            f"Recent gradient norm {_mean(now):.0f}, against {median_before:.1f} earlier.",
+                            "Turn on gradient clipping (1 to 10) or lower the learning rates.",
+                            int(window[-1].get("step", 0)))]
+    return []
+
+
+def _mode_collapse(eval_rows: list[dict]) -> list[Finding]:
+    out = []
+    for key in ("class_coverage", "coverage"):
+        pts = [(int(r.get("step", 0)), float(r[key])) for r in eval_rows
+               if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+        if not pts:
+            continue
+        best_step, best = max(pts, key=lambda p: p[1])
+        step, latest = pts[-1]
+        if (len(pts) >= 2 and latest < 0.8 * best) or latest < 0.5:
+            out.append(Finding("warning", "Samples are collapsing to a few modes.",
+                               f"{key.replace('_', ' ').capitalize()} is {latest:.2f} at step {step} "
+                               f"(best {best:.2f} at step {best_step}).",
+                               "Turn on minibatch discrimination (or minibatch std), use label smoothing, lower "
+                               "the learning rates, or try the WGAN-GP loss; the best checkpoint so far is the "
+                               "one to keep.", step))
+        break
+    fid = [(int(r.get("step", 0)), float(r["fid"])) for r in eval_rows
+           if isinstance(r.get("fid"), (int, float)) and math.isfinite(r["fid"])]
+    if len(fid) >= 2:
+        best_step, best = min(fid, key=lambda p: p[1])
+        step, latest = fid[-1]
+        if latest > 1.3 * best and latest - best > 2:
+            out.append(Finding("warning", "Sample quality is getting worse (FID is rising).",
+                               f"FID {latest:.1f} at step {step}, best {best:.1f} at step {best_step}.",
+                               "Lower the learning rates or use the EMA generator; keep the best checkpoint.", step))
+    return out
+
+
+def _healthy(window: list[dict], loss: str) -> list[Finding]:
+    if loss not in ("ns", "bce"):
+        return []
+    d_real = _finite([r.get("d_real") for r in window])
+    d_fake = _finite([r.get("d_fake") for r in window])
+    if d_real and d_fake and 0.3 <= _mean(d_fake) <= _mean(d_real) <= 0.7:
+        return [Finding("info", "A healthy game: D(x) and D(G(z)) are both near 0.5.",
+                        f"Recent D(x) {_mean(d_real):.2f}, D(G(z)) {_mean(d_fake):.2f}.",
+                        "Nothing to change.", int(window[-1].get("step", 0)))]
+    return []

@@ -1,0 +1,292 @@
+"""Figures for the pages and reports: plotly training curves, sample-grid GIFs, a run report.
+
+No Streamlit here: every function returns a plotly Figure, PIL image, bytes or a string, so
+tests and the CLI can use them too. Rows are metrics.jsonl dicts (see ganlib.train.rundir).
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import math
+from dataclasses import fields
+from pathlib import Path
+
+import plotly.graph_objects as go
+from PIL import Image, ImageDraw
+from plotly.subplots import make_subplots
+
+COLORS = {"d": "#d62728", "g": "#1f77b4", "real": "#2ca02c", "fake": "#ff7f0e", "speed": "#9467bd"}
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+           "#bcbd22", "#7f7f7f"]
+META_KEYS = ("kind", "step", "epoch", "time")
+
+
+# ---------------------------------------------------------------- rows
+
+def rows_until(rows: list[dict], step: int | None) -> list[dict]:
+    """The rows logged at or before `step` (all of them for None)."""
+    return rows if step is None else [r for r in rows if r.get("step", 0) <= step]
+
+
+def eval_keys(eval_rows: list[dict]) -> list[str]:
+    """Metric names present in eval rows, in first-seen order."""
+    keys: list[str] = []
+    for r in eval_rows:
+        for k, v in r.items():
+            if k not in META_KEYS and k not in keys and isinstance(v, (int, float)):
+                keys.append(k)
+    return keys
+
+
+def smooth(values: list[float], weight: float) -> list[float]:
+    """Debiased exponential moving average (TensorBoard's smoothing); NaN passes through."""
+    if weight <= 0:
+        return list(values)
+    out, avg, n = [], 0.0, 0
+    for v in values:
+        if v is None or not math.isfinite(v):
+            out.append(float("nan"))
+            continue
+        avg = weight * avg + (1 - weight) * v
+        n += 1
+        out.append(avg / (1 - weight ** n))
+    return out
+
+
+def metrics_csv(rows: list[dict]) -> str:
+    """All rows as CSV, one column per key seen (kind, step, epoch, time first)."""
+    cols = [k for k in META_KEYS if any(k in r for r in rows)]
+    cols += sorted({k for r in rows for k in r} - set(cols))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k, "") for k in cols})
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------- curves
+
+def _layout(fig: go.Figure, title: str, y_title: str, log_y: bool, height: int = 300) -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), height=height,
+                      margin=dict(l=10, r=10, t=45, b=10), hovermode="x unified",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+                      uirevision=title)  # keep the user's zoom when the data refreshes
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear")
+    return fig
+
+
+def _add_series(fig: go.Figure, steps: list, values: list, name: str, color: str, smoothing: float,
+                **trace_kw) -> None:
+    """A curve, drawn smoothed over a faint raw copy when smoothing > 0."""
+    if smoothing > 0:
+        fig.add_trace(go.Scatter(x=steps, y=values, name=f"{name} (raw)", mode="lines", showlegend=False,
+                                 line=dict(color=color, width=1), opacity=0.25, hoverinfo="skip",
+                                 legendgroup=name), **trace_kw)
+    fig.add_trace(go.Scatter(x=steps, y=smooth(values, smoothing), name=name, mode="lines",
+                             line=dict(color=color, width=2), legendgroup=name), **trace_kw)
+
+
+def _series(rows: list[dict], key: str) -> tuple[list, list]:
+    pts = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float)) and "step" in r]
+    return [p[0] for p in pts], [float(p[1]) for p in pts]
+
+
+def _lines(rows: list[dict], keys: dict[str, tuple[str, str]], title: str, y_title: str,
+           smoothing: float, log_y: bool) -> go.Figure:
+    fig = go.Figure()
+    positive = True
+    for key, (name, color) in keys.items():
+        steps, values = _series(rows, key)
+        positive &= all(v > 0 for v in values if math.isfinite(v))
+        _add_series(fig, steps, values, name, color, smoothing)
+    if log_y and not positive:  # a log axis would silently drop the values <= 0
+        log_y, title = False, f"{title} (linear: some values are ≤ 0)"
+    return _layout(fig, title, y_title, log_y)
+
+
+def loss_figure(rows: list[dict], smoothing: float = 0.6, log_y: bool = False) -> go.Figure:
+    """D loss and G loss against step."""
+    return _lines(rows, {"d_loss": ("D loss", COLORS["d"]), "g_loss": ("G loss", COLORS["g"])},
+                  "Losses", "loss", smoothing, log_y)
+
+
+def d_outputs_figure(rows: list[dict], loss: str = "ns", smoothing: float = 0.6) -> go.Figure:
+    """Mean D(x) and D(G(z)): probabilities drifting toward 0.5 in a healthy game (raw critic values for
+    wgan-gp and hinge, where there is no 0.5 to aim for)."""
+    probs = loss in ("ns", "bce", "lsgan")
+    fig = _lines(rows, {"d_real": ("D(x)", COLORS["real"]), "d_fake": ("D(G(z))", COLORS["fake"])},
+                 "D(x) and D(G(z))" if probs else "Critic outputs on real and fake",
+                 "mean D output" if probs else "mean critic value", smoothing, False)
+    if probs:
+        fig.add_hline(y=0.5, line=dict(color="grey", dash="dot", width=1),
+                      annotation_text="0.5: D cannot tell", annotation_position="bottom right")
+        if loss != "lsgan":
+            fig.update_yaxes(range=[-0.02, 1.02])
+    return fig
+
+
+def grad_norm_figure(rows: list[dict], smoothing: float = 0.6, log_y: bool = False) -> go.Figure:
+    return _lines(rows, {"grad_norm_d": ("D", COLORS["d"]), "grad_norm_g": ("G", COLORS["g"])},
+                  "Gradient norms", "L2 norm", smoothing, log_y)
+
+
+def throughput_figure(rows: list[dict], smoothing: float = 0.0) -> go.Figure:
+    return _lines(rows, {"images_per_s": ("images/s", COLORS["speed"])}, "Speed", "images / s", smoothing, False)
+
+
+def eval_figure(eval_rows: list[dict]) -> go.Figure | None:
+    """One panel per evaluation metric (FID, class coverage, ...), or None when there are none."""
+    keys = eval_keys(eval_rows)
+    if not keys:
+        return None
+    fig = make_subplots(rows=len(keys), cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=[k.replace("_", " ") for k in keys])
+    for i, key in enumerate(keys):
+        steps, values = _series(eval_rows, key)
+        fig.add_trace(go.Scatter(x=steps, y=values, name=key, mode="lines+markers",
+                                 line=dict(color=PALETTE[i % len(PALETTE)])), row=i + 1, col=1)
+    fig.update_layout(showlegend=False)
+    fig = _layout(fig, "Quality metrics", "", False, height=170 * len(keys) + 60)
+    fig.update_xaxes(title_text="")
+    fig.update_xaxes(title_text="step", row=len(keys), col=1)
+    return fig
+
+
+def overlay_figure(runs: dict[str, list[dict]], key: str, smoothing: float = 0.6,
+                   log_y: bool = False) -> go.Figure:
+    """One curve per run for one metric (train or eval key): the classroom "what if" comparison."""
+    fig = go.Figure()
+    positive = True
+    for i, (name, rows) in enumerate(runs.items()):
+        steps, values = _series(rows, key)
+        positive &= all(v > 0 for v in values if math.isfinite(v))
+        fig.add_trace(go.Scatter(x=steps, y=smooth(values, smoothing), name=name, mode="lines",
+                                 line=dict(color=PALETTE[i % len(PALETTE)], width=2)))
+    title = key.replace("_", " ")
+    if log_y and not positive:
+        log_y, title = False, f"{title} (linear: some values are ≤ 0)"
+    return _layout(fig, title, key, log_y, height=360)
+
+
+# ---------------------------------------------------------------- sample grids
+
+def open_grid(path: str | Path, scale: int = 1) -> Image.Image:
+    """A sample-grid PNG, enlarged `scale` times with crisp pixels."""
+    with Image.open(path) as im:
+        img = im.convert("RGB") if im.mode not in ("L", "RGB") else im.copy()
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    return img
+
+
+def captioned(img: Image.Image, text: str) -> Image.Image:
+    """img with a dark band underneath holding `text`."""
+    band = 16
+    out = Image.new(img.mode, (img.width, img.height + band), 0 if img.mode == "L" else (0, 0, 0))
+    out.paste(img, (0, 0))
+    ImageDraw.Draw(out).text((4, img.height + 2), text, fill=255 if img.mode == "L" else (255, 255, 255))
+    return out
+
+
+def grid_gif(samples: list[tuple[int, Path]], max_frames: int = 60, frame_ms: int = 250,
+             scale: int = 2) -> bytes:
+    """An animated GIF of the grids (oldest first), each captioned with its step; the last one lingers."""
+    if not samples:
+        raise ValueError("There are no sample grids yet.")
+    if len(samples) > max_frames:  # evenly spaced, always keeping the first and the last
+        idx = sorted({round(i * (len(samples) - 1) / (max_frames - 1)) for i in range(max_frames)})
+        samples = [samples[i] for i in idx]
+    frames = [captioned(open_grid(p, scale), f"step {s}") for s, p in samples]
+    size = frames[-1].size
+    frames = [f if f.size == size else f.resize(size) for f in frames]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], loop=0,
+                   duration=[frame_ms] * (len(frames) - 1) + [1500])
+    return buf.getvalue()
+
+
+def png_data_uri(path: str | Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
+
+
+# ---------------------------------------------------------------- report
+
+def run_report_html(run_dir: str | Path, until_step: int | None = None) -> str:
+    """One self-contained HTML page for a run (up to `until_step`): status, the reproducing command,
+    config, curves (plotly, inlined so it works offline), sample grids, quality metrics, doctor notes."""
+    from ganlib.config import TrainConfig
+    from ganlib.train import rundir
+    from ganlib.train.doctor import diagnose
+
+    run_dir = Path(run_dir)
+    config = TrainConfig.load(run_dir / "config.json")
+    status = rundir.read_status(run_dir)
+    rows = rows_until(rundir.read_metrics(run_dir), until_step)
+    train = [r for r in rows if r.get("kind", "train") == "train"]
+    evals = [r for r in rows if r.get("kind") == "eval"]
+    samples = [s for s in rundir.list_samples(run_dir) if until_step is None or s[0] <= until_step]
+    esc = html.escape
+    try:
+        from ganlib.cli import command_for
+        command = command_for(config, f"runs/{run_dir.name}-again")
+    except ImportError:
+        command = "(ganlib.cli is not available)"
+
+    parts = [f"<h1>GAN Studio run: {esc(run_dir.name)}</h1>",
+             f"<p><b>State:</b> {esc(str(status.get('state', '?')))} — {esc(str(status.get('message', '')))}<br>"
+             f"<b>Step:</b> {status.get('step', 0)} / {status.get('total_steps', '?')} &nbsp; "
+             f"<b>Device:</b> {esc(str(status.get('device', '?')))}"
+             + (f"<br><b>Report up to step:</b> {until_step}" if until_step is not None else "") + "</p>",
+             "<h2>Reproduce</h2>", f"<pre>{esc(command)}</pre>"]
+    defaults = TrainConfig()
+    cfg_rows = "".join(
+        f"<tr{' class=changed' if getattr(config, f.name) != getattr(defaults, f.name) else ''}>"
+        f"<td>{f.name}</td><td>{esc(repr(getattr(config, f.name)))}</td></tr>" for f in fields(TrainConfig))
+    parts += ["<h2>Config</h2><p>Settings that differ from the defaults are in bold.</p>",
+              f"<table>{cfg_rows}</table>"]
+    findings = diagnose(train, evals, config.loss)
+    if findings:
+        parts.append("<h2>Training doctor</h2><ul>" + "".join(
+            f"<li><b>{esc(f.title)}</b> {esc(f.detail)} <i>Remedy:</i> {esc(f.remedy)}</li>" for f in findings)
+            + "</ul>")
+    figs = [loss_figure(train), d_outputs_figure(train, config.loss), grad_norm_figure(train),
+            throughput_figure(train), eval_figure(evals)]
+    parts.append("<h2>Curves</h2>")
+    first = True
+    for fig in figs:
+        if fig is None:
+            continue
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=first, config={"displaylogo": False}))
+        first = False
+    if evals:
+        keys = eval_keys(evals)
+        head = "".join(f"<th>{esc(k)}</th>" for k in ["step", *keys])
+        body = "".join("<tr>" + "".join(f"<td>{_fmt(r.get(k, ''))}</td>" for k in ["step", *keys]) + "</tr>"
+                       for r in evals)
+        parts.append(f"<h2>Quality metrics</h2><table><tr>{head}</tr>{body}</table>")
+    if train:
+        last = train[-1]
+        parts.append("<h2>Last logged step</h2><table>" + "".join(
+            f"<tr><td>{esc(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in last.items() if k != "kind") + "</table>")
+    if samples:
+        shown = samples if len(samples) <= 12 else [samples[round(i * (len(samples) - 1) / 11)] for i in range(12)]
+        parts.append("<h2>Samples from the fixed noise</h2><div class=grids>" + "".join(
+            f"<figure><img src='{png_data_uri(p)}' alt='step {s}'><figcaption>step {s}</figcaption></figure>"
+            for s, p in shown) + "</div>")
+    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+             "pre{background:#f4f4f4;padding:.8em;white-space:pre-wrap;word-break:break-all}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 8px;font-size:13px}"
+             "tr.changed td{font-weight:bold}.grids{display:flex;flex-wrap:wrap;gap:12px}"
+             "figure{margin:0}img{image-rendering:pixelated;width:224px}figcaption{text-align:center}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(run_dir.name)} — GAN Studio"
+            f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return html.escape(str(v))

@@ -1,0 +1,72 @@
+"""The training doctor reads problems (and a healthy game) from the curves."""
+from __future__ import annotations
+
+import math
+import random
+
+from ganlib.train.doctor import diagnose
+
+
+def rows(n=40, d=lambda s: 1.3, g=lambda s: 0.8, real=0.55, fake=0.45, gn=lambda s: 2.0):
+    return [{"kind": "train", "step": s, "d_loss": d(s), "g_loss": g(s), "d_real": real, "d_fake": fake,
+             "grad_norm_d": gn(s), "grad_norm_g": 1.0} for s in range(1, n + 1)]
+
+
+def titles(findings):
+    return [f.title for f in findings]
+
+
+def test_healthy_game_is_said_so():
+    [f] = diagnose(rows())
+    assert f.level == "info" and "healthy" in f.title
+
+
+def test_too_few_rows_say_nothing():
+    assert diagnose(rows(3)) == []
+
+
+def test_nan_is_an_error_with_its_step_and_nothing_else():
+    r = rows(d=lambda s: float("nan") if s >= 17 else 1.3)
+    [f] = diagnose(r)
+    assert f.level == "error" and "step 17" in f.title and "learning rate" in f.remedy
+
+
+def test_d_too_strong():
+    r = rows(d=lambda s: 0.02, g=lambda s: 2 + s / 5, real=0.99, fake=0.01)
+    [f] = diagnose(r)
+    assert f.level == "warning" and "D is too strong" in f.title
+    assert "label smoothing" in f.remedy and "D's learning rate" in f.remedy
+
+
+def test_d_too_strong_is_not_reported_for_wgan():
+    r = rows(d=lambda s: 0.02, g=lambda s: 2 + s / 5, real=5.0, fake=-5.0)
+    assert not any("too strong" in t for t in titles(diagnose(r, loss="wgan-gp")))
+
+
+def test_oscillation():
+    r = rows(g=lambda s: 3.0 if s % 2 else 0.2)
+    [f] = diagnose(r)
+    assert "oscillate" in f.title and "larger batch" in f.remedy
+
+
+def test_noise_is_not_oscillation():
+    rng = random.Random(0)
+    r = rows(g=lambda s: 1.0 + rng.gauss(0, 0.1))
+    assert not any("oscillate" in t for t in titles(diagnose(r)))
+
+
+def test_exploding_gradients():
+    r = rows(n=80, gn=lambda s: 2.0 if s < 60 else 500.0)
+    assert any("exploding" in t for t in titles(diagnose(r)))
+
+
+def test_mode_collapse_from_class_coverage_and_rising_fid():
+    ev = [{"kind": "eval", "step": 10, "class_coverage": 1.0, "fid": 20.0},
+          {"kind": "eval", "step": 20, "class_coverage": 0.6, "fid": 40.0}]
+    found = diagnose(rows(), ev)
+    assert "collapsing" in found[0].title and "minibatch discrimination" in found[0].remedy
+    assert any("FID" in t for t in titles(found))
+    assert not any(f.level == "info" for f in found)  # no "healthy" while warnings stand
+    fine = [{"kind": "eval", "step": 10, "coverage": 0.9}, {"kind": "eval", "step": 20, "coverage": 1.0}]
+    assert not any("collapsing" in t for t in titles(diagnose(rows(), fine)))
+    assert math.isfinite(ev[1]["fid"])

@@ -1,0 +1,115 @@
+"""ganlib.viz: figures, CSV, GIF and the run report, on synthetic run directories (no Streamlit)."""
+from __future__ import annotations
+
+import io
+import math
+
+import plotly.graph_objects as go
+import pytest
+from PIL import Image
+
+from ganlib import viz
+from ganlib.config import TrainConfig
+from ganlib.train import rundir
+
+
+def train_rows(n=20, loss=lambda s: 1.0 + 0.1 * math.sin(s)):
+    return [{"kind": "train", "step": s, "epoch": s / 10, "time": s * 0.1, "d_loss": loss(s), "g_loss": 2 * loss(s),
+             "d_real": 0.6, "d_fake": 0.4, "grad_norm_d": 1.0 + s, "grad_norm_g": 2.0, "images_per_s": 500.0}
+            for s in range(2, 2 * n + 1, 2)]
+
+
+def make_run(tmp_path, n_grids=5, evals=True):
+    run = tmp_path / "demo"
+    run.mkdir()
+    rundir.atomic_write_bytes(run / "config.json", TrainConfig(model="cgan", lr_d=1e-4).to_json().encode())
+    rundir.write_status(run, "finished", "Finished 40 steps.", step=40, total_steps=40, device="cpu")
+    for r in train_rows():
+        rundir.append_metrics(run, r)
+    if evals:
+        for s, cov in ((10, 1.0), (20, 0.9), (40, 0.95)):
+            rundir.append_metrics(run, {"kind": "eval", "step": s, "class_coverage": cov, "fid": 50.0 - s})
+    for i in range(n_grids):
+        path = rundir.sample_path(run, i * 10)
+        path.parent.mkdir(exist_ok=True)
+        Image.new("L", (62, 62), 40 * i).save(path)
+    return run
+
+
+def test_smooth_is_a_debiased_ema_and_passes_nan():
+    assert viz.smooth([1.0, 1.0, 1.0], 0.9) == pytest.approx([1.0, 1.0, 1.0])
+    out = viz.smooth([0.0, 10.0, float("nan"), 10.0], 0.5)
+    assert out[0] == 0.0 and math.isnan(out[2]) and 0 < out[1] < 10
+    assert viz.smooth([1, 2], 0) == [1, 2]
+
+
+def test_loss_figure_raw_and_smoothed_and_log_scale():
+    rows = train_rows()
+    fig = viz.loss_figure(rows, smoothing=0.6, log_y=True)
+    assert isinstance(fig, go.Figure)
+    names = [t.name for t in fig.data]
+    assert names == ["D loss (raw)", "D loss", "G loss (raw)", "G loss"]
+    assert list(fig.data[0].x) == [r["step"] for r in rows] and fig.layout.yaxis.type == "log"
+    assert [t.name for t in viz.loss_figure(rows, smoothing=0).data] == ["D loss", "G loss"]
+
+
+def test_log_scale_falls_back_to_linear_for_negative_losses():
+    fig = viz.loss_figure(train_rows(loss=lambda s: -1.0 + s / 100), log_y=True)
+    assert fig.layout.yaxis.type == "linear" and "linear" in fig.layout.title.text
+
+
+def test_d_outputs_reference_line_only_for_probabilities():
+    rows = train_rows()
+    probs = viz.d_outputs_figure(rows, "ns")
+    assert any(s.y0 == 0.5 for s in probs.layout.shapes)
+    critic = viz.d_outputs_figure(rows, "wgan-gp")
+    assert not critic.layout.shapes and "Critic" in critic.layout.title.text
+
+
+def test_other_figures():
+    rows = train_rows()
+    assert [t.name for t in viz.grad_norm_figure(rows, 0).data] == ["D", "G"]
+    assert list(viz.throughput_figure(rows).data[0].y) == [500.0] * 20
+    assert viz.eval_figure([]) is None
+    ev = [{"kind": "eval", "step": 10, "fid": 40.0, "class_coverage": 0.9},
+          {"kind": "eval", "step": 20, "fid": 30.0}]
+    fig = viz.eval_figure(ev)
+    assert [t.name for t in fig.data] == ["fid", "class_coverage"] and list(fig.data[0].y) == [40.0, 30.0]
+
+
+def test_overlay_one_trace_per_run_including_eval_keys():
+    runs = {"a": train_rows(), "b": train_rows(5)}
+    fig = viz.overlay_figure(runs, "g_loss", smoothing=0)
+    assert [t.name for t in fig.data] == ["a", "b"] and len(fig.data[1].x) == 5
+    ev = {"a": [{"kind": "eval", "step": 5, "fid": 3.0}], "b": []}
+    assert list(viz.overlay_figure(ev, "fid").data[0].y) == pytest.approx([3.0])
+
+
+def test_rows_until_and_csv():
+    rows = train_rows() + [{"kind": "eval", "step": 10, "fid": 1.5}]
+    assert [r["step"] for r in viz.rows_until(rows, 6)] == [2, 4, 6]
+    text = viz.metrics_csv(rows)
+    header, *lines = text.strip().splitlines()
+    assert header.startswith("kind,step,epoch,time,") and "fid" in header and len(lines) == 21
+    assert lines[-1].startswith("eval,10,,,")
+
+
+def test_gif_has_a_captioned_frame_per_grid(tmp_path):
+    run = make_run(tmp_path, n_grids=5)
+    data = viz.grid_gif(rundir.list_samples(run), scale=2)
+    gif = Image.open(io.BytesIO(data))
+    assert gif.format == "GIF" and gif.n_frames == 5 and gif.size == (124, 124 + 16)
+    many = viz.grid_gif(rundir.list_samples(run), max_frames=3)
+    assert Image.open(io.BytesIO(many)).n_frames == 3
+    with pytest.raises(ValueError):
+        viz.grid_gif([])
+
+
+def test_report_is_self_contained_and_can_stop_at_a_step(tmp_path):
+    run = make_run(tmp_path)
+    page = viz.run_report_html(run)
+    assert page.startswith("<!doctype html>") and "python -m ganlib train --model cgan" in page
+    assert "--lr-d 0.0001" in page and "<script" in page and "<script src=\"http" not in page
+    assert page.count("<img src='data:image/png;base64,") == 5 and "class_coverage" in page
+    early = viz.run_report_html(run, until_step=15)
+    assert early.count("<img src='data:image/png;base64,") == 2 and "Report up to step:</b> 15" in early
