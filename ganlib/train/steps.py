@@ -43,7 +43,7 @@ class AdversarialStep:
         y = torch.randint(self.num_classes, (n,), device=self.device) if self.conditional else None
         return z, y
 
-    def __call__(self, next_batch, want_grad_norms: bool) -> dict[str, torch.Tensor]:
+    def __call__(self, next_batch, step: int, want_grad_norms: bool) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         cond = self.conditional
         for _ in range(cfg.n_critic):
@@ -77,7 +77,8 @@ class AdversarialStep:
                        if (want_grad_norms or cfg.grad_clip > 0) else None)
         self.opt_g.step()
         if self.G_ema is not None:
-            ema_update(self.G_ema, self.G, cfg.ema_decay)
+            # warm-up (as TF's ExponentialMovingAverage): early on, the average follows G closely
+            ema_update(self.G_ema, self.G, min(cfg.ema_decay, (1 + step) / (10 + step)))
 
         stats = {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
                  "d_real": losses.d_output_mean(cfg.loss, d_real.detach()),

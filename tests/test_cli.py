@@ -1,0 +1,85 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ganlib.cli import build_parser, command_for, config_from_args, main
+from ganlib.config import TrainConfig
+
+TINY = ["--subset", "64", "--batch-size", "16", "--width", "8", "--latent-dim", "8", "--max-steps", "3",
+        "--log-every", "1", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def cgan_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "cgan"
+    assert main(["train", "--model", "cgan", "--dataset", "typeset", "--out", str(out), *TINY]) == 0
+    return out
+
+
+def test_train_sample_info_resume(cgan_run, tmp_path, capsys):
+    assert main(["sample", "--checkpoint", str(cgan_run), "--n", "12", "--class", "7", "--out",
+                 str(tmp_path / "s.npy")]) == 0
+    arr = np.load(tmp_path / "s.npy")
+    assert arr.shape == (12, 1, 28, 28) and arr.min() >= -1 and arr.max() <= 1
+    assert main(["sample", "--checkpoint", str(cgan_run / "checkpoint.pt"), "--n", "20", "--out",
+                 str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    assert main(["info", "--checkpoint", str(cgan_run), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["family"] == "cgan" and info["step"] == 3
+    assert main(["train", "--resume", str(cgan_run), "--max-steps", "5", "--quiet"]) == 0
+    assert "finished" in capsys.readouterr().out
+    assert main(["info", "--checkpoint", str(cgan_run)]) == 0
+    assert "step                   5" in capsys.readouterr().out
+
+
+def test_toy_sample_npy_is_points(tmp_path):
+    out = tmp_path / "ring"
+    assert main(["train", "--model", "gan", "--dataset", "toy-ring", "--out", str(out), *TINY]) == 0
+    assert main(["sample", "--checkpoint", str(out), "--n", "30", "--out", str(tmp_path / "p.npy")]) == 0
+    assert np.load(tmp_path / "p.npy").shape == (30, 2)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["info", "--checkpoint", "nowhere.pt"], "nowhere.pt does not exist."),
+    (["train", "--model", "cgan", "--dataset", "toy-ring", "--out", "{tmp}/x"], "use the gan model for 2-D toy-ring"),
+    (["train", "--out", "{tmp}/x", "--lr", "3"], "Learning rate lr_g must be in (0, 0.1]"),
+    (["train", "--dataset", "fashion-mnist", "--out", "{tmp}/x"], "Fashion-MNIST is not available"),
+    (["train", "--resume", "{tmp}"], "is not a run directory"),
+    (["train", "--model", "dcgan"], "Give --out RUN_DIR"),
+])
+def test_bad_input_is_one_sentence(tmp_path, capsys, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+def test_class_on_unconditional_checkpoint(tmp_path, capsys):
+    out = tmp_path / "dc"
+    main(["train", "--model", "dcgan", "--dataset", "typeset", "--out", str(out), *TINY])
+    assert main(["sample", "--checkpoint", str(out), "--class", "3", "--out", str(tmp_path / "a.png")]) == 2
+    assert "needs a cgan" in capsys.readouterr().err
+
+
+def test_resume_refuses_changing_the_model(cgan_run, capsys):
+    assert main(["train", "--resume", str(cgan_run), "--loss", "hinge"]) == 2
+    assert "--resume keeps the run's settings" in capsys.readouterr().err
+
+
+def test_command_for_round_trips_through_the_parser():
+    cfg = TrainConfig(model="cgan", dataset="typeset", loss="hinge", lr_d=1e-4, spectral_norm=True, amp=False)
+    cmd = command_for(cfg, "runs/x")
+    assert cmd.startswith("python -m ganlib train") and cmd.endswith("--out runs/x")
+    args = build_parser().parse_args(cmd.split()[3:])
+    assert config_from_args(args)[0] == cfg
+
+
+def test_help_runs_as_a_module():
+    for sub in ("train", "sample", "info"):
+        out = subprocess.run([sys.executable, "-m", "ganlib", sub, "--help"], capture_output=True, text=True)
+        assert out.returncode == 0 and "usage: python -m ganlib" in out.stdout

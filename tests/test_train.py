@@ -1,0 +1,153 @@
+import json
+import math
+
+import pytest
+import torch
+
+from ganlib.checkpoints import load_checkpoint
+from ganlib.config import TrainConfig
+from ganlib.train import rundir
+from ganlib.train.loop import TrainingError, preflight, train
+from ganlib.data import load_dataset
+
+TINY = dict(subset=128, batch_size=16, width=8, latent_dim=16, log_every=2, sample_every=4,
+            checkpoint_every=4, max_steps=6, ema_decay=0.9)
+
+
+def tiny(**kw) -> TrainConfig:
+    return TrainConfig(**{**TINY, **kw})
+
+
+@pytest.mark.parametrize("model,dataset", [("gan", "toy-ring"), ("gan", "mnist"), ("dcgan", "mnist"),
+                                           ("cgan", "typeset"), ("dcgan", "typeset")])
+def test_each_model_trains_and_writes_a_run_dir(tmp_path, model, dataset):
+    out = tmp_path / "run"
+    summary = train(tiny(model=model, dataset=dataset), out)
+    assert summary["state"] == "finished" and summary["step"] == 6
+    rows = rundir.read_metrics(out)
+    assert [r["step"] for r in rows] == [2, 4, 6]
+    keys = {"step", "epoch", "time", "d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g",
+            "images_per_s"}
+    assert keys <= set(rows[-1]) and all(math.isfinite(rows[-1][k]) for k in keys)
+    assert [s for s, _ in rundir.list_samples(out)] == [0, 4, 6]
+    st = rundir.read_status(out)
+    assert st["state"] == "finished" and st["step"] == 6 and st["total_steps"] == 6
+    assert json.loads((out / "config.json").read_text())["model"] == model
+    ckpt = load_checkpoint(out / "checkpoint.pt", family=model)
+    assert ckpt["step"] == 6 and ckpt["G_ema"]
+
+
+@pytest.mark.parametrize("loss", ["ns", "bce", "lsgan", "wgan-gp", "hinge"])
+def test_each_loss_trains(tmp_path, loss):
+    extra = {"n_critic": 2} if loss == "wgan-gp" else {}
+    summary = train(tiny(loss=loss, max_steps=4, **extra), tmp_path / "r")
+    assert summary["state"] == "finished"
+    assert math.isfinite(summary["metrics"]["d_loss"])
+
+
+def test_tricks_train(tmp_path):
+    cfg = tiny(label_smoothing=0.1, two_sided_smoothing=True, grad_clip=1.0, minibatch_discrimination=True,
+               minibatch_std=True, spectral_norm=True, max_steps=4)
+    summary = train(cfg, tmp_path / "r")
+    assert summary["metrics"]["grad_norm_d"] > 0
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    full = train(tiny(max_steps=8), tmp_path / "full")
+    half = train(tiny(max_steps=4), tmp_path / "half")
+    assert half["step"] == 4
+    resumed = train(None, tmp_path / "half", resume=True, overrides={"max_steps": 8})
+    assert resumed["step"] == full["step"] == 8
+    a = load_checkpoint(tmp_path / "full")
+    b = load_checkpoint(tmp_path / "half")
+    for k in a["G"]:
+        assert torch.equal(a["G"][k], b["G"][k]), k
+    for k in a["G_ema"]:
+        assert torch.equal(a["G_ema"][k], b["G_ema"][k]), k
+    assert a["opt_d"]["state"][0]["step"] == b["opt_d"]["state"][0]["step"]
+    steps = [r["step"] for r in rundir.read_metrics(tmp_path / "half")]
+    assert steps == [2, 4, 6, 8]  # no step logged twice
+
+
+def test_resume_after_a_crash_drops_lines_logged_after_the_checkpoint(tmp_path):
+    out = tmp_path / "r"
+    train(tiny(max_steps=4), out)
+    rundir.append_metrics(out, {"kind": "train", "step": 5, "d_loss": 1.0})  # written, then the process died
+    train(None, out, resume=True, overrides={"max_steps": 6})
+    assert [r["step"] for r in rundir.read_metrics(out)] == [2, 4, 6]
+
+
+def test_new_run_never_clobbers_an_existing_one(tmp_path):
+    train(tiny(max_steps=2), tmp_path / "r")
+    with pytest.raises(TrainingError, match="already holds a run"):
+        train(tiny(max_steps=2), tmp_path / "r")
+
+
+def test_nan_stops_with_failed_status_and_keeps_last_checkpoint(tmp_path):
+    out = tmp_path / "r"
+    train(tiny(max_steps=4), out)
+    good = load_checkpoint(out)["G"]
+    # a learning rate far past divergence, on resume: the loss becomes inf/nan within a few steps
+    cfg = json.loads((out / "config.json").read_text())
+    cfg.update(lr_g=0.1, lr_d=0.1, loss="lsgan", checkpoint_every=1000, max_steps=400, beta1=0.0)
+    (out / "config.json").write_text(json.dumps(cfg))
+    torch.manual_seed(0)
+    from ganlib.train import loop
+
+    orig = loop.AdversarialStep.__call__
+
+    def poisoned(self, next_batch, step, want):
+        stats = orig(self, next_batch, step, want)
+        if int(self.opt_g.state_dict()["state"][0]["step"]) >= 7:
+            stats["g_loss"] = stats["g_loss"] * float("nan")
+        return stats
+
+    loop.AdversarialStep.__call__ = poisoned
+    try:
+        with pytest.raises(TrainingError, match=r"G loss became nan at step 7"):
+            train(None, out, resume=True)
+    finally:
+        loop.AdversarialStep.__call__ = orig
+    st = rundir.read_status(out)
+    assert st["state"] == "failed" and "step 7" in st["message"]
+    kept = load_checkpoint(out)
+    assert kept["step"] == 4 and all(torch.equal(kept["G"][k], good[k]) for k in good)
+
+
+def test_stop_request_saves_and_marks_stopped(tmp_path):
+    out = tmp_path / "r"
+    calls = []
+
+    def progress(step, total, row):
+        calls.append(step)
+        if step == 3:
+            rundir.request(out, "stop")
+
+    summary = train(tiny(max_steps=5000), out, progress_fn=progress)
+    # the control file is polled every 0.25 s, so a few more steps may run before the stop
+    assert summary["state"] == "stopped" and 3 <= summary["step"] < 5000
+    assert load_checkpoint(out)["step"] == summary["step"]
+    assert rundir.read_status(out)["state"] == "stopped"
+
+
+def test_abort_fn_stops_at_once(tmp_path):
+    summary = train(tiny(max_steps=50), tmp_path / "r", abort_fn=lambda: len(rundir.read_metrics(tmp_path / "r")) >= 2)
+    assert summary["state"] == "stopped" and summary["step"] == 4
+
+
+def test_preflight_explains_problems():
+    mnist = load_dataset("mnist", subset=40)
+    probs = preflight(TrainConfig(model="cgan", dataset="toy-ring"))
+    assert any("labelled" in p for p in probs)
+    probs = preflight(TrainConfig(batch_size=64), mnist)
+    assert any("larger than the data set (40" in p for p in probs)
+    probs = preflight(TrainConfig(image_size=64, lr_g=5.0))
+    assert any("Image size must be 28 or 32" in p for p in probs) and any("lr_g" in p for p in probs)
+
+
+def test_cgan_on_unlabelled_folder_is_refused(tmp_path):
+    from PIL import Image
+    for i in range(4):
+        Image.new("RGB", (28, 28)).save(tmp_path / f"{i}.png")
+    with pytest.raises(TrainingError, match="CGAN needs a labelled data set"):
+        train(tiny(model="cgan", dataset="folder", data_dir=str(tmp_path), batch_size=2), tmp_path / "r")
