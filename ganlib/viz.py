@@ -290,3 +290,15 @@ def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return html.escape(str(v))
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """'1h 02m', '3m 05s', '42s', or '—' for unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s}s"

@@ -113,3 +113,7 @@ def test_report_is_self_contained_and_can_stop_at_a_step(tmp_path):
     assert page.count("<img src='data:image/png;base64,") == 5 and "class_coverage" in page
     early = viz.run_report_html(run, until_step=15)
     assert early.count("<img src='data:image/png;base64,") == 2 and "Report up to step:</b> 15" in early
+
+
+def test_fmt_duration():
+    assert [viz.fmt_duration(s) for s in (None, 42, 185, 3720)] == ["—", "42s", "3m 05s", "1h 02m"]

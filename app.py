@@ -1,0 +1,48 @@
+"""GAN Studio: `streamlit run app.py`. The shell: navigation over the pages and a home page."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ganlib.device import describe_device
+from ganlib.train.jobs import runs_root
+
+HERE = Path(__file__).parent
+# (file, title, icon, what it is for); a page is listed only once its file exists
+PAGES = [
+    ("pages/1_Train.py", "Train & monitor", ":material/monitoring:",
+     "Launch GAN, DCGAN or CGAN training in the background and watch it live: loss curves, D(x) vs "
+     "D(G(z)), samples from fixed noise, a training doctor. Pause, stop, resume, compare and replay runs."),
+]
+
+
+@st.cache_resource(show_spinner=False)
+def device_line() -> str:
+    return describe_device()
+
+
+def home() -> None:
+    st.title("GAN Studio")
+    st.write("Learn, train and explore generative adversarial networks in the browser. "
+             "Every page stands on the `ganlib` library, so everything here also works from Python "
+             "and from the command line (`python -m ganlib --help`).")
+    device = device_line()
+    if device.startswith("CPU"):
+        st.info(f"**Device:** {device}. Training runs on the CPU: keep runs small "
+                "(a subset of the data, a few hundred steps).", icon=":material/memory:")
+    else:
+        st.success(f"**Device:** {device}.", icon=":material/memory:")
+    st.subheader("Pages")
+    for page, (_, title, icon, text) in zip(nav_pages[1:], listed):
+        st.page_link(page, label=title, icon=icon)
+        st.caption(text)
+    st.caption(f"Runs are kept in `{runs_root()}` (set GAN_STUDIO_RUNS to change).")
+
+
+st.set_page_config(page_title="GAN Studio", page_icon=":material/auto_awesome:", layout="wide")
+listed = [p for p in PAGES if (HERE / p[0]).exists()]
+nav_pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]
+nav_pages += [st.Page(str(HERE / path), title=title, icon=icon, url_path=Path(path).stem.split("_", 1)[-1].lower())
+              for path, title, icon, _ in listed]
+st.navigation(nav_pages).run()

@@ -1,0 +1,308 @@
+"""Train & monitor: launch GAN / DCGAN / CGAN runs, watch them live, compare and replay them.
+
+The page only reads run directories (ganlib.train.rundir) and asks ganlib.train.jobs to act,
+so a refresh, a second tab or a server restart loses nothing.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from ganlib import viz
+from ganlib.config import DATASETS, LOSSES, MODELS, TrainConfig
+from ganlib.device import available_devices, describe_device
+from ganlib.train import jobs, rundir
+from ganlib.train.doctor import diagnose
+
+ROOT = jobs.runs_root()
+DEFAULTS = TrainConfig()
+CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "image_size": (28, 32), "channels": (0, 1, 3)}
+NAMES = {"gan": "GAN (fully connected)", "dcgan": "DCGAN", "cgan": "CGAN (conditional DCGAN)",
+         "ns": "non-saturating BCE (ns)", "bce": "minimax BCE", "lsgan": "least squares (LSGAN)",
+         "wgan-gp": "WGAN-GP", "hinge": "hinge", 0: "data set's own"}
+LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Max steps (0 = use epochs)",
+          "grad_clip": "Gradient clipping (0 = off)", "ema_decay": "EMA of G weights (0 = off)",
+          "subset": "Subset (0 = all)", "data_dir": "Data directory", "n_critic": "D steps per G step",
+          "eval_every": "Evaluate every (0 = off)", "n_fixed": "Fixed-noise samples", "amp": "Mixed precision (GPU)"}
+STEPS = {"lr_g": 1e-5, "lr_d": 1e-5, "label_smoothing": 0.05, "grad_clip": 0.5, "ema_decay": 0.001,
+         "beta1": 0.05, "beta2": 0.001, "gp_weight": 1.0}
+MAIN_FIELDS = ("model", "dataset", "loss", "batch_size", "lr_g", "lr_d", "epochs", "max_steps",
+               "label_smoothing", "grad_clip", "ema_decay", "minibatch_discrimination")
+STATE_COLORS = {"queued": "gray", "running": "green", "paused": "orange", "stopped": "blue",
+                "finished": "violet", "failed": "red"}
+
+
+def config_input(name: str):
+    """One widget for one TrainConfig field; no bounds here, so validate() can say what is wrong."""
+    default, key = getattr(DEFAULTS, name), f"cfg_{name}"
+    label = LABELS.get(name, name.replace("_", " ").capitalize())
+    if name in CHOICES:
+        return st.selectbox(label, CHOICES[name], index=CHOICES[name].index(default), key=key,
+                        format_func=lambda v: NAMES.get(v, str(v)))
+    if isinstance(default, bool):
+        return st.checkbox(label, value=default, key=key)
+    if isinstance(default, int):
+        return int(st.number_input(label, value=default, step=1, key=key))
+    if isinstance(default, float):
+        return float(st.number_input(label, value=default, step=STEPS.get(name, 0.1), format="%g", key=key))
+    return st.text_input(label, value=default, key=key)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def preflight(config_json: str) -> list[str]:
+    return jobs.preflight(TrainConfig.from_dict(json.loads(config_json)))
+
+
+def new_run_form(open_: bool) -> None:
+    with st.expander("Start a new run", expanded=open_):
+        values = {}
+        cols = st.columns(4)
+        for i, name in enumerate(MAIN_FIELDS[:4]):
+            with cols[i]:
+                values[name] = config_input(name)
+        devices = available_devices()
+        with cols[3]:
+            values["device"] = st.selectbox("Device", devices, key="cfg_device")
+        cols = st.columns(4)
+        for i, name in enumerate(MAIN_FIELDS[4:8]):
+            with cols[i]:
+                values[name] = config_input(name)
+        st.caption("Stabilising tricks")
+        cols = st.columns(4)
+        for i, name in enumerate(MAIN_FIELDS[8:]):
+            with cols[i]:
+                values[name] = config_input(name)
+        if values["dataset"] == "folder":
+            values["data_dir"] = config_input("data_dir")
+        with st.expander("More settings"):
+            rest = [f.name for f in fields(TrainConfig) if f.name not in values and f.name not in ("device",)]
+            cols = st.columns(4)
+            for i, name in enumerate(rest):
+                with cols[i % 4]:
+                    values[name] = config_input(name)
+        if devices == ["cpu"]:
+            st.caption(f"{describe_device()}: training runs on the CPU, so keep runs small "
+                       "(a subset, a few hundred steps).")
+        config = TrainConfig(**values)
+        name = st.text_input("Run name", placeholder=jobs.default_run_name(config), key="run_name")
+        problems = config.validate()
+        blocker = jobs.start_blocker(ROOT)
+        for p in problems:
+            st.error(p)
+        if blocker:
+            st.warning(f"Start is disabled: {blocker}")
+        if st.button("Start", type="primary", disabled=bool(problems or blocker), key="start",
+                     help=blocker or (problems[0] if problems else "Check the data, then launch the run")):
+            with st.spinner("Checking the data set against the model…"):
+                problems = preflight(config.to_json())
+            if problems:
+                for p in problems:
+                    st.error(p)
+                return
+            try:
+                run_dir = jobs.start(config, name)
+            except ValueError as e:
+                st.error(str(e))
+                return
+            st.session_state["select_run"] = run_dir.name
+            st.rerun()
+
+
+# ---------------------------------------------------------------- monitor
+
+def controls(run_dir: Path, st_: dict, config: TrainConfig | None, until: int | None) -> None:
+    state = st_.get("state")
+    row = st.container(horizontal=True, key="controls")
+    if state == "running" and row.button("Pause", key="pause", icon=":material/pause:"):
+        jobs.pause(run_dir)
+    if state == "paused" and row.button("Continue", key="continue", icon=":material/play_arrow:"):
+        jobs.proceed(run_dir)
+    if state in jobs.ACTIVE_STATES and row.button("Stop", key="stop", icon=":material/stop:"):
+        with st.spinner("Stopping: saving a checkpoint…"):
+            jobs.stop(run_dir, timeout=15)
+        st.rerun(scope="app")
+    if state in ("stopped", "failed") and config is not None:
+        if row.button("Resume", key="resume", icon=":material/replay:", type="primary"):
+            try:
+                jobs.resume(run_dir)
+                st.rerun(scope="app")
+            except ValueError as e:
+                st.error(str(e))
+    if state not in jobs.ACTIVE_STATES:
+        with row.popover("Delete", icon=":material/delete:"):
+            st.write(f"Delete **{run_dir.name}** and everything in it (checkpoint, samples, metrics)?")
+            if st.button("Yes, delete it", type="primary", key="confirm_delete"):
+                jobs.delete(run_dir, ROOT)
+                st.session_state.pop("run", None)
+                st.rerun(scope="app")
+    ckpt = run_dir / "checkpoint.pt"
+    row.download_button("Checkpoint", data=lambda: ckpt.read_bytes(), file_name=f"{run_dir.name}.pt",
+                        mime="application/octet-stream", disabled=not ckpt.exists(), on_click="ignore",
+                        icon=":material/download:", key="dl_ckpt")
+    row.download_button("Metrics CSV", data=lambda: viz.metrics_csv(rundir.read_metrics(run_dir)),
+                        file_name=f"{run_dir.name}-metrics.csv", mime="text/csv", on_click="ignore",
+                        icon=":material/download:", key="dl_csv")
+    row.download_button("Samples GIF", data=lambda: viz.grid_gif(rundir.list_samples(run_dir)),
+                        file_name=f"{run_dir.name}.gif", mime="image/gif", on_click="ignore",
+                        disabled=not rundir.list_samples(run_dir), icon=":material/download:", key="dl_gif")
+    row.download_button("Report", data=lambda: viz.run_report_html(run_dir, until),
+                        file_name=f"{run_dir.name}-report.html", mime="text/html", on_click="ignore",
+                        disabled=config is None, icon=":material/download:", key="dl_report",
+                        help="One HTML file: config, curves, grids, metrics and the command that reproduces the run")
+
+
+def monitor(run_dir: Path) -> None:
+    """Everything about one run, redrawn from its files on every tick."""
+    if not run_dir.is_dir():
+        st.warning(f"{run_dir.name} no longer exists.")
+        return
+    st_ = jobs.status(run_dir)
+    state = st_.get("state", "queued")
+    seen = st.session_state.setdefault("seen_state", {})
+    if seen.get(run_dir.name, state) != state and (state in jobs.ACTIVE_STATES) != (
+            seen[run_dir.name] in jobs.ACTIVE_STATES):
+        seen[run_dir.name] = state
+        st.rerun(scope="app")  # switch between live polling and a still page, refresh the runs table
+    seen[run_dir.name] = state
+    config = jobs.load_config(run_dir)
+    rows = rundir.read_metrics(run_dir)
+    train_all = [r for r in rows if r.get("kind", "train") == "train"]
+    samples_all = rundir.list_samples(run_dir)
+    prog = jobs.progress(st_, train_all)
+
+    head = st.container(key="run_status")
+    with head:
+        st.markdown(f"### {run_dir.name} &nbsp; :{STATE_COLORS.get(state, 'gray')}-badge[{state}]")
+        if config:
+            st.caption(f"{NAMES[config.model]} on {config.dataset}, {NAMES[config.loss]} loss, batch "
+                       f"{config.batch_size}, lr G {config.lr_g:g} / D {config.lr_d:g}")
+        m = st.columns(6)
+        m[0].metric("Step", f"{prog['step']} / {prog['total'] or '?'}")
+        m[1].metric("Epoch", f"{float(prog['epoch'] or 0):.2f}")
+        m[2].metric("Elapsed", viz.fmt_duration(prog["elapsed"]))
+        m[3].metric("ETA", viz.fmt_duration(prog["eta"]) if state in jobs.ACTIVE_STATES else "—")
+        m[4].metric("Images/s", f"{train_all[-1].get('images_per_s', 0):.0f}" if train_all else "—")
+        m[5].metric("Device", st_.get("device", "—"))
+        if state in jobs.ACTIVE_STATES and prog["total"]:
+            st.progress(prog["fraction"])
+        controls_box = st.container()
+        if st_.get("message"):
+            (st.error if state == "failed" else st.info if state == "queued" else st.caption)(st_["message"])
+        if state == "failed":
+            st.code(jobs.tail_log(run_dir, 25) or "(log.txt is empty)", language=None)
+
+    # which step to show: live, or a step picked to replay the run (curves and grids up to it)
+    view = st.columns([1, 2, 1], vertical_alignment="center")
+    live = state in jobs.ACTIVE_STATES and view[0].toggle("Follow live", value=True, key=f"live_{run_dir.name}")
+    smoothing = view[1].slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="smoothing")
+    log_y = view[2].toggle("Log scale", key="log_y")
+    until = None
+    marks = [s for s, _ in samples_all] or [r["step"] for r in train_all]
+    if not live and len(marks) > 1:
+        until = st.select_slider("Show the run up to step (curves and samples)", options=marks, value=marks[-1],
+                             key=f"until_{run_dir.name}")
+    with controls_box:
+        controls(run_dir, st_, config, until)
+    train = viz.rows_until(train_all, until)
+    evals = viz.rows_until([r for r in rows if r.get("kind") == "eval"], until)
+    samples = [s for s in samples_all if until is None or s[0] <= until]
+
+    findings = diagnose(train, evals, config.loss if config else "ns")
+    with st.container(key="doctor"):
+        for f in findings:
+            show = {"error": st.error, "warning": st.warning, "info": st.success}[f.level]
+            show(f"**{f.title}** {f.detail}  \n**Remedy:** {f.remedy}",
+                 icon={"error": "🛑", "warning": "⚠️", "info": "✅"}[f.level])
+
+    left, right = st.columns([2, 3])
+    with left, st.container(key="sample_grid"):
+        if samples:
+            step, path = samples[-1]
+            st.image(viz.open_grid(path, scale=2), caption=f"Fixed noise at step {step}"
+                     + (" (latest)" if until is None else ""), width="content", output_format="PNG")
+        else:
+            st.info("The first sample grid appears once the model is built.")
+    with right, st.container(key="loss_chart"):
+        st.plotly_chart(viz.loss_figure(train, smoothing, log_y), key="fig_loss")
+    a, b = st.columns(2)
+    with a, st.container(key="d_chart"):
+        st.plotly_chart(viz.d_outputs_figure(train, config.loss if config else "ns", smoothing), key="fig_d")
+    with b, st.container(key="grad_chart"):
+        st.plotly_chart(viz.grad_norm_figure(train, smoothing, log_y), key="fig_grad")
+    a, b = st.columns(2)
+    with a:
+        st.plotly_chart(viz.throughput_figure(train), key="fig_speed")
+    with b:
+        fig = viz.eval_figure(evals)
+        if fig is not None:
+            st.plotly_chart(fig, key="fig_eval")
+        else:
+            st.caption("Quality metrics (FID, class coverage) are plotted here when the run evaluates "
+                       "(set *Evaluate every* under More settings).")
+
+
+# ---------------------------------------------------------------- runs table
+
+def runs_table() -> None:
+    table = jobs.list_jobs(ROOT)
+    signature = tuple((r["name"], r["state"]) for r in table)
+    if st.session_state.get("runs_signature", signature) != signature:
+        st.session_state["runs_signature"] = signature
+        st.rerun(scope="app")  # a run appeared (e.g. from the CLI), vanished or changed state
+    st.session_state["runs_signature"] = signature
+    if not table:
+        return
+    df = pd.DataFrame(table)
+    df["started"] = pd.to_datetime(df["started"], unit="s", utc=True).dt.tz_convert(None).dt.floor("s")
+    event = st.dataframe(df, hide_index=True, key="runs_table", on_select="rerun", selection_mode="multi-row",
+                         column_config={"d_loss": st.column_config.NumberColumn(format="%.3f"),
+                                    "g_loss": st.column_config.NumberColumn(format="%.3f")})
+    picked = [table[i]["name"] for i in event.selection.rows]
+    if len(picked) == 1 and st.button(f"Monitor {picked[0]}", key="open_run"):
+        st.session_state["select_run"] = picked[0]
+        st.rerun(scope="app")
+    if len(picked) < 2:
+        st.caption("Select two or more runs to overlay their curves (same seed, one setting changed).")
+        return
+    runs = {n: rundir.read_metrics(ROOT / n) for n in picked}
+    keys = ["d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "images_per_s"]
+    keys += [k for k in viz.eval_keys([r for rows in runs.values() for r in rows if r.get("kind") == "eval"])
+             if k not in keys]
+    c = st.columns([2, 1, 1])
+    key = c[0].selectbox("Curve", keys, key="overlay_key")
+    smoothing = c[1].slider("Smoothing ", 0.0, 0.99, 0.6, 0.01, key="overlay_smoothing")
+    log_y = c[2].toggle("Log scale ", key="overlay_log")
+    st.plotly_chart(viz.overlay_figure(runs, key, smoothing, log_y), key="fig_overlay")
+    configs = {n: cfg for n in picked if (cfg := jobs.load_config(ROOT / n)) is not None}
+    diff = jobs.config_diff(configs)
+    if diff:
+        st.caption("Settings that differ between the selected runs")
+        st.dataframe(pd.DataFrame(diff).T.astype(str), key="config_diff")
+    else:
+        st.caption("The selected runs have identical settings.")
+
+
+# ---------------------------------------------------------------- page
+
+st.title("Train & monitor")
+runs = [d.name for d in jobs.run_dirs(ROOT)]
+if st.session_state.get("select_run") in runs:
+    st.session_state["run"] = st.session_state.pop("select_run")
+new_run_form(open_=not runs)
+if not runs:
+    st.info("No runs yet. Start one above, or from a shell: "
+            "`python -m ganlib train --model dcgan --dataset mnist --out runs/my-run` "
+            f"(runs live in `{ROOT}`).")
+else:
+    if st.session_state.get("run") not in runs:
+        st.session_state["run"] = runs[0]
+    run_name = st.selectbox("Run", runs, key="run")
+    run_dir = ROOT / run_name
+    active = jobs.status(run_dir).get("state") in jobs.ACTIVE_STATES
+    st.fragment(monitor, run_every=1.0 if active else None)(run_dir)
+st.subheader("All runs")
+st.fragment(runs_table, run_every=3.0)()

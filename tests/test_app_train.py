@@ -1,0 +1,195 @@
+"""AppTest: the app shell and the Train & monitor page in each state (no runs, running, paused,
+failed, finished), its form checks, and its actions. Runs use the torch-free fake trainer."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ganlib.config import TrainConfig
+from ganlib.train import jobs, rundir
+
+FAKE = str(Path(__file__).with_name("fake_train.py"))
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TRAIN_PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "1_Train.py")
+CFG = TrainConfig(dataset="typeset", subset=64, batch_size=16, max_steps=30)
+
+
+def fake(*extra: str) -> list[str]:
+    return [sys.executable, FAKE, "--out", "{run_dir}", "--config", CFG.to_json(), *extra]
+
+
+def wait_for(predicate, timeout=10.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.03)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(root))
+    monkeypatch.setenv("GAN_STUDIO_MAX_RUNS", "2")
+    yield root
+    for d in jobs.run_dirs(root):
+        pid = rundir.read_status(d).get("pid")
+        if jobs.pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def train_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    at.switch_page(TRAIN_PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def buttons(at) -> set[str]:
+    return {b.label for b in at.button}
+
+
+def test_home_lists_existing_pages_and_the_device(root):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert at.title[0].value == "GAN Studio"
+    assert "Device:" in texts(at.info) + texts(at.success)
+    assert [link.label for link in at.get("page_link")] == ["Train & monitor"]
+
+
+def test_no_runs(root):
+    at = train_page()
+    assert "No runs yet" in texts(at.info)
+    assert at.button(key="start").disabled is False
+    assert not [s for s in at.selectbox if s.key == "run"]
+
+
+def test_invalid_hyperparameters_are_refused_with_a_reason(root):
+    at = train_page()
+    at.number_input(key="cfg_lr_d").set_value(5.0).run()
+    assert "Learning rate lr_d must be in (0, 0.1], not 5.0." in texts(at.error)
+    assert at.button(key="start").disabled
+    at.number_input(key="cfg_lr_d").set_value(2e-4)
+    at.selectbox(key="cfg_model").set_value("cgan")
+    at.selectbox(key="cfg_dataset").set_value("toy-ring").run()
+    assert "CGAN needs a labelled data set" in texts(at.error)
+
+
+def test_start_checks_the_data_then_launches(root, monkeypatch):
+    monkeypatch.setattr(jobs, "train_argv", lambda config, run_dir: [
+        sys.executable, FAKE, "--out", str(run_dir), "--config", config.to_json(), "--max-steps", "10"])
+    at = train_page()
+    at.selectbox(key="cfg_dataset").set_value("typeset")
+    at.number_input(key="cfg_subset").set_value(16)
+    at.number_input(key="cfg_batch_size").set_value(32).run()
+    at.button(key="start").click().run()
+    assert "batch size (32) is larger than the data set (16" in texts(at.error)  # caught before launch
+    assert jobs.run_dirs(root) == []
+    at.number_input(key="cfg_batch_size").set_value(8)
+    at.text_input(key="run_name").input("../my run").run()
+    at.button(key="start").click().run()
+    assert not at.exception
+    [run] = jobs.run_dirs(root)
+    assert run.name == "my-run" and at.selectbox(key="run").value == "my-run"
+    assert TrainConfig.load(wait_for(lambda: (run / "config.json").exists() and run / "config.json")).batch_size == 8
+
+
+def test_running_then_paused_then_stopped(root):
+    run = jobs.start(CFG, "live", argv=fake("--max-steps", "100000", "--step-time", "0.02"))
+    wait_for(lambda: len(rundir.list_samples(run)) >= 2 and len(rundir.read_metrics(run, "train")) >= 6,
+             what="metrics and samples")
+    at = train_page()
+    assert ":green-badge[running]" in texts(at.markdown)
+    assert {"Pause", "Stop"} <= buttons(at) and "Resume" not in buttons(at)
+    assert len(at.get("plotly_chart")) >= 4 and len(at.image) == 1
+    assert at.toggle(key="live_live").value is True
+    at.button(key="pause").click().run()
+    assert rundir.requested(run) == "pause"
+    wait_for(lambda: jobs.status(run)["state"] == "paused", what="paused")
+    at.run()
+    assert ":orange-badge[paused]" in texts(at.markdown) and "Continue" in buttons(at)
+    at.button(key="continue").click().run()
+    assert rundir.requested(run) == "run"
+    at.button(key="stop").click().run()
+    assert jobs.status(run)["state"] == "stopped"
+    assert ":blue-badge[stopped]" in texts(at.markdown) and "Resume" in buttons(at)
+
+
+def test_failed_run_shows_the_reason_and_its_log_and_can_be_resumed(root, monkeypatch):
+    run = jobs.start(CFG, "crashy", argv=fake("--crash-at", "8", "--step-time", "0.01"))
+    wait_for(lambda: jobs.status(run)["state"] == "failed", what="failed")
+    at = train_page()
+    assert ":red-badge[failed]" in texts(at.markdown)
+    assert "exited with code 3" in texts(at.error)
+    assert "simulated crash" in texts(at.code)
+    monkeypatch.setattr(jobs, "resume_argv", lambda run_dir: [sys.executable, FAKE, "--resume", str(run_dir)])
+    at.button(key="resume").click().run()
+    assert not at.exception
+    wait_for(lambda: jobs.status(run)["state"] == "finished", what="finished after resume")
+
+
+def test_a_killed_process_reads_as_failed(root):
+    run = jobs.start(CFG, "killed", argv=fake("--max-steps", "100000"))
+    pid = wait_for(lambda: jobs.status(run)["state"] == "running" and rundir.read_status(run)["pid"])
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not jobs.pid_alive(pid), what="dead")
+    at = train_page()
+    assert ":red-badge[failed]" in texts(at.markdown) and "killed by signal 9" in texts(at.error)
+
+
+def test_nan_run_says_where_and_why(root):
+    run = jobs.start(CFG, "nan", argv=fake("--nan-at", "6", "--log-every", "1"))
+    wait_for(lambda: jobs.status(run)["state"] == "failed", what="failed")
+    at = train_page()
+    assert "NaN at step 6" in texts(at.error)  # the status message and the doctor both say it
+
+
+def test_finished_run_replay_downloads_and_delete(root):
+    run = jobs.start(CFG, "done", argv=fake("--max-steps", "30", "--step-time", "0.005"))
+    wait_for(lambda: jobs.status(run)["state"] == "finished", what="finished")
+    at = train_page()
+    assert ":violet-badge[finished]" in texts(at.markdown)
+    assert not [t for t in at.toggle if t.key == "live_done"]
+    scrub = at.select_slider(key="until_done")
+    assert scrub.options == ["5", "10", "15", "20", "25", "30"] and scrub.value == 30
+    scrub.set_value(10).run()
+    assert at.image[0].proto.imgs[0].caption == "Fixed noise at step 10"
+    labels = {d.label for d in at.download_button}
+    assert labels == {"Checkpoint", "Metrics CSV", "Samples GIF", "Report"}
+    assert len(at.get("plotly_chart")) == 5  # four curves and the quality metrics
+    at.button(key="confirm_delete").click().run()
+    assert not at.exception and not run.exists()
+    assert "No runs yet" in texts(at.info)
+
+
+def test_start_is_disabled_with_a_reason_when_too_many_runs_train(root, monkeypatch):
+    monkeypatch.setenv("GAN_STUDIO_MAX_RUNS", "1")
+    run = jobs.start(CFG, "busy", argv=fake("--max-steps", "100000"))
+    wait_for(lambda: jobs.status(run)["state"] == "running")
+    at = train_page()
+    assert at.button(key="start").disabled
+    assert "Start is disabled: 1 run(s) are already training or paused (busy) and the limit is 1" in texts(at.warning)
+    jobs.stop(run, timeout=5)
+
+
+def test_a_run_started_from_the_cli_is_listed(root):
+    at = train_page()
+    run = root / "from-cli"
+    run.mkdir(parents=True)
+    rundir.atomic_write_bytes(run / "config.json", CFG.to_json().encode())
+    rundir.write_status(run, "finished", "Finished 30 steps.", step=30, total_steps=30)
+    at.run()
+    assert at.selectbox(key="run").options == ["from-cli"]
+    assert ":violet-badge[finished]" in texts(at.markdown)
