@@ -181,7 +181,7 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
     stream = _BatchStream(x, y, config.batch_size, config.seed, start_batch=step * config.n_critic)
     steps_per_epoch = max(1, stream.per_pass // config.n_critic)
     total_steps = config.max_steps if config.max_steps > 0 else config.epochs * steps_per_epoch
-    step_fn = AdversarialStep(G, D, opt_g, opt_d, config, data.num_classes, G_ema, device,
+    step_fn = AdversarialStep(G, D, opt_g, opt_d, config, G_ema, device,
                               _autocast_dtype(config, device))
     sampler = G_ema if G_ema is not None else G
     last_row: dict = {}

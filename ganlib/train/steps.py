@@ -23,40 +23,36 @@ class AdversarialStep:
     """D update(s) then one G update, for the unconditional and conditional image/point GANs.
 
     The seeds' recipe: D sees a real batch and a fake batch (detached), then G is updated through
-    D with the non-saturating (or chosen) loss. With n_critic > 1, D takes that many updates,
+    D on the same fakes with the non-saturating (or chosen) loss. Conditional fakes take the real
+    batch's labels. With n_critic > 1, D takes that many updates,
     each on a fresh real batch, per G update (WGAN-GP practice).
     """
 
-    def __init__(self, G: nn.Module, D: nn.Module, opt_g, opt_d, config, num_classes: int,
+    def __init__(self, G: nn.Module, D: nn.Module, opt_g, opt_d, config,
                  G_ema: nn.Module | None, device: torch.device, autocast_dtype: torch.dtype | None):
         self.G, self.D, self.opt_g, self.opt_d, self.cfg = G, D, opt_g, opt_d, config
         self.conditional = config.model == "cgan"
-        self.num_classes, self.G_ema, self.device = num_classes, G_ema, device
+        self.G_ema, self.device = G_ema, device
         self.g_params = [p for p in G.parameters() if p.requires_grad]
         self.d_params = [p for p in D.parameters() if p.requires_grad]
         self.ema_params = list(G_ema.parameters()) if G_ema is not None else []
         self.autocast = (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype
                          else nullcontext())
 
-    def _noise(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = torch.randn(n, self.G.latent_dim, device=self.device)
-        y = torch.randint(self.num_classes, (n,), device=self.device) if self.conditional else None
-        return z, y
-
     def __call__(self, next_batch, step: int, want_grad_norms: bool) -> dict[str, torch.Tensor]:
-        cfg = self.cfg
-        cond = self.conditional
-        for _ in range(cfg.n_critic):
+        cfg, cond = self.cfg, self.conditional
+        for i in range(cfg.n_critic):
             real, real_y = next_batch()
             real_y = real_y if cond else None
-            z, fake_y = self._noise(real.shape[0])
-            if cond:
-                fake_y = real_y  # same label distribution as the data; D must judge image-label fit
+            z = torch.randn(real.shape[0], self.G.latent_dim, device=self.device)
+            fake_y = real_y  # conditional fakes take the real labels: D must judge image-label fit
+            last = i == cfg.n_critic - 1
             with self.autocast:
-                with torch.no_grad():
+                # the last critic step's fakes keep their graph: the G step reuses them (seeds' recipe)
+                with torch.set_grad_enabled(last):
                     fake = self.G(z, fake_y)
                 d_real = self.D(real, real_y).float()
-                d_fake = self.D(fake, fake_y).float()
+                d_fake = self.D(fake.detach(), fake_y).float()
                 d_loss = losses.d_loss(cfg.loss, d_real, d_fake, cfg.label_smoothing, cfg.two_sided_smoothing)
             if cfg.loss == "wgan-gp":
                 d_loss = d_loss + cfg.gp_weight * losses.gradient_penalty(self.D, real, fake.float(), real_y)
@@ -66,9 +62,7 @@ class AdversarialStep:
                            if (want_grad_norms or cfg.grad_clip > 0) else None)
             self.opt_d.step()
 
-        z, fake_y = self._noise(cfg.batch_size)
         with self.autocast:
-            fake = self.G(z, fake_y)
             g_out = self.D(fake, fake_y).float()
             g_loss = losses.g_loss(cfg.loss, g_out)
         self.opt_g.zero_grad(set_to_none=True)
