@@ -21,6 +21,7 @@ from ..checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from ..config import TrainConfig
 from ..data import DataError, GanData, load_dataset
 from ..device import pick_device
+from ..evaluate import can_evaluate, evaluate_generator, is_better
 from ..images import save_samples
 from ..models import build_models, model_kwargs
 from ..models.layers import make_ema
@@ -185,17 +186,37 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
                               _autocast_dtype(config, device))
     sampler = G_ema if G_ema is not None else G
     last_row: dict = {}
+    last_eval: dict = {}
+    best_eval: dict | None = ckpt.get("best_eval") if ckpt else None
+    evaluating = config.eval_every > 0 and can_evaluate(data.name, data.shape)
 
-    def save(state_note: str = "") -> None:
-        save_checkpoint(run_dir / "checkpoint.pt", {
+    def evaluate() -> None:
+        """Quality metrics from the sampler; logged as an "eval" row; best.pt when they improve."""
+        nonlocal last_eval, best_eval
+        t_eval = time.monotonic()
+        was_training = sampler.training
+        result = evaluate_generator(sampler.eval(), data.name, data.shape, device=device,
+                                    num_classes=data.num_classes if config.model == "cgan" else 0,
+                                    n=config.eval_samples, seed=config.seed)
+        sampler.train(was_training)
+        last_eval = {k: v for k, v in result.items() if isinstance(v, (int, float))}
+        rundir.append_metrics(run_dir, {"kind": "eval", "step": step, "time": round(elapsed(), 3),
+                                        "eval_seconds": round(time.monotonic() - t_eval, 2), **result})
+        if is_better(last_eval, best_eval):
+            best_eval = last_eval
+            save("best.pt")
+
+    def save(name: str = "checkpoint.pt") -> None:
+        save_checkpoint(run_dir / name, {
             "family": config.model, "model_kwargs": kwargs, "train_config": asdict(config),
             "dataset": {"name": data.name, "shape": list(data.shape), "num_classes": data.num_classes,
                         "class_names": data.class_names},
             "step": step, "epoch": step / steps_per_epoch, "time": elapsed(), "metrics": last_row,
+            "eval": last_eval,
             "G": G.state_dict(), "D": D.state_dict(),
             "G_ema": G_ema.state_dict() if G_ema is not None else {},
             "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "rng": _rng_state(),
-            "fixed_noise": fixed_noise,
+            "fixed_noise": fixed_noise, "best_eval": best_eval or {},
             "fixed_labels": fixed_labels if fixed_labels is not None else torch.zeros(0, dtype=torch.long),
         })
 
@@ -276,6 +297,10 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
                 last_row, acc, acc_n, t_log, step_log = row, {}, 0, time.monotonic(), step
             if step % config.sample_every == 0:
                 write_samples()
+            if evaluating and step % config.eval_every == 0:
+                t_eval = time.monotonic()
+                evaluate()
+                t_log += time.monotonic() - t_eval  # images/s stays a training figure
             if step % config.checkpoint_every == 0:
                 save()
             if progress_fn is not None:
@@ -291,6 +316,8 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
 
     if not rundir.sample_path(run_dir, step).exists():
         write_samples()
+    if evaluating and final_state == "finished" and step % config.eval_every != 0:
+        evaluate()
     save()
     if final_state == "finished":
         final_msg = f"Finished {step} steps in {elapsed():.0f} s."
