@@ -83,3 +83,12 @@ def test_help_runs_as_a_module():
     for sub in ("train", "sample", "info"):
         out = subprocess.run([sys.executable, "-m", "ganlib", sub, "--help"], capture_output=True, text=True)
         assert out.returncode == 0 and "usage: python -m ganlib" in out.stdout
+
+
+def test_evaluate_toy_checkpoint(tmp_path, capsys):
+    out = tmp_path / "ring"
+    main(["train", "--model", "gan", "--dataset", "toy-ring", "--out", str(out), *TINY])
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(out), "--n", "300", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["num_modes"] == 8 and result["num_samples"] == 300 and 0 <= result["modes_covered"] <= 8

@@ -151,3 +151,25 @@ def test_cgan_on_unlabelled_folder_is_refused(tmp_path):
         Image.new("RGB", (28, 28)).save(tmp_path / f"{i}.png")
     with pytest.raises(TrainingError, match="CGAN needs a labelled data set"):
         train(tiny(model="cgan", dataset="folder", data_dir=str(tmp_path), batch_size=2), tmp_path / "r")
+
+
+def test_periodic_evaluation_logs_eval_rows_and_keeps_best(tmp_path):
+    out = tmp_path / "ring"
+    train(tiny(model="gan", dataset="toy-ring", max_steps=6, eval_every=3, eval_samples=500), out)
+    evals = rundir.read_metrics(out, kind="eval")
+    assert [r["step"] for r in evals] == [3, 6]
+    assert {"modes_covered", "high_quality_frac", "reverse_kl", "eval_seconds"} <= set(evals[0])
+    assert [r["kind"] for r in rundir.read_metrics(out, kind="train")] == ["train"] * 3
+    best = load_checkpoint(out / "best.pt")
+    assert best["step"] in (3, 6) and best["eval"]["num_modes"] == 8
+    assert load_checkpoint(out)["best_eval"]
+
+
+def test_no_evaluation_where_metrics_do_not_apply(tmp_path):
+    from PIL import Image
+    for i in range(8):
+        Image.new("RGB", (32, 32), (i * 30, 0, 0)).save(tmp_path / f"{i}.png")
+    out = tmp_path / "r"
+    train(tiny(dataset="folder", data_dir=str(tmp_path), image_size=32, batch_size=4, max_steps=2,
+               eval_every=1), out)
+    assert rundir.read_metrics(out, kind="eval") == [] and not (out / "best.pt").exists()
