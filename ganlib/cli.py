@@ -84,6 +84,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if extra:
             raise ValueError(f"--resume keeps the run's settings; only {', '.join(sorted(_flag(a) for a in allowed))} "
                              f"can change (not {', '.join(_flag(e) for e in extra)}).")
+        if "epochs" in given and "max_steps" not in given:
+            given["max_steps"] = 0  # a new epoch count replaces a step limit the run had
         run_dir, overrides = Path(args.resume), given
     else:
         if not args.out:

@@ -173,3 +173,19 @@ def test_no_evaluation_where_metrics_do_not_apply(tmp_path):
     train(tiny(dataset="folder", data_dir=str(tmp_path), image_size=32, batch_size=4, max_steps=2,
                eval_every=1), out)
     assert rundir.read_metrics(out, kind="eval") == [] and not (out / "best.pt").exists()
+
+
+def test_full_disk_fails_clearly_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    out = tmp_path / "r"
+    train(tiny(max_steps=4), out)
+    from ganlib.train import loop
+
+    def full(path, payload):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(loop, "save_checkpoint", full)
+    with pytest.raises(TrainingError, match="The disk is full"):
+        train(None, out, resume=True, overrides={"max_steps": 8})
+    st = rundir.read_status(out)
+    assert st["state"] == "failed" and "disk is full" in st["message"]
+    assert load_checkpoint(out)["step"] == 4
