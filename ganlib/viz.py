@@ -15,7 +15,6 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
-from plotly.subplots import make_subplots
 
 COLORS = {"d": "#d62728", "g": "#1f77b4", "real": "#2ca02c", "fake": "#ff7f0e", "speed": "#9467bd"}
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
@@ -68,26 +67,21 @@ def metrics_csv(rows: list[dict]) -> str:
 
 
 # ---------------------------------------------------------------- curves
+# Figures are built as plain plotly specs and wrapped without validation: validating costs ~10 ms
+# per figure, and the monitor redraws five of them every second next to a training process.
+# tests/test_viz.py validates every figure kind once.
 
-def _layout(fig: go.Figure, title: str, y_title: str, log_y: bool, height: int = 300) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), height=height,
-                      margin=dict(l=10, r=10, t=45, b=10), hovermode="x unified",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
-                      uirevision=title)  # keep the user's zoom when the data refreshes
-    fig.update_xaxes(title_text="step")
-    fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear")
-    return fig
+def _figure(spec: dict) -> go.Figure:
+    return go.Figure(spec, _validate=False)
 
 
-def _add_series(fig: go.Figure, steps: list, values: list, name: str, color: str, smoothing: float,
-                **trace_kw) -> None:
-    """A curve, drawn smoothed over a faint raw copy when smoothing > 0."""
-    if smoothing > 0:
-        fig.add_trace(go.Scatter(x=steps, y=values, name=f"{name} (raw)", mode="lines", showlegend=False,
-                                 line=dict(color=color, width=1), opacity=0.25, hoverinfo="skip",
-                                 legendgroup=name), **trace_kw)
-    fig.add_trace(go.Scatter(x=steps, y=smooth(values, smoothing), name=name, mode="lines",
-                             line=dict(color=color, width=2), legendgroup=name), **trace_kw)
+def _layout(title: str, y_title: str, log_y: bool, height: int = 300) -> dict:
+    return {"title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}}, "height": height,
+            "margin": {"l": 10, "r": 10, "t": 45, "b": 10}, "hovermode": "x unified",
+            "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+            "uirevision": title,  # keep the user's zoom when the data refreshes
+            "xaxis": {"title": {"text": "step"}},
+            "yaxis": {"title": {"text": y_title}, "type": "log" if log_y else "linear"}}
 
 
 def _series(rows: list[dict], key: str) -> tuple[list, list]:
@@ -95,81 +89,105 @@ def _series(rows: list[dict], key: str) -> tuple[list, list]:
     return [p[0] for p in pts], [float(p[1]) for p in pts]
 
 
+def _traces(steps: list, values: list, name: str, color: str, smoothing: float) -> list[dict]:
+    """A curve, drawn smoothed over a faint raw copy when smoothing > 0."""
+    out = []
+    if smoothing > 0:
+        out.append({"type": "scatter", "x": steps, "y": values, "name": f"{name} (raw)", "mode": "lines",
+                    "showlegend": False, "line": {"color": color, "width": 1}, "opacity": 0.25,
+                    "hoverinfo": "skip", "legendgroup": name})
+    out.append({"type": "scatter", "x": steps, "y": smooth(values, smoothing), "name": name, "mode": "lines",
+                "line": {"color": color, "width": 2}, "legendgroup": name})
+    return out
+
+
 def _lines(rows: list[dict], keys: dict[str, tuple[str, str]], title: str, y_title: str,
-           smoothing: float, log_y: bool) -> go.Figure:
-    fig = go.Figure()
-    positive = True
+           smoothing: float, log_y: bool) -> dict:
+    data, positive = [], True
     for key, (name, color) in keys.items():
         steps, values = _series(rows, key)
         positive &= all(v > 0 for v in values if math.isfinite(v))
-        _add_series(fig, steps, values, name, color, smoothing)
+        data += _traces(steps, values, name, color, smoothing)
     if log_y and not positive:  # a log axis would silently drop the values <= 0
         log_y, title = False, f"{title} (linear: some values are ≤ 0)"
-    return _layout(fig, title, y_title, log_y)
+    return {"data": data, "layout": _layout(title, y_title, log_y)}
 
 
 def loss_figure(rows: list[dict], smoothing: float = 0.6, log_y: bool = False) -> go.Figure:
     """D loss and G loss against step."""
-    return _lines(rows, {"d_loss": ("D loss", COLORS["d"]), "g_loss": ("G loss", COLORS["g"])},
-                  "Losses", "loss", smoothing, log_y)
+    return _figure(_lines(rows, {"d_loss": ("D loss", COLORS["d"]), "g_loss": ("G loss", COLORS["g"])},
+                          "Losses", "loss", smoothing, log_y))
 
 
 def d_outputs_figure(rows: list[dict], loss: str = "ns", smoothing: float = 0.6) -> go.Figure:
     """Mean D(x) and D(G(z)): probabilities drifting toward 0.5 in a healthy game (raw critic values for
     wgan-gp and hinge, where there is no 0.5 to aim for)."""
     probs = loss in ("ns", "bce", "lsgan")
-    fig = _lines(rows, {"d_real": ("D(x)", COLORS["real"]), "d_fake": ("D(G(z))", COLORS["fake"])},
-                 "D(x) and D(G(z))" if probs else "Critic outputs on real and fake",
-                 "mean D output" if probs else "mean critic value", smoothing, False)
+    spec = _lines(rows, {"d_real": ("D(x)", COLORS["real"]), "d_fake": ("D(G(z))", COLORS["fake"])},
+                  "D(x) and D(G(z))" if probs else "Critic outputs on real and fake",
+                  "mean D output" if probs else "mean critic value", smoothing, False)
     if probs:
-        fig.add_hline(y=0.5, line=dict(color="grey", dash="dot", width=1),
-                      annotation_text="0.5: D cannot tell", annotation_position="bottom right")
+        spec["layout"]["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": 0.5,
+                                     "y1": 0.5, "line": {"color": "grey", "dash": "dot", "width": 1}}]
+        spec["layout"]["annotations"] = [{"text": "0.5: D cannot tell", "xref": "paper", "x": 1, "yref": "y",
+                                          "y": 0.5, "xanchor": "right", "yanchor": "top", "showarrow": False,
+                                          "font": {"size": 11, "color": "grey"}}]
         if loss != "lsgan":
-            fig.update_yaxes(range=[-0.02, 1.02])
-    return fig
+            spec["layout"]["yaxis"]["range"] = [-0.02, 1.02]
+    return _figure(spec)
 
 
 def grad_norm_figure(rows: list[dict], smoothing: float = 0.6, log_y: bool = False) -> go.Figure:
-    return _lines(rows, {"grad_norm_d": ("D", COLORS["d"]), "grad_norm_g": ("G", COLORS["g"])},
-                  "Gradient norms", "L2 norm", smoothing, log_y)
+    return _figure(_lines(rows, {"grad_norm_d": ("D", COLORS["d"]), "grad_norm_g": ("G", COLORS["g"])},
+                          "Gradient norms", "L2 norm", smoothing, log_y))
 
 
 def throughput_figure(rows: list[dict], smoothing: float = 0.0) -> go.Figure:
-    return _lines(rows, {"images_per_s": ("images/s", COLORS["speed"])}, "Speed", "images / s", smoothing, False)
+    return _figure(_lines(rows, {"images_per_s": ("images/s", COLORS["speed"])}, "Speed", "images / s",
+                          smoothing, False))
 
 
 def eval_figure(eval_rows: list[dict]) -> go.Figure | None:
-    """One panel per evaluation metric (FID, class coverage, ...), or None when there are none."""
+    """One panel per evaluation metric (FID, class coverage, ...) over a shared step axis, or None."""
     keys = eval_keys(eval_rows)
     if not keys:
         return None
-    fig = make_subplots(rows=len(keys), cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=[k.replace("_", " ") for k in keys])
+    n, gap = len(keys), 0.08
+    layout = _layout("Quality metrics", "", False, height=170 * n + 60)
+    layout["showlegend"] = False
+    layout["annotations"] = []
+    data = []
+    panel = (1 - gap * (n - 1)) / n
     for i, key in enumerate(keys):
+        top = 1 - i * (panel + gap)
+        suffix = "" if i == 0 else str(i + 1)
+        layout[f"yaxis{suffix}"] = {"domain": [max(0.0, round(top - panel, 6)), min(1.0, round(top, 6))],
+                                    "anchor": f"x{suffix}"}
+        layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "showticklabels": i == n - 1,
+                                    "title": {"text": "step" if i == n - 1 else ""}}
+        if i:
+            layout[f"xaxis{suffix}"]["matches"] = "x"  # one zoom for all panels
+        layout["annotations"].append({"text": key.replace("_", " "), "xref": "paper", "yref": "paper", "x": 0.5,
+                                      "y": top, "xanchor": "center", "yanchor": "bottom", "showarrow": False})
         steps, values = _series(eval_rows, key)
-        fig.add_trace(go.Scatter(x=steps, y=values, name=key, mode="lines+markers",
-                                 line=dict(color=PALETTE[i % len(PALETTE)])), row=i + 1, col=1)
-    fig.update_layout(showlegend=False)
-    fig = _layout(fig, "Quality metrics", "", False, height=170 * len(keys) + 60)
-    fig.update_xaxes(title_text="")
-    fig.update_xaxes(title_text="step", row=len(keys), col=1)
-    return fig
+        data.append({"type": "scatter", "x": steps, "y": values, "name": key, "mode": "lines+markers",
+                     "line": {"color": PALETTE[i % len(PALETTE)]}, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
+    return _figure({"data": data, "layout": layout})
 
 
 def overlay_figure(runs: dict[str, list[dict]], key: str, smoothing: float = 0.6,
                    log_y: bool = False) -> go.Figure:
     """One curve per run for one metric (train or eval key): the classroom "what if" comparison."""
-    fig = go.Figure()
-    positive = True
+    data, positive = [], True
     for i, (name, rows) in enumerate(runs.items()):
         steps, values = _series(rows, key)
         positive &= all(v > 0 for v in values if math.isfinite(v))
-        fig.add_trace(go.Scatter(x=steps, y=smooth(values, smoothing), name=name, mode="lines",
-                                 line=dict(color=PALETTE[i % len(PALETTE)], width=2)))
+        data.append({"type": "scatter", "x": steps, "y": smooth(values, smoothing), "name": name, "mode": "lines",
+                     "line": {"color": PALETTE[i % len(PALETTE)], "width": 2}})
     title = key.replace("_", " ")
     if log_y and not positive:
         log_y, title = False, f"{title} (linear: some values are ≤ 0)"
-    return _layout(fig, title, key, log_y, height=360)
+    return _figure({"data": data, "layout": _layout(title, key, log_y, height=360)})
 
 
 # ---------------------------------------------------------------- sample grids

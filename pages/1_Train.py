@@ -211,9 +211,23 @@ def monitor(run_dir: Path) -> None:
     evals = viz.rows_until([r for r in rows if r.get("kind") == "eval"], until)
     samples = [s for s in samples_all if until is None or s[0] <= until]
 
-    findings = diagnose(train, evals, config.loss if config else "ns")
+    # Rebuild figures only when the metrics file or a view setting changed (log lines arrive every
+    # few seconds on a CPU, ticks every second); an unchanged figure also spares the browser a redraw.
+    mstat = (run_dir / "metrics.jsonl").stat() if (run_dir / "metrics.jsonl").exists() else None
+    version = (run_dir.name, mstat and (mstat.st_size, mstat.st_mtime_ns), until, smoothing, log_y)
+    cached = st.session_state.get("monitor_figures")
+    if cached is None or cached[0] != version:
+        loss = config.loss if config else "ns"
+        cached = (version, {"findings": diagnose(train, evals, loss),
+                            "loss": viz.loss_figure(train, smoothing, log_y),
+                            "d": viz.d_outputs_figure(train, loss, smoothing),
+                            "grad": viz.grad_norm_figure(train, smoothing, log_y),
+                            "speed": viz.throughput_figure(train), "eval": viz.eval_figure(evals)})
+        st.session_state["monitor_figures"] = cached
+    figs = cached[1]
+
     with st.container(key="doctor"):
-        for f in findings:
+        for f in figs["findings"]:
             show = {"error": st.error, "warning": st.warning, "info": st.success}[f.level]
             show(f"**{f.title}** {f.detail}  \n**Remedy:** {f.remedy}",
                  icon={"error": "🛑", "warning": "⚠️", "info": "✅"}[f.level])
@@ -222,27 +236,34 @@ def monitor(run_dir: Path) -> None:
     with left, st.container(key="sample_grid"):
         if samples:
             step, path = samples[-1]
-            st.image(viz.open_grid(path, scale=2), caption=f"Fixed noise at step {step}"
-                     + (" (latest)" if until is None else ""), width="content", output_format="PNG")
+            png, width = grid_png(str(path), path.stat().st_mtime_ns)
+            st.image(png, width=width, caption=f"Fixed noise at step {step}" + (" (latest)" if until is None else ""))
         else:
             st.info("The first sample grid appears once the model is built.")
     with right, st.container(key="loss_chart"):
-        st.plotly_chart(viz.loss_figure(train, smoothing, log_y), key="fig_loss")
+        st.plotly_chart(figs["loss"], key="fig_loss")
     a, b = st.columns(2)
     with a, st.container(key="d_chart"):
-        st.plotly_chart(viz.d_outputs_figure(train, config.loss if config else "ns", smoothing), key="fig_d")
+        st.plotly_chart(figs["d"], key="fig_d")
     with b, st.container(key="grad_chart"):
-        st.plotly_chart(viz.grad_norm_figure(train, smoothing, log_y), key="fig_grad")
+        st.plotly_chart(figs["grad"], key="fig_grad")
     a, b = st.columns(2)
     with a:
-        st.plotly_chart(viz.throughput_figure(train), key="fig_speed")
+        st.plotly_chart(figs["speed"], key="fig_speed")
     with b:
-        fig = viz.eval_figure(evals)
-        if fig is not None:
-            st.plotly_chart(fig, key="fig_eval")
+        if figs["eval"] is not None:
+            st.plotly_chart(figs["eval"], key="fig_eval")
         else:
             st.caption("Quality metrics (FID, class coverage) are plotted here when the run evaluates "
                        "(set *Evaluate every* under More settings).")
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def grid_png(path: str, mtime_ns: int) -> tuple[bytes, int]:
+    """The grid PNG as stored, and a display width of about 360 px (the page CSS keeps pixels crisp)."""
+    data = Path(path).read_bytes()
+    width = viz.open_grid(path).width
+    return data, width * max(1, round(360 / width))
 
 
 # ---------------------------------------------------------------- runs table
@@ -289,6 +310,7 @@ def runs_table() -> None:
 # ---------------------------------------------------------------- page
 
 st.title("Train & monitor")
+st.html("<style>.st-key-sample_grid img {image-rendering: pixelated;}</style>")
 runs = [d.name for d in jobs.run_dirs(ROOT)]
 if st.session_state.get("select_run") in runs:
     st.session_state["run"] = st.session_state.pop("select_run")

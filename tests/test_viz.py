@@ -36,6 +36,20 @@ def make_run(tmp_path, n_grids=5, evals=True):
     return run
 
 
+def valid(fig: go.Figure) -> go.Figure:
+    """The figures skip plotly's validation for speed; check here that their specs are valid."""
+    return go.Figure(fig.to_dict())
+
+
+def test_every_figure_kind_is_a_valid_plotly_figure():
+    rows = train_rows()
+    ev = [{"kind": "eval", "step": 10, "fid": 40.0, "class_coverage": 0.9}]
+    for fig in (viz.loss_figure(rows, 0.6, True), viz.d_outputs_figure(rows, "ns"), viz.d_outputs_figure(rows, "hinge"),
+                viz.grad_norm_figure(rows, 0.5, True), viz.throughput_figure(rows), viz.eval_figure(ev),
+                viz.overlay_figure({"a": rows, "b": rows}, "g_loss", 0.3, True), viz.loss_figure([])):
+        valid(fig)
+
+
 def test_smooth_is_a_debiased_ema_and_passes_nan():
     assert viz.smooth([1.0, 1.0, 1.0], 0.9) == pytest.approx([1.0, 1.0, 1.0])
     out = viz.smooth([0.0, 10.0, float("nan"), 10.0], 0.5)
@@ -61,7 +75,7 @@ def test_log_scale_falls_back_to_linear_for_negative_losses():
 def test_d_outputs_reference_line_only_for_probabilities():
     rows = train_rows()
     probs = viz.d_outputs_figure(rows, "ns")
-    assert any(s.y0 == 0.5 for s in probs.layout.shapes)
+    assert any(s.y0 == 0.5 for s in valid(probs).layout.shapes)
     critic = viz.d_outputs_figure(rows, "wgan-gp")
     assert not critic.layout.shapes and "Critic" in critic.layout.title.text
 
@@ -73,7 +87,8 @@ def test_other_figures():
     assert viz.eval_figure([]) is None
     ev = [{"kind": "eval", "step": 10, "fid": 40.0, "class_coverage": 0.9},
           {"kind": "eval", "step": 20, "fid": 30.0}]
-    fig = viz.eval_figure(ev)
+    fig = valid(viz.eval_figure(ev))
+    assert fig.layout.annotations[1].text == "class coverage"
     assert [t.name for t in fig.data] == ["fid", "class_coverage"] and list(fig.data[0].y) == [40.0, 30.0]
 
 
