@@ -222,7 +222,7 @@ def monitor(run_dir: Path) -> None:
                             "loss": viz.loss_figure(train, smoothing, log_y),
                             "d": viz.d_outputs_figure(train, loss, smoothing),
                             "grad": viz.grad_norm_figure(train, smoothing, log_y),
-                            "speed": viz.throughput_figure(train), "eval": viz.eval_figure(evals)})
+                            "speed": viz.throughput_figure(train, smoothing), "eval": viz.eval_figure(evals)})
         st.session_state["monitor_figures"] = cached
     figs = cached[1]
 
@@ -236,8 +236,8 @@ def monitor(run_dir: Path) -> None:
     with left, st.container(key="sample_grid"):
         if samples:
             step, path = samples[-1]
-            png, width = grid_png(str(path), path.stat().st_mtime_ns)
-            st.image(png, width=width, caption=f"Fixed noise at step {step}" + (" (latest)" if until is None else ""))
+            png = grid_png(str(path), path.stat().st_mtime_ns)
+            st.image(png, width="stretch", output_format="PNG", caption=f"Fixed noise at step {step}" + (" (latest)" if until is None else ""))
         else:
             st.info("The first sample grid appears once the model is built.")
     with right, st.container(key="loss_chart"):
@@ -259,11 +259,9 @@ def monitor(run_dir: Path) -> None:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def grid_png(path: str, mtime_ns: int) -> tuple[bytes, int]:
-    """The grid PNG as stored, and a display width of about 360 px (the page CSS keeps pixels crisp)."""
-    data = Path(path).read_bytes()
-    width = viz.open_grid(path).width
-    return data, width * max(1, round(360 / width))
+def grid_png(path: str, mtime_ns: int) -> bytes:
+    """The grid PNG as stored (shown stretched; the page CSS keeps its pixels crisp)."""
+    return Path(path).read_bytes()
 
 
 # ---------------------------------------------------------------- runs table

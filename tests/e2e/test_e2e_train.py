@@ -1,0 +1,117 @@
+"""In a real browser: start a small DCGAN / CGAN run from the form, watch the loss chart gain points
+and the sample grid change without touching the page, stop it, resume it, and see it finish."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ganlib.config import TrainConfig
+from ganlib.train import jobs, rundir
+
+pytestmark = pytest.mark.e2e
+
+MAX_STEPS = 200
+LOG_EVERY = 4
+
+CHART_POINTS = """() => {
+  const el = document.querySelector('.st-key-loss_chart .js-plotly-plot');
+  return el && el.data && el.data.length ? el.data[el.data.length - 1].x.length : 0;
+}"""
+GRID_SRC = """() => {
+  const img = document.querySelector('.st-key-sample_grid img');
+  return img ? img.getAttribute('src') : '';
+}"""
+
+
+T0 = [time.time()]
+
+
+def mark(what: str) -> None:
+    print(f"[{time.time() - T0[0]:6.1f} s] {what}", flush=True)
+
+
+def poll(page, fn, predicate, timeout_s: float, what: str):
+    """Evaluate fn in the page until predicate(value) holds; the page is only read, never touched."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        value = page.evaluate(fn)
+        if predicate(value):
+            return value
+        page.wait_for_timeout(150)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last value {value!r})")
+
+
+def set_number(page, key: str, value) -> None:
+    box = page.locator(f".st-key-{key} input")
+    box.fill(str(value))
+    box.press("Enter")
+    page.wait_for_timeout(250)
+
+
+def choose(page, key: str, option: str) -> None:
+    page.locator(f".st-key-{key} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.wait_for_timeout(250)
+
+
+def click(page, key: str) -> None:
+    page.locator(f".st-key-{key} button").first.click()
+
+
+def wait_state(page, state: str, timeout_s: float) -> None:
+    page.locator(".st-key-run_status").get_by_text(state, exact=True).wait_for(timeout=timeout_s * 1000)
+
+
+@pytest.mark.parametrize("model, label", [("dcgan", "DCGAN"), ("cgan", "CGAN (conditional DCGAN)")])
+def test_start_watch_stop_resume_finish(page, server, runs_root, model, label):
+    T0[0] = time.time()
+    page.goto(server + "/")
+    page.get_by_role("link", name="Train & monitor").first.click()
+    page.locator(".st-key-start").first.wait_for()
+
+    choose(page, "cfg_model", label)
+    choose(page, "cfg_dataset", "typeset")
+    set_number(page, "cfg_batch_size", 16)
+    set_number(page, "cfg_max_steps", MAX_STEPS)
+    page.get_by_text("More settings").click()
+    for key, value in (("cfg_subset", 256), ("cfg_width", 8), ("cfg_sample_every", 8), ("cfg_log_every", LOG_EVERY)):
+        set_number(page, key, value)
+    page.locator(".st-key-run_name input").fill(f"e2e-{model}")
+    page.locator(".st-key-run_name input").press("Enter")
+    page.wait_for_timeout(300)
+    click(page, "start")
+
+    mark("start clicked")
+    wait_state(page, "running", 60)
+    mark("running")
+    # the page refreshes itself: the chart gains points, the grid changes, nobody touches anything
+    n1 = poll(page, CHART_POINTS, lambda n: n >= 1, 60, "the first points of the loss chart")
+    poll(page, CHART_POINTS, lambda n: n > n1, 30, "more points on the loss chart")
+    src1 = poll(page, GRID_SRC, bool, 30, "a sample grid")
+    poll(page, GRID_SRC, lambda s: s and s != src1, 30, "a newer sample grid")
+    mark("chart gained points, grid changed")
+
+    click(page, "stop")
+    wait_state(page, "stopped", 30)
+    mark("stopped")
+    page.reload()  # the page holds no state of its own: a refresh shows the same run, curves and all
+    wait_state(page, "stopped", 30)
+    poll(page, CHART_POINTS, lambda n: n >= 2, 15, "the curves after a reload")
+    [run] = jobs.run_dirs(runs_root)
+    stopped_at = jobs.status(run)["step"]
+    assert 0 < stopped_at < MAX_STEPS, f"the run was not stopped mid-way (step {stopped_at})"
+
+    click(page, "resume")
+    mark("resume clicked")
+    wait_state(page, "finished", 150)
+    mark("finished")
+    st = jobs.status(run)
+    assert st["step"] == MAX_STEPS and "Finished" in st["message"]
+    config = TrainConfig.load(run / "config.json")
+    assert (config.model, config.dataset, config.batch_size, config.width, config.subset) == (
+        model, "typeset", 16, 8, 256)
+    rows = [r["step"] for r in rundir.read_metrics(run, "train")]
+    assert rows == list(range(LOG_EVERY, MAX_STEPS + 1, LOG_EVERY))  # resumed without a gap or a repeat
+    poll(page, CHART_POINTS, lambda n: n == len(rows), 10, "every logged step on the chart")  # every logged step is drawn, none twice after the resume
+    assert run.name == f"e2e-{model}"
