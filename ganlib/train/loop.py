@@ -154,8 +154,9 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
     kwargs = model_kwargs(config, data.shape, data.num_classes)
     G, D = build_models(config.model, kwargs)
     G, D = G.to(device), D.to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2))
+    # foreach: one fused loop over all tensors; PyTorch only defaults to it on CUDA (2x faster on CPU here)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2), foreach=True)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2), foreach=True)
     G_ema = make_ema(G) if config.ema_decay > 0 else None
 
     n_fixed = config.n_fixed if data.is_image else max(config.n_fixed, 1000)  # scatters need more points
