@@ -1,7 +1,7 @@
 """Images/s of GAN Studio's training loop (with its logging, EMA, samples and checkpoints)
 against a plain PyTorch loop with the same networks and the seeds' / pytorch-examples recipe.
 
-Both run in this one process, interleaved (plain, ours, plain, ours, ...), on the same data,
+Both run in this one process, interleaved (plain, ours, ours, plain, ...), on the same data,
 and the ratio of medians is printed; timings on shared machines are noisy, ratios less so.
 
     python benchmarks/train_throughput.py [--steps 150] [--repeats 3] [--device auto]
@@ -87,8 +87,13 @@ def main() -> None:
     x = load_dataset("mnist").x
     plain, ours = [], []
     for r in range(a.repeats):
-        plain.append(plain_loop(cfg, x, a.steps, device))
-        ours.append(our_loop(cfg, a.steps))
+        # alternate which goes first, so a drift in machine load does not favour one side
+        if r % 2 == 0:
+            plain.append(plain_loop(cfg, x, a.steps, device))
+            ours.append(our_loop(cfg, a.steps))
+        else:
+            ours.append(our_loop(cfg, a.steps))
+            plain.append(plain_loop(cfg, x, a.steps, device))
         print(f"repeat {r + 1}: plain {plain[-1]:7.1f} img/s   ours {ours[-1]:7.1f} img/s", flush=True)
     mp, mo = statistics.median(plain), statistics.median(ours)
     print(f"device {device}, DCGAN 28x28 width {cfg.width}, batch {cfg.batch_size}, {a.steps} timed steps x {a.repeats}")
