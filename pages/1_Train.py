@@ -245,17 +245,22 @@ def monitor(run_dir: Path) -> None:
     a, b = st.columns(2)
     with a, st.container(key="d_chart"):
         st.plotly_chart(figs["d"], key="fig_d")
-    with b, st.container(key="grad_chart"):
-        st.plotly_chart(figs["grad"], key="fig_grad")
-    a, b = st.columns(2)
-    with a:
-        st.plotly_chart(figs["speed"], key="fig_speed")
     with b:
-        if figs["eval"] is not None:
-            st.plotly_chart(figs["eval"], key="fig_eval")
-        else:
-            st.caption("Quality metrics (FID, class coverage) are plotted here when the run evaluates "
-                       "(set *Evaluate every* under More settings).")
+        # only the open tab is drawn: every live chart costs the browser a full plotly redraw per update
+        tabs = st.tabs(["Gradient norms", "Speed", "Quality metrics"], key="more_curves", on_change="rerun")
+        if tabs[0].open:
+            with tabs[0], st.container(key="grad_chart"):
+                st.plotly_chart(figs["grad"], key="fig_grad")
+        if tabs[1].open:
+            with tabs[1]:
+                st.plotly_chart(figs["speed"], key="fig_speed")
+        if tabs[2].open:
+            with tabs[2]:
+                if figs["eval"] is not None:
+                    st.plotly_chart(figs["eval"], key="fig_eval")
+                else:
+                    st.caption("Quality metrics (FID, class coverage) are plotted here when the run evaluates "
+                               "(set *Evaluate every* under More settings).")
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

@@ -113,7 +113,8 @@ def test_running_then_paused_then_stopped(root):
     at = train_page()
     assert ":green-badge[running]" in texts(at.markdown)
     assert {"Pause", "Stop"} <= buttons(at) and "Resume" not in buttons(at)
-    assert len(at.get("plotly_chart")) >= 4 and len(at.image) == 1
+    charts = [c.key for c in at.get("plotly_chart")]
+    assert charts == ["fig_loss", "fig_d", "fig_grad"] and len(at.image) == 1  # only the open tab is drawn
     assert at.toggle(key="live_live").value is True
     at.button(key="pause").click().run()
     assert rundir.requested(run) == "pause"
@@ -168,7 +169,9 @@ def test_finished_run_replay_downloads_and_delete(root):
     assert at.image[0].proto.imgs[0].caption == "Fixed noise at step 10"
     labels = {d.label for d in at.download_button}
     assert labels == {"Checkpoint", "Metrics CSV", "Samples GIF", "Report"}
-    assert len(at.get("plotly_chart")) == 5  # four curves and the quality metrics
+    at.session_state["more_curves"] = "Quality metrics"  # open that tab
+    at.run()
+    assert [c.key for c in at.get("plotly_chart")] == ["fig_loss", "fig_d", "fig_eval"]
     at.button(key="confirm_delete").click().run()
     assert not at.exception and not run.exists()
     assert "No runs yet" in texts(at.info)
