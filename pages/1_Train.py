@@ -27,11 +27,15 @@ NAMES = {"gan": "GAN (fully connected)", "dcgan": "DCGAN", "cgan": "CGAN (condit
 LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Max steps (0 = use epochs)",
           "grad_clip": "Gradient clipping (0 = off)", "ema_decay": "EMA of G weights (0 = off)",
           "subset": "Subset (0 = all)", "data_dir": "Data directory", "n_critic": "D steps per G step",
-          "eval_every": "Evaluate every (0 = off)", "n_fixed": "Fixed-noise samples", "amp": "Mixed precision (GPU)"}
+          "eval_every": "Evaluate every (0 = off)", "n_fixed": "Fixed-noise samples", "amp": "Mixed precision (GPU)",
+          "gp_weight": "Gradient-penalty weight", "beta1": "Adam beta1", "beta2": "Adam beta2",
+          "width": "Width (base channels)", "latent_dim": "Latent size", "dataset": "Data set",
+          "two_sided_smoothing": "Two-sided label smoothing", "minibatch_std": "Minibatch std",
+          "download": "Download if missing"}
 STEPS = {"lr_g": 1e-5, "lr_d": 1e-5, "label_smoothing": 0.05, "grad_clip": 0.5, "ema_decay": 0.001,
          "beta1": 0.05, "beta2": 0.001, "gp_weight": 1.0}
-MAIN_FIELDS = ("model", "dataset", "loss", "batch_size", "lr_g", "lr_d", "epochs", "max_steps",
-               "label_smoothing", "grad_clip", "ema_decay", "minibatch_discrimination")
+MAIN_FIELDS = (("model", "dataset", "loss"), ("batch_size", "lr_g", "lr_d", "epochs", "max_steps"),
+               ("label_smoothing", "grad_clip", "ema_decay", "minibatch_discrimination"))
 STATE_COLORS = {"queued": "gray", "running": "green", "paused": "orange", "stopped": "blue",
                 "finished": "violet", "failed": "red"}
 
@@ -61,32 +65,32 @@ def new_run_form(open_: bool) -> None:
     with st.expander("Start a new run", expanded=open_):
         values = {}
         cols = st.columns(4)
-        for i, name in enumerate(MAIN_FIELDS[:4]):
-            with cols[i]:
+        for col, name in zip(cols, MAIN_FIELDS[0]):
+            with col:
                 values[name] = config_input(name)
         devices = available_devices()
         with cols[3]:
-            values["device"] = st.selectbox("Device", devices, key="cfg_device")
-        cols = st.columns(4)
-        for i, name in enumerate(MAIN_FIELDS[4:8]):
-            with cols[i]:
-                values[name] = config_input(name)
-        st.caption("Stabilising tricks")
-        cols = st.columns(4)
-        for i, name in enumerate(MAIN_FIELDS[8:]):
-            with cols[i]:
-                values[name] = config_input(name)
+            values["device"] = st.selectbox("Device", devices, key="cfg_device",
+                                            help="The GPU is preselected when there is one.")
+        if devices == ["cpu"]:
+            st.caption(f"Device: {describe_device()}. Training runs on the CPU, so keep runs small "
+                       "(a subset, a few hundred steps, a smaller width).")
+        for row in MAIN_FIELDS[1:]:
+            if row is MAIN_FIELDS[2]:
+                st.caption("Stabilising tricks")
+            for col, name in zip(st.columns(len(row)), row):
+                with col:
+                    values[name] = config_input(name)
         if values["dataset"] == "folder":
             values["data_dir"] = config_input("data_dir")
         with st.expander("More settings"):
-            rest = [f.name for f in fields(TrainConfig) if f.name not in values and f.name not in ("device",)]
-            cols = st.columns(4)
-            for i, name in enumerate(rest):
-                with cols[i % 4]:
-                    values[name] = config_input(name)
-        if devices == ["cpu"]:
-            st.caption(f"{describe_device()}: training runs on the CPU, so keep runs small "
-                       "(a subset, a few hundred steps).")
+            rest = [f.name for f in fields(TrainConfig) if f.name not in values and f.name != "device"]
+            flags = [n for n in rest if isinstance(getattr(DEFAULTS, n), bool)]
+            for names in ([n for n in rest if n not in flags], flags):
+                cols = st.columns(4)
+                for i, name in enumerate(names):
+                    with cols[i % 4]:
+                        values[name] = config_input(name)
         config = TrainConfig(**values)
         name = st.text_input("Run name", placeholder=jobs.default_run_name(config), key="run_name")
         problems = config.validate()
@@ -198,10 +202,13 @@ def monitor(run_dir: Path) -> None:
     # which step to show: live, or a step picked to replay the run (curves and grids up to it)
     view = st.columns([1, 2, 1], vertical_alignment="center")
     live = state in jobs.ACTIVE_STATES and view[0].toggle("Follow live", value=True, key=f"live_{run_dir.name}")
+    if state not in jobs.ACTIVE_STATES:
+        view[0].caption("Replay: pick a step below to see the curves and samples up to it.")
     smoothing = view[1].slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="smoothing")
     log_y = view[2].toggle("Log scale", key="log_y")
     until = None
-    marks = [s for s, _ in samples_all] or [r["step"] for r in train_all]
+    logged = [r["step"] for r in train_all]
+    marks = sorted({s for s, _ in samples_all} | set(logged[:: max(1, len(logged) // 300)]))
     if not live and len(marks) > 1:
         until = st.select_slider("Show the run up to step (curves and samples)", options=marks, value=marks[-1],
                              key=f"until_{run_dir.name}")
@@ -230,7 +237,8 @@ def monitor(run_dir: Path) -> None:
         for f in figs["findings"]:
             show = {"error": st.error, "warning": st.warning, "info": st.success}[f.level]
             show(f"**{f.title}** {f.detail}  \n**Remedy:** {f.remedy}",
-                 icon={"error": "🛑", "warning": "⚠️", "info": "✅"}[f.level])
+                 icon={"error": ":material/error:", "warning": ":material/warning:",
+                       "info": ":material/check_circle:"}[f.level])
 
     left, right = st.columns([2, 3])
     with left, st.container(key="sample_grid"):
@@ -280,6 +288,7 @@ def runs_table() -> None:
     st.session_state["runs_signature"] = signature
     if not table:
         return
+    st.subheader("All runs")
     df = pd.DataFrame(table)
     df["started"] = pd.to_datetime(df["started"], unit="s", utc=True).dt.tz_convert(None).dt.floor("s")
     event = st.dataframe(df, hide_index=True, key="runs_table", on_select="rerun", selection_mode="multi-row",
@@ -298,8 +307,8 @@ def runs_table() -> None:
              if k not in keys]
     c = st.columns([2, 1, 1])
     key = c[0].selectbox("Curve", keys, key="overlay_key")
-    smoothing = c[1].slider("Smoothing ", 0.0, 0.99, 0.6, 0.01, key="overlay_smoothing")
-    log_y = c[2].toggle("Log scale ", key="overlay_log")
+    smoothing = c[1].slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="overlay_smoothing")
+    log_y = c[2].toggle("Log scale", key="overlay_log")
     st.plotly_chart(viz.overlay_figure(runs, key, smoothing, log_y), key="fig_overlay")
     configs = {n: cfg for n in picked if (cfg := jobs.load_config(ROOT / n)) is not None}
     diff = jobs.config_diff(configs)
@@ -329,5 +338,4 @@ else:
     run_dir = ROOT / run_name
     active = jobs.status(run_dir).get("state") in jobs.ACTIVE_STATES
     st.fragment(monitor, run_every=1.0 if active else None)(run_dir)
-st.subheader("All runs")
 st.fragment(runs_table, run_every=3.0)()
