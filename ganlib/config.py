@@ -5,6 +5,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from .augment import parse_policy
+
 MODELS = ("gan", "dcgan", "cgan")
 LOSSES = ("ns", "bce", "lsgan", "wgan-gp", "hinge")
 DATASETS = ("mnist", "fashion-mnist", "typeset", "toy-ring", "toy-grid", "folder")
@@ -33,16 +35,18 @@ class TrainConfig:
     width: int = 64                   # base channel count (dcgan/cgan) or hidden units / 4 (gan)
     n_critic: int = 1                 # D steps per G step (5 is usual for wgan-gp)
     gp_weight: float = 10.0           # WGAN-GP gradient-penalty weight
+    r1_gamma: float = 0.0             # R1 penalty weight on D's gradient at real data (0 = off)
     label_smoothing: float = 0.0      # one-sided: real targets become 1 - label_smoothing
     two_sided_smoothing: bool = False # also fake targets become label_smoothing
     grad_clip: float = 0.0            # clip gradient norm of both nets (0 = off)
     minibatch_discrimination: bool = False
     minibatch_std: bool = False
     spectral_norm: bool = False
+    augment: str = ""                 # DiffAugment policy for D's inputs: translation,cutout,color ("" = off)
     ema_decay: float = 0.999          # EMA of G weights for samples/checkpoints (0 = off)
     seed: int = 0
     device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
-    amp: bool = True                  # mixed precision where it helps (CUDA: fp16/bf16)
+    amp: bool = True                  # bf16 autocast where it helps (CUDA GPUs, CPUs with AVX-512 BF16/AMX)
     log_every: int = 20               # steps between metrics.jsonl lines
     sample_every: int = 200           # steps between sample grids
     checkpoint_every: int = 500       # steps between checkpoints (also at the end and on stop)
@@ -104,8 +108,14 @@ class TrainConfig:
             problems.append("Label smoothing must be in [0, 0.5).")
         if self.label_smoothing and self.loss not in ("ns", "bce", "lsgan"):
             problems.append(f"Label smoothing applies to ns, bce and lsgan losses, not {self.loss}.")
+        try:
+            parse_policy(self.augment)
+        except ValueError as e:
+            problems.append(str(e))
         if not (0 <= self.ema_decay < 1):
             problems.append("EMA decay must be in [0, 1).")
+        if self.r1_gamma < 0:
+            problems.append("The R1 weight must be 0 (off) or positive.")
         if self.grad_clip < 0:
             problems.append("Gradient clipping must be 0 (off) or positive.")
         for name in ("log_every", "sample_every", "checkpoint_every"):

@@ -60,6 +60,15 @@ def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor, labels: torch.Te
     return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
 
 
+def r1_penalty(real: torch.Tensor, d_real: torch.Tensor) -> torch.Tensor:
+    """E[||grad_x D(x)||^2] on real data (Mescheder et al. 2018, eq. 9; weighted by gamma / 2).
+
+    `real` must require grad and `d_real` = D(real) must have been computed from it.
+    """
+    (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+    return grad.float().pow(2).flatten(1).sum(1).mean()
+
+
 def d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor, label_smoothing: float = 0.0,
            two_sided: bool = False) -> torch.Tensor:
     """The D loss of a named GAN loss ('ns', 'bce', 'lsgan', 'wgan-gp', 'hinge'), without any GP term."""

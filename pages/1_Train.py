@@ -27,11 +27,11 @@ NAMES = {"gan": "GAN (fully connected)", "dcgan": "DCGAN", "cgan": "CGAN (condit
 LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Max steps (0 = use epochs)",
           "grad_clip": "Gradient clipping (0 = off)", "ema_decay": "EMA of G weights (0 = off)",
           "subset": "Subset (0 = all)", "data_dir": "Data directory", "n_critic": "D steps per G step",
-          "eval_every": "Evaluate every (0 = off)", "n_fixed": "Fixed-noise samples", "amp": "Mixed precision (GPU)",
+          "eval_every": "Evaluate every (0 = off)", "n_fixed": "Fixed-noise samples", "amp": "Mixed precision (bf16)",
           "gp_weight": "Gradient-penalty weight", "beta1": "Adam beta1", "beta2": "Adam beta2",
           "width": "Width (base channels)", "latent_dim": "Latent size", "dataset": "Data set",
           "two_sided_smoothing": "Two-sided label smoothing", "minibatch_std": "Minibatch std",
-          "download": "Download if missing"}
+          "download": "Download if missing", "augment": "DiffAugment (translation,cutout,color)"}
 STEPS = {"lr_g": 1e-5, "lr_d": 1e-5, "label_smoothing": 0.05, "grad_clip": 0.5, "ema_decay": 0.001,
          "beta1": 0.05, "beta2": 0.001, "gp_weight": 1.0}
 MAIN_FIELDS = (("model", "dataset", "loss"), ("batch_size", "lr_g", "lr_d", "epochs", "max_steps"),

@@ -47,7 +47,7 @@ def test_each_loss_trains(tmp_path, loss):
 
 def test_tricks_train(tmp_path):
     cfg = tiny(label_smoothing=0.1, two_sided_smoothing=True, grad_clip=1.0, minibatch_discrimination=True,
-               minibatch_std=True, spectral_norm=True, max_steps=4)
+               minibatch_std=True, spectral_norm=True, augment="translation,cutout,color", max_steps=4)
     summary = train(cfg, tmp_path / "r")
     assert summary["metrics"]["grad_norm_d"] > 0
 
@@ -189,3 +189,19 @@ def test_full_disk_fails_clearly_and_keeps_the_last_checkpoint(tmp_path, monkeyp
     st = rundir.read_status(out)
     assert st["state"] == "failed" and "disk is full" in st["message"]
     assert load_checkpoint(out)["step"] == 4
+
+
+def test_bf16_autocast_only_where_the_cpu_has_native_bf16():
+    import torch
+
+    from ganlib.train.loop import _autocast_dtype, cpu_supports_bf16
+
+    zen4 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
+    older = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n"
+    if torch.backends.mkldnn.is_available():
+        assert cpu_supports_bf16(zen4) is True
+    assert cpu_supports_bf16(older) is False
+    assert cpu_supports_bf16("garbage") is False
+    assert _autocast_dtype(TrainConfig(amp=False), torch.device("cpu")) is None
+    expected = torch.bfloat16 if cpu_supports_bf16() else None
+    assert _autocast_dtype(TrainConfig(amp=True), torch.device("cpu")) is expected

@@ -79,9 +79,50 @@ class _BatchStream:
         return self.x[idx], (self.y[idx] if self.y is not None else None)
 
 
+_CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # native bf16 dot products (x86); without them bf16 is emulated
+_cpu_bf16: bool | None = None
+
+
+def cpu_supports_bf16(cpuinfo: str | None = None) -> bool:
+    """True where this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX), so bf16 autocast speeds
+    training up; elsewhere it is emulated and slower. Asked on first use, not at import; cached.
+
+    `cpuinfo` (the text of /proc/cpuinfo) is for tests; then nothing is cached or asked of torch.
+    """
+    global _cpu_bf16
+    given = cpuinfo is not None
+    if not given and _cpu_bf16 is not None:
+        return _cpu_bf16
+    found = False
+    try:
+        if torch.backends.mkldnn.is_available():  # oneDNN runs the bf16 convolutions and matmuls
+            if cpuinfo is None:
+                probes = [getattr(torch.cpu, name, None)  # torch's own cpuinfo: Linux, Windows and macOS
+                          for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+                probes = [p for p in probes if p is not None]
+                if probes:
+                    found = any(bool(p()) for p in probes)
+                else:
+                    cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+            if cpuinfo is not None:
+                flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines()
+                              if line.startswith("flags")), [])
+                found = any(f in flags for f in _CPU_BF16_FLAGS)
+    except Exception:  # noqa: BLE001 - an odd platform falls back to full precision, never fails
+        found = False
+    if not given:
+        _cpu_bf16 = found
+    return found
+
+
 def _autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
-    """bf16 autocast on CUDA GPUs that support it (no loss scaling needed); full precision elsewhere."""
-    if config.amp and device.type == "cuda" and torch.cuda.is_bf16_supported():
+    """bf16 autocast (no loss scaling needed) when config.amp, on CUDA GPUs that support it and on
+    CPUs with native bf16 (about 1.4x faster on this project's AVX-512 BF16 CPU); full precision elsewhere."""
+    if not config.amp:
+        return None
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    if device.type == "cpu" and cpu_supports_bf16():
         return torch.bfloat16
     return None
 
@@ -120,6 +161,9 @@ def train(config: TrainConfig | None, run_dir: str | Path, *, resume: bool = Fal
             raise TrainingError(f"{run_dir}/config.json is damaged ({e}).") from None
         if (run_dir / "checkpoint.pt").exists():
             ckpt = load_checkpoint(run_dir / "checkpoint.pt")
+            if ckpt.get("inference_only"):
+                raise TrainingError(f"{run_dir}/checkpoint.pt is an exported checkpoint without D and optimiser "
+                                    "states, so it cannot be resumed; train a new run instead.")
     else:
         if (run_dir / "config.json").exists():
             raise TrainingError(f"{run_dir} already holds a run; continue it with --resume or choose another name.")

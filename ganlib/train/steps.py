@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 
 from .. import losses
+from ..augment import diff_augment, parse_policy
 from ..models.layers import ema_update
 
 
@@ -36,13 +37,21 @@ class AdversarialStep:
         self.g_params = [p for p in G.parameters() if p.requires_grad]
         self.d_params = [p for p in D.parameters() if p.requires_grad]
         self.ema_params = list(G_ema.parameters()) if G_ema is not None else []
+        # DiffAugment: D sees only augmented images, real and fake alike (images only, not 2-D points)
+        self.policy = parse_policy(config.augment)
         self.autocast = (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype
                          else nullcontext())
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, self.policy) if self.policy and x.dim() == 4 else x
 
     def __call__(self, next_batch, step: int, want_grad_norms: bool) -> dict[str, torch.Tensor]:
         cfg, cond = self.cfg, self.conditional
         for i in range(cfg.n_critic):
             real, real_y = next_batch()
+            real = self.augment(real)
+            if cfg.r1_gamma > 0:
+                real = real.detach().requires_grad_(True)
             real_y = real_y if cond else None
             z = torch.randn(real.shape[0], self.G.latent_dim, device=self.device)
             fake_y = real_y  # conditional fakes take the real labels: D must judge image-label fit
@@ -50,12 +59,14 @@ class AdversarialStep:
             with self.autocast:
                 # the last critic step's fakes keep their graph: the G step reuses them (seeds' recipe)
                 with torch.set_grad_enabled(last):
-                    fake = self.G(z, fake_y)
+                    fake = self.augment(self.G(z, fake_y))
                 d_real = self.D(real, real_y).float()
                 d_fake = self.D(fake.detach(), fake_y).float()
                 d_loss = losses.d_loss(cfg.loss, d_real, d_fake, cfg.label_smoothing, cfg.two_sided_smoothing)
             if cfg.loss == "wgan-gp":
                 d_loss = d_loss + cfg.gp_weight * losses.gradient_penalty(self.D, real, fake.float(), real_y)
+            if cfg.r1_gamma > 0:
+                d_loss = d_loss + cfg.r1_gamma / 2 * losses.r1_penalty(real, d_real)
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             grad_norm_d = (_grad_norm(self.d_params, cfg.grad_clip)
