@@ -7,6 +7,10 @@ torch.load(weights_only=True) can read it without unpickling arbitrary objects:
     train_config (TrainConfig as a dict), dataset {name, shape, num_classes, class_names},
     step, epoch, time (training seconds), metrics (last logged row), eval (last evaluation),
     G, D, G_ema (state dicts; G_ema may be absent), opt_g, opt_d, rng, fixed_noise, fixed_labels
+
+An exported checkpoint (`export_checkpoint`, what checkpoints/ ships) keeps the generators and the
+metadata but not D, the optimisers or the RNG: it is small, and it can be sampled and evaluated
+but not resumed ("inference_only": True).
 """
 from __future__ import annotations
 
@@ -83,6 +87,21 @@ def load_generator(path: str | Path, device="cpu", prefer_ema: bool = True) -> t
     return G.to(device).eval(), meta
 
 
+TRAINING_STATE = ("D", "opt_g", "opt_d", "rng")
+
+
+def export_checkpoint(src: str | Path, dst: str | Path) -> dict:
+    """Write the inference-only part of checkpoint `src` (file or run directory) to `dst`, atomically.
+
+    Keeps G, G_ema and all metadata; drops D, the optimiser states and the RNG. Returns describe().
+    """
+    ckpt = load_checkpoint(src)
+    slim = {k: v for k, v in ckpt.items() if k not in TRAINING_STATE and k not in ("format", "format_version")}
+    slim["inference_only"] = True
+    save_checkpoint(dst, slim)
+    return describe(ckpt)
+
+
 def describe(ckpt: dict) -> dict:
     """A JSON-friendly summary of a checkpoint (what `python -m ganlib info` prints)."""
     cfg = ckpt.get("train_config", {})
@@ -101,6 +120,7 @@ def describe(ckpt: dict) -> dict:
         "train_seconds": round(float(ckpt.get("time", 0.0)), 1),
         "generator_parameters": n_params,
         "ema": bool(ckpt.get("G_ema")),
+        "resumable": not ckpt.get("inference_only", False),
         "metrics": ckpt.get("metrics", {}),
         "eval": ckpt.get("eval", {}),
     }

@@ -1,5 +1,5 @@
-"""The command line: `python -m ganlib {train,sample,info} ...`. It only builds arguments for
-ganlib functions; every user-facing failure is one sentence on stderr and exit code 2."""
+"""The command line: `python -m ganlib {train,sample,info,evaluate,export,train-classifier} ...`.
+It only builds arguments for ganlib functions; every user-facing failure is one sentence on stderr and exit code 2."""
 from __future__ import annotations
 
 import argparse
@@ -198,6 +198,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .checkpoints import export_checkpoint
+
+    info = export_checkpoint(args.checkpoint, args.out)
+    size = Path(args.out).stat().st_size / 1e6
+    print(f"wrote {args.out} ({size:.1f} MB): {info['family']} on {info['dataset']}, step {info['step']}, "
+          f"{'EMA and raw' if info['ema'] else 'raw'} generator weights, no D or optimiser state")
+    return 0
+
+
 def cmd_train_classifier(args: argparse.Namespace) -> int:
     from .device import pick_device
     from .metrics import train_classifier
@@ -245,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument("--device", default="auto")
     e.set_defaults(func=cmd_evaluate)
+
+    x = sub.add_parser("export", help="write a small inference-only copy of a checkpoint (generators and "
+                                      "metadata; no D, optimiser or RNG state), as shipped in checkpoints/")
+    x.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    x.add_argument("--out", required=True, help="where to write the exported checkpoint (.pt)")
+    x.set_defaults(func=cmd_export)
 
     c = sub.add_parser("train-classifier", help="train the MNIST feature classifier used by the metrics")
     c.add_argument("--out", required=True, help="where to write the classifier (.pt)")

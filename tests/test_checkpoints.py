@@ -106,3 +106,23 @@ def test_atomic_save_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
         save_checkpoint(path, {"family": "dcgan", "step": 2})
     assert torch.load(path, weights_only=True)["step"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]  # no temp file left behind
+
+
+def test_export_is_small_samples_alike_and_refuses_resume(run, tmp_path):
+    from ganlib.checkpoints import export_checkpoint
+    from ganlib.train.loop import TrainingError
+
+    out = tmp_path / "slim" / "checkpoint.pt"
+    info = export_checkpoint(run, out)
+    assert info["family"] == "cgan" and info["step"] == 3
+    slim = load_checkpoint(out, family="cgan")
+    assert slim["inference_only"] and not {"D", "opt_g", "opt_d", "rng"} & set(slim)
+    assert out.stat().st_size < (run / "checkpoint.pt").stat().st_size
+    assert describe(slim)["resumable"] is False and describe(load_checkpoint(run))["resumable"] is True
+    z, y = torch.randn(4, 8), torch.tensor([0, 1, 2, 3])
+    G_full, _ = load_generator(run)
+    G_slim, meta = load_generator(out)
+    assert meta["ema"] and torch.equal(G_full(z, y), G_slim(z, y))
+    (out.parent / "config.json").write_text((run / "config.json").read_text())
+    with pytest.raises(TrainingError, match="cannot be resumed"):
+        train(None, out.parent, resume=True)
