@@ -85,3 +85,12 @@ def test_unknown_loss():
         losses.d_loss("nope", real, fake)
     with pytest.raises(ValueError):
         losses.g_loss("nope", fake)
+
+
+def test_r1_penalty_of_quadratic_critic_by_hand():
+    # D(x) = sum(x^2) per sample: grad = 2x, so ||grad||^2 = 4 * sum(x^2); mean over the batch
+    x = torch.tensor([[1.0, 2.0], [0.0, -3.0]], requires_grad=True)
+    penalty = losses.r1_penalty(x, (x ** 2).sum(1))
+    assert penalty.item() == pytest.approx((4 * 5 + 4 * 9) / 2)
+    penalty.backward()  # differentiable (create_graph): d/dx of 2 * sum(x^2) = 4x
+    assert torch.allclose(x.grad, 4 * x.detach())
