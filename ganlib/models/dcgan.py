@@ -21,15 +21,14 @@ class DCGANGenerator(nn.Module):
         n_in = latent_dim + (embed_dim if num_classes else 0)
         w = width
 
-        def up(cin, cout):  # doubles H and W
-            return [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
+        k = 3 if image_size == 28 else 4  # the 4 -> 7 step of 28x28 images takes a 3x3 kernel
 
-        if image_size == 28:   # 1 -> 7 -> 14 -> 28
-            layers = [nn.ConvTranspose2d(n_in, 2 * w, 7, 1, 0, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(True),
-                      *up(2 * w, w), nn.ConvTranspose2d(w, channels, 4, 2, 1)]
-        else:                  # 1 -> 4 -> 8 -> 16 -> 32
-            layers = [nn.ConvTranspose2d(n_in, 4 * w, 4, 1, 0, bias=False), nn.BatchNorm2d(4 * w), nn.ReLU(True),
-                      *up(4 * w, 2 * w), *up(2 * w, w), nn.ConvTranspose2d(w, channels, 4, 2, 1)]
+        def up(cin, cout, kernel=4):  # doubles H and W (4 -> 7 with kernel 3)
+            return [nn.ConvTranspose2d(cin, cout, kernel, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
+
+        # (N, n_in, 1, 1) -> (N, 4w, 4, 4) -> (N, 2w, 7|8, 7|8) -> (N, w, 14|16, ...) -> (N, C, 28|32, ...)
+        layers = [nn.ConvTranspose2d(n_in, 4 * w, 4, 1, 0, bias=False), nn.BatchNorm2d(4 * w), nn.ReLU(True),
+                  *up(4 * w, 2 * w, k), *up(2 * w, w), nn.ConvTranspose2d(w, channels, 4, 2, 1)]
         self.net = nn.Sequential(*layers, nn.Tanh())
         init_weights(self)
 
@@ -52,17 +51,14 @@ class DCGANDiscriminator(nn.Module):
         self.embed = nn.Embedding(num_classes, image_size * image_size) if num_classes else None
         cin = channels + (1 if num_classes else 0)
         w = width
-        layers = [sn(nn.Conv2d(cin, w, 4, 2, 1), spectral_norm), nn.LeakyReLU(0.2, True)]
-        if image_size == 28:   # 28 -> 14 -> 7
-            layers += [sn(nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False), spectral_norm), norm2d(norm, 2 * w),
-                       nn.LeakyReLU(0.2, True)]
-            cout, side = 2 * w, 7
-        else:                  # 32 -> 16 -> 8 -> 4
-            layers += [sn(nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False), spectral_norm), norm2d(norm, 2 * w),
-                       nn.LeakyReLU(0.2, True),
-                       sn(nn.Conv2d(2 * w, 4 * w, 4, 2, 1, bias=False), spectral_norm), norm2d(norm, 4 * w),
-                       nn.LeakyReLU(0.2, True)]
-            cout, side = 4 * w, 4
+        k = 3 if image_size == 28 else 4  # 7 -> 4 for 28x28 images
+        # (N, C, 28|32, ...) -> (N, w, 14|16, ...) -> (N, 2w, 7|8, ...) -> (N, 4w, 4, 4)
+        layers = [sn(nn.Conv2d(cin, w, 4, 2, 1), spectral_norm), nn.LeakyReLU(0.2, True),
+                  sn(nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False), spectral_norm), norm2d(norm, 2 * w),
+                  nn.LeakyReLU(0.2, True),
+                  sn(nn.Conv2d(2 * w, 4 * w, k, 2, 1, bias=False), spectral_norm), norm2d(norm, 4 * w),
+                  nn.LeakyReLU(0.2, True)]
+        cout, side = 4 * w, 4
         if minibatch_std:
             layers.append(MinibatchStd())
             cout += 1
