@@ -16,6 +16,8 @@ from pathlib import Path
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
+from ganlib.train.rundir import HEADLINE_EVAL
+
 COLORS = {"d": "#d62728", "g": "#1f77b4", "real": "#2ca02c", "fake": "#ff7f0e", "speed": "#9467bd"}
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f"]
@@ -147,12 +149,15 @@ def throughput_figure(rows: list[dict], smoothing: float = 0.0) -> go.Figure:
                           smoothing, False))
 
 
-def eval_figure(eval_rows: list[dict]) -> go.Figure | None:
-    """One panel per evaluation metric (FID, class coverage, ...) over a shared step axis, or None."""
-    keys = eval_keys(eval_rows)
+def eval_figure(eval_rows: list[dict], max_panels: int = 8) -> go.Figure | None:
+    """One panel per headline evaluation metric (FID, class coverage, ...) over a shared step axis, or None."""
+    present = eval_keys(eval_rows)
+    keys = [k for k in HEADLINE_EVAL if k in present] or present  # ~20 numbers a row; the rest: CSV, report
+    keys = keys[:max_panels]
     if not keys:
         return None
-    n, gap = len(keys), 0.08
+    n = len(keys)
+    gap = min(0.08, 0.4 / n)
     layout = _layout("Quality metrics", "", False, height=170 * n + 60)
     layout["showlegend"] = False
     layout["annotations"] = []

@@ -70,3 +70,16 @@ def test_mode_collapse_from_class_coverage_and_rising_fid():
     fine = [{"kind": "eval", "step": 10, "coverage": 0.9}, {"kind": "eval", "step": 20, "coverage": 1.0}]
     assert not any("collapsing" in t for t in titles(diagnose(rows(), fine)))
     assert math.isfinite(ev[1]["fid"])
+
+
+def test_mode_collapse_from_real_evaluation_rows():
+    # ganlib.metrics rows: class_coverage is a count out of len(class_histogram); toys count modes
+    digits = [{"kind": "eval", "step": 10, "class_coverage": 10, "class_histogram": [1] * 10},
+              {"kind": "eval", "step": 20, "class_coverage": 3, "class_histogram": [1] * 10}]
+    found = diagnose(rows(), digits)
+    assert "collapsing" in found[0].title and "Class coverage is 30% at step 20 (best 100%" in found[0].detail
+    healthy = [{**digits[0], "step": 20}]
+    assert not any("collapsing" in t for t in titles(diagnose(rows(), healthy)))
+    ring = [{"kind": "eval", "step": 10, "modes_covered": 8, "num_modes": 8},
+            {"kind": "eval", "step": 20, "modes_covered": 2, "num_modes": 8}]
+    assert "Mode coverage is 25%" in diagnose(rows(), ring)[0].detail

@@ -186,7 +186,9 @@ def test_list_jobs_summary_and_delete(root):
     [row] = jobs.list_jobs(root)
     assert row["name"] == "listed" and row["model"] == "dcgan" and row["dataset"] == "typeset"
     assert row["state"] == "finished" and row["step"] == 20
-    assert row["best_class_coverage"] == pytest.approx(0.995)  # max over evals (1 - 5/1000)
+    # best over the fake's evaluations at steps 5, 10, 15, 20: FID 50 / (1 + step / 10) falls, coverage stays
+    assert row["best_fid"] == pytest.approx(50 / 3) and row["best_class_coverage"] == 10
+    assert "best_eval_seconds" not in row and "best_num_samples" not in row  # headline metrics only
     with pytest.raises(ValueError):
         jobs.delete(root.parent, root)  # not a run dir under the root
     jobs.delete(run, root)
@@ -257,3 +259,9 @@ def test_a_run_that_dies_before_writing_its_config_is_listed_failed_and_deletabl
         jobs.resume(run, argv=RESUME)
     jobs.delete(run, root)
     assert jobs.run_dirs(root) == []
+
+
+def test_config_and_run_files_import_without_torch():
+    # the fake trainer (and jobs' light paths) rely on this: torch takes seconds to import
+    code = "import sys, ganlib.config, ganlib.train.rundir; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

@@ -132,3 +132,17 @@ def test_report_is_self_contained_and_can_stop_at_a_step(tmp_path):
 
 def test_fmt_duration():
     assert [viz.fmt_duration(s) for s in (None, 42, 185, 3720)] == ["—", "42s", "3m 05s", "1h 02m"]
+
+
+def test_eval_figure_of_a_real_evaluation_row_shows_the_headline_metrics():
+    # a real evaluation row holds ~20 numbers; the figure must stay valid and show the headline ones
+    row = {"kind": "eval", "step": 200, "time": 7.9, "eval_seconds": 5.0, "num_samples": 2000, "num_real": 10000,
+           "fid": 3.1, "kid": 0.01, "kid_std": 0.001, "precision": 0.5, "recall": 0.7, "feature_diversity": 7.0,
+           "real_feature_diversity": 7.7, "near_duplicate_frac": 0.001, "near_duplicate_threshold": 1.2,
+           "class_histogram": [200] * 10, "class_coverage": 10, "coverage_100": 10, "class_kl_uniform": 0.01,
+           "mnist_score": 5.0, "mean_confidence": 0.8, "label_accuracy": 0.97, "real_mnist_score": 6.3}
+    fig = valid(viz.eval_figure([row, {**row, "step": 400}]))
+    assert [t.name for t in fig.data] == ["fid", "precision", "recall", "class_coverage", "coverage_100",
+                                          "label_accuracy", "class_kl_uniform", "near_duplicate_frac"]
+    domains = [fig.layout[f"yaxis{i if i > 1 else ''}"].domain for i in range(1, 9)]
+    assert all(0 <= lo < hi <= 1 for lo, hi in domains)

@@ -128,23 +128,32 @@ def _exploding_gradients(rows: list[dict], window: list[dict]) -> list[Finding]:
     return []
 
 
+def _coverage(row: dict) -> tuple[str, float] | None:
+    """(what, fraction covered) of an evaluation row: classes among the samples (digits), modes hit
+    (2-D toys), or a plain "coverage" fraction; None if the row has none of them."""
+    hist = row.get("class_histogram")
+    if isinstance(row.get("class_coverage"), (int, float)):
+        total = len(hist) if isinstance(hist, list) and hist else (1 if row["class_coverage"] <= 1 else 10)
+        return "Class coverage", row["class_coverage"] / total
+    if isinstance(row.get("modes_covered"), (int, float)) and row.get("num_modes"):
+        return "Mode coverage", row["modes_covered"] / row["num_modes"]
+    if isinstance(row.get("coverage"), (int, float)):
+        return "Coverage", float(row["coverage"])
+    return None
+
+
 def _mode_collapse(eval_rows: list[dict]) -> list[Finding]:
     out = []
-    for key in ("class_coverage", "coverage"):
-        pts = [(int(r.get("step", 0)), float(r[key])) for r in eval_rows
-               if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
-        if not pts:
-            continue
-        best_step, best = max(pts, key=lambda p: p[1])
-        step, latest = pts[-1]
+    pts = [(int(r.get("step", 0)), *c) for r in eval_rows if (c := _coverage(r)) and math.isfinite(c[1])]
+    if pts:
+        best_step, _, best = max(pts, key=lambda p: p[2])
+        step, what, latest = pts[-1]
         if (len(pts) >= 2 and latest < 0.8 * best) or latest < 0.5:
             out.append(Finding("warning", "Samples are collapsing to a few modes.",
-                               f"{key.replace('_', ' ').capitalize()} is {latest:.2f} at step {step} "
-                               f"(best {best:.2f} at step {best_step}).",
+                               f"{what} is {latest:.0%} at step {step} (best {best:.0%} at step {best_step}).",
                                "Turn on minibatch discrimination (or minibatch std), use label smoothing, lower "
                                "the learning rates, or try the WGAN-GP loss; the best checkpoint so far is the "
                                "one to keep.", step))
-        break
     fid = [(int(r.get("step", 0)), float(r["fid"])) for r in eval_rows
            if isinstance(r.get("fid"), (int, float)) and math.isfinite(r["fid"])]
     if len(fid) >= 2:

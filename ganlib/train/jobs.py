@@ -367,19 +367,14 @@ def summary(run_dir: str | Path) -> dict:
     return out
 
 
-LOWER_IS_BETTER = ("fid", "kid")
-
-
 def best_metrics(eval_rows: list[dict]) -> dict:
-    """Best value of every eval metric: min for fid/kid, max for the rest (coverage, accuracy, ...)."""
+    """Best value of each headline evaluation metric (rundir.HEADLINE_EVAL: min for FID, max for coverage, ...)."""
     best: dict[str, float] = {}
     for row in eval_rows:
-        for key, value in row.items():
-            if key in ("kind", "step", "epoch", "time") or not isinstance(value, (int, float)):
+        for key, pick in rundir.HEADLINE_EVAL.items():
+            value = row.get(key)
+            if not isinstance(value, (int, float)) or value != value:  # NaN never counts as best
                 continue
-            if value != value:  # NaN never counts as best
-                continue
-            pick = min if key.startswith(LOWER_IS_BETTER) else max
             best[f"best_{key}"] = pick(best.get(f"best_{key}", value), value)
     return best
 

@@ -21,6 +21,11 @@ import time
 from pathlib import Path
 
 STATES = ("queued", "running", "paused", "stopped", "finished", "failed")
+# the headline numbers of an "eval" row (of ~20), in display order, and which way is better: what
+# the monitor plots and the runs table ranks ("best_fid", ...)
+HEADLINE_EVAL = {"fid": min, "precision": max, "recall": max, "class_coverage": max, "coverage_100": max,
+                 "label_accuracy": max, "class_kl_uniform": min, "near_duplicate_frac": min,
+                 "modes_covered": max, "high_quality_frac": max, "reverse_kl": min}
 _NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
 
 
