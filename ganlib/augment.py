@@ -7,6 +7,8 @@ same way, G is not pushed to generate augmented-looking images (Zhao et al. 2020
 
     x_aug = diff_augment(x, ("translation", "cutout"))   # (N, C, H, W) in [-1, 1] -> same shape
 
+Policy names are parsed (and listed) by ganlib.config.parse_augment, so the config stays torch-free.
+
 Empty regions are filled with -1, the background of our digits, not with 0 (mid grey).
 """
 from __future__ import annotations
@@ -14,18 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-POLICIES = ("translation", "cutout", "color")
 BACKGROUND = -1.0
-
-
-def parse_policy(text: str) -> tuple[str, ...]:
-    """'translation,cutout' -> ('translation', 'cutout'); '' or 'none' -> (). ValueError if unknown."""
-    names = tuple(p.strip() for p in (text or "").split(",") if p.strip() and p.strip() != "none")
-    unknown = [p for p in names if p not in POLICIES]
-    if unknown:
-        raise ValueError(f"Unknown augmentation {unknown[0]!r}; use any of {', '.join(POLICIES)} "
-                         "separated by commas, or none.")
-    return names
 
 
 def translate(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:

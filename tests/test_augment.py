@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from ganlib.augment import BACKGROUND, color, cutout, diff_augment, parse_policy, translate
-from ganlib.config import TrainConfig
+from ganlib.augment import _FUNCTIONS, BACKGROUND, color, cutout, diff_augment, translate
+from ganlib.config import AUGMENTATIONS, TrainConfig, parse_augment
 
 
 def square_images(n: int = 64) -> torch.Tensor:
@@ -12,11 +12,12 @@ def square_images(n: int = 64) -> torch.Tensor:
     return x
 
 
-def test_parse_policy():
-    assert parse_policy("") == () and parse_policy("none") == ()
-    assert parse_policy("translation, cutout") == ("translation", "cutout")
+def test_parse_augment():
+    assert parse_augment("") == () and parse_augment("none") == ()
+    assert parse_augment("translation, cutout") == ("translation", "cutout")
     with pytest.raises(ValueError, match="Unknown augmentation 'flip'"):
-        parse_policy("translation,flip")
+        parse_augment("translation,flip")
+    assert set(AUGMENTATIONS) == set(_FUNCTIONS)  # every name the config accepts has an implementation
 
 
 def test_config_refuses_unknown_augmentation():

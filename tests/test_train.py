@@ -11,7 +11,7 @@ from ganlib.train.loop import TrainingError, preflight, train
 from ganlib.data import load_dataset
 
 TINY = dict(subset=128, batch_size=16, width=8, latent_dim=16, log_every=2, sample_every=4,
-            checkpoint_every=4, max_steps=6, ema_decay=0.9)
+            checkpoint_every=4, max_steps=6, ema_decay=0.9, eval_every=0)
 
 
 def tiny(**kw) -> TrainConfig:

@@ -8,7 +8,8 @@ import torch
 import torch.nn as nn
 
 from .. import losses
-from ..augment import diff_augment, parse_policy
+from ..augment import diff_augment
+from ..config import parse_augment
 from ..models.layers import ema_update
 
 
@@ -38,7 +39,7 @@ class AdversarialStep:
         self.d_params = [p for p in D.parameters() if p.requires_grad]
         self.ema_params = list(G_ema.parameters()) if G_ema is not None else []
         # DiffAugment: D sees only augmented images, real and fake alike (images only, not 2-D points)
-        self.policy = parse_policy(config.augment)
+        self.policy = parse_augment(config.augment)
         self.autocast = (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype
                          else nullcontext())
 

@@ -116,11 +116,13 @@ def test_start_watch_stop_resume_finish(page, server, runs_root, model, label):
     poll(page, CHART_POINTS, lambda n: n == len(rows), 10, "every logged step on the chart")  # every logged step is drawn, none twice after the resume
     assert run.name == f"e2e-{model}"
 
-    # exports of the finished run: the report reproduces it, the CSV holds every logged step
+    # exports of the finished run: the report reproduces it, the CSV holds every logged row
     with page.expect_download() as report:
         click(page, "dl_report")
     html = report.value.path().read_text()
     assert f"python -m ganlib train --model {model} --dataset typeset" in html and "--width 8" in html
     with page.expect_download() as csv:
         click(page, "dl_csv")
-    assert len(csv.value.path().read_text().strip().splitlines()) == 1 + len(rows)
+    all_rows = rundir.read_metrics(run)  # the train rows and the evaluation at the end
+    assert [r["step"] for r in all_rows if r["kind"] == "eval"] == [MAX_STEPS]
+    assert len(csv.value.path().read_text().strip().splitlines()) == 1 + len(all_rows)
