@@ -31,11 +31,12 @@ LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Ma
           "gp_weight": "Gradient-penalty weight", "beta1": "Adam beta1", "beta2": "Adam beta2",
           "width": "Width (base channels)", "latent_dim": "Latent size", "dataset": "Data set",
           "two_sided_smoothing": "Two-sided label smoothing", "minibatch_std": "Minibatch std",
-          "download": "Download if missing", "augment": "DiffAugment (translation,cutout,color)"}
-STEPS = {"lr_g": 1e-5, "lr_d": 1e-5, "label_smoothing": 0.05, "grad_clip": 0.5, "ema_decay": 0.001,
+          "download": "Download if missing", "augment": "DiffAugment (translation,cutout,color)",
+          "r1_gamma": "R1 penalty (0 = off)"}
+STEPS = {"lr_g": 1e-5, "lr_d": 1e-5, "r1_gamma": 0.5, "label_smoothing": 0.05, "grad_clip": 0.5, "ema_decay": 0.001,
          "beta1": 0.05, "beta2": 0.001, "gp_weight": 1.0}
 MAIN_FIELDS = (("model", "dataset", "loss"), ("batch_size", "lr_g", "lr_d", "epochs", "max_steps"),
-               ("label_smoothing", "grad_clip", "ema_decay", "minibatch_discrimination"))
+               ("label_smoothing", "r1_gamma", "grad_clip", "ema_decay", "minibatch_discrimination"))
 STATE_COLORS = {"queued": "gray", "running": "green", "paused": "orange", "stopped": "blue",
                 "finished": "violet", "failed": "red"}
 
@@ -73,8 +74,8 @@ def new_run_form(open_: bool) -> None:
             values["device"] = st.selectbox("Device", devices, key="cfg_device",
                                             help="The GPU is preselected when there is one.")
         if devices == ["cpu"]:
-            st.caption(f"Device: {describe_device()}. Training runs on the CPU, so keep runs small "
-                       "(a subset, a few hundred steps, a smaller width).")
+            st.caption(f"Device: {describe_device()}. Training runs on the CPU; the defaults are tuned for it "
+                       "(about 1,400 images/s on 2 cores: 20 epochs of the bundled MNIST in about a minute).")
         for row in MAIN_FIELDS[1:]:
             if row is MAIN_FIELDS[2]:
                 st.caption("Stabilising tricks")
@@ -185,7 +186,7 @@ def monitor(run_dir: Path) -> None:
             st.caption(f"{NAMES[config.model]} on {config.dataset}, {NAMES[config.loss]} loss, batch "
                        f"{config.batch_size}, lr G {config.lr_g:g} / D {config.lr_d:g}")
         m = st.columns(6)
-        m[0].metric("Step", f"{prog['step']} / {prog['total'] or '?'}")
+        m[0].metric(f"Step (of {prog['total']})" if prog["total"] else "Step", prog["step"])
         m[1].metric("Epoch", f"{float(prog['epoch'] or 0):.2f}")
         m[2].metric("Elapsed", viz.fmt_duration(prog["elapsed"]))
         m[3].metric("ETA", viz.fmt_duration(prog["eta"]) if state in jobs.ACTIVE_STATES else "—")

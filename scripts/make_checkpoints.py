@@ -1,0 +1,113 @@
+"""Make the pretrained models in checkpoints/ and checkpoints/manifest.json, offline, from scratch.
+
+    .venv/bin/python scripts/make_checkpoints.py [--only cgan_mnist] [--skip-training] [--test-data-dir DIR]
+
+For each model below it runs the train command (into runs/<name>), the export command, and
+`python -m ganlib evaluate --n 10000` on the exported file, each as a subprocess exactly as written,
+then records the commands, the training time, the machine and the figures in the manifest. The
+real-vs-real floor (two disjoint halves of the bundled MNIST, 2,500 each) goes beside them; with
+--test-data-dir (a folder of the official MNIST t10k idx files) the real test digits are scored too.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MODELS = {
+    "dcgan_mnist": {
+        "title": "DCGAN · MNIST digits",
+        "family": "dcgan",
+        "dataset": "mnist",
+        "train_command": "python -m ganlib train --model dcgan --dataset mnist --epochs 150 --out runs/dcgan_mnist",
+        "sample_command": "python -m ganlib sample --checkpoint checkpoints/dcgan_mnist.pt --n 64 --out digits.png",
+    },
+    "cgan_mnist": {
+        "title": "CGAN · MNIST digits by class",
+        "family": "cgan",
+        "dataset": "mnist",
+        "train_command": "python -m ganlib train --model cgan --dataset mnist --epochs 100 --out runs/cgan_mnist",
+        "sample_command": "python -m ganlib sample --checkpoint checkpoints/cgan_mnist.pt --class 7 --n 64 --out sevens.png",
+    },
+}
+KEEP = ("num_samples", "fid", "kid", "precision", "recall", "class_coverage", "coverage_100", "class_kl_uniform",
+        "mnist_score", "real_mnist_score", "label_accuracy", "near_duplicate_frac", "feature_diversity",
+        "real_feature_diversity")
+
+
+def run(command: str) -> str:
+    """Run a recorded `python -m ganlib ...` command with this interpreter, from the repository root."""
+    words = shlex.split(command)
+    print(f"$ {command}", flush=True)
+    done = subprocess.run([sys.executable, *words[1:]], cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True)
+    return done.stdout
+
+
+def machine() -> str:
+    import torch
+
+    from ganlib.train.loop import cpu_supports_bf16
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    name = platform.processor() or platform.machine()
+    try:
+        name = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    bf16 = ", bf16 autocast" if cpu_supports_bf16() else ""
+    return f"{os.cpu_count()}-core {name} CPU{bf16}"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", action="append", choices=sorted(MODELS), help="make only this model (repeatable)")
+    p.add_argument("--skip-training", action="store_true", help="reuse runs/<name> as it is (export + evaluate)")
+    p.add_argument("--test-data-dir", default="", help="folder of MNIST t10k idx files, to score real test digits")
+    a = p.parse_args()
+
+    from ganlib.checkpoints import load_checkpoint
+    from ganlib.data import load_dataset
+    from ganlib.metrics import evaluate_images, real_floor
+
+    path = ROOT / "checkpoints" / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.exists() else {"format": 1, "models": {}}
+    floor = {k: round(v, 4) for k, v in real_floor(n=2500).items()}
+    if a.test_data_dir:
+        test = evaluate_images(load_dataset("mnist", data_dir=a.test_data_dir).x)
+        floor["mnist_test_set_fid"] = round(test["fid"], 4)
+    for name in a.only or MODELS:
+        spec = dict(MODELS[name])
+        run_dir = ROOT / "runs" / name
+        if not a.skip_training:
+            if run_dir.exists():
+                raise SystemExit(f"{run_dir} exists; remove it or pass --skip-training.")
+            run(spec["train_command"])
+        spec["export_command"] = f"python -m ganlib export --checkpoint runs/{name} --out checkpoints/{name}.pt"
+        spec["evaluate_command"] = f"python -m ganlib evaluate --checkpoint checkpoints/{name}.pt --n 10000 --json"
+        run(spec["export_command"])
+        result = json.loads(run(spec["evaluate_command"]))
+        ckpt = load_checkpoint(ROOT / "checkpoints" / f"{name}.pt")
+        manifest["models"][name] = {
+            "file": f"{name}.pt", **spec, "step": ckpt["step"], "train_seconds": round(float(ckpt["time"]), 1),
+            "machine": machine(), "torch": __import__("torch").__version__,
+            "evaluate": {k: (round(result[k], 4) if isinstance(result[k], float) else result[k])
+                         for k in KEEP if k in result},
+            "real_floor": floor,
+        }
+        path.write_text(json.dumps(manifest, indent=2) + "\n")
+        print(f"{name}: " + json.dumps(manifest["models"][name]["evaluate"]), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The models shipped in checkpoints/: what the manifest says is true, and they are good."""
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict
+
+import pytest
+
+from ganlib.checkpoints import load_checkpoint, load_generator
+from ganlib.cli import build_parser, config_from_args
+from ganlib.evaluate import evaluate_generator
+from ganlib.pretrained import manifest, pretrained_path, preview_png
+
+MODELS = manifest()
+
+
+def test_the_manifest_lists_the_dcgan_and_the_cgan():
+    assert {"dcgan_mnist", "cgan_mnist"} <= set(MODELS)
+    with pytest.raises(ValueError, match="No shipped model is called 'nope'"):
+        pretrained_path("nope")
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_file_matches_manifest_and_commands(name):
+    entry = MODELS[name]
+    path = pretrained_path(name)
+    assert path.stat().st_size < 5e6, "shipped checkpoints stay small (export drops D and optimiser state)"
+    ckpt = load_checkpoint(path, family=entry["family"])
+    assert ckpt["inference_only"] and ckpt["G_ema"] and ckpt["dataset"]["name"] == entry["dataset"]
+    parser = build_parser()
+    for key in ("train_command", "export_command", "evaluate_command", "sample_command"):
+        words = shlex.split(entry[key])
+        assert words[:3] == ["python", "-m", "ganlib"], entry[key]
+        parser.parse_args(words[3:])  # today's CLI still takes the recorded command
+    # the recorded train command is exactly the config stored in the file (the device aside)
+    config, _ = config_from_args(parser.parse_args(shlex.split(entry["train_command"])[3:]))
+    stored = dict(ckpt["train_config"], device=config.device)
+    assert asdict(config) == stored
+    assert float(ckpt["time"]) == pytest.approx(entry["train_seconds"], abs=1)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_shipped_models_are_good(name):
+    entry = MODELS[name]
+    ev = entry["evaluate"]
+    assert ev["num_samples"] == 10000 and ev["coverage_100"] == 10 and ev["class_coverage"] == 10
+    assert ev["fid"] < 10 * entry["real_floor"]["fid"] + 1
+    if entry["family"] == "cgan":
+        assert ev["label_accuracy"] >= 0.97
+    # and a fresh, smaller evaluation agrees: all ten digits, a low FID, the asked digits
+    G, meta = load_generator(pretrained_path(name))
+    num_classes = meta["model_kwargs"]["G"]["num_classes"]
+    quick = evaluate_generator(G, "mnist", meta["dataset"]["shape"], num_classes=num_classes, n=1000, seed=1)
+    assert quick["coverage_100"] == 10 and quick["fid"] < 3.0
+    if num_classes:
+        assert quick["label_accuracy"] >= 0.95
+
+
+def test_preview_is_a_png_grid():
+    png = preview_png("cgan_mnist", n=20)
+    assert png[:4] == b"\x89PNG"
