@@ -1,10 +1,12 @@
-"""Images/s of GAN Studio's training loop (with its logging, EMA, samples and checkpoints)
-against a plain PyTorch loop with the same networks and the seeds' / pytorch-examples recipe.
+"""Images/s of GAN Studio's training loop (with its logging, samples and checkpoints) against a plain
+PyTorch loop (pytorch/examples dcgan/main.py, see baseline.py) with the same networks and recipe.
 
-Both run in this one process, interleaved (plain, ours, ours, plain, ...), on the same data,
-and the ratio of medians is printed; timings on shared machines are noisy, ratios less so.
+Both run the examples' recipe (width 64, batch 64, fp32, no EMA), so the ratio is the cost of our loop
+itself, not of a different recipe (benchmarks/time_to_quality.py compares recipes). Both run in this
+one process, interleaved (plain, ours, ours, plain, ...), on the same data, and the ratio of medians is
+printed; timings on shared machines are noisy, ratios less so.
 
-    python benchmarks/train_throughput.py [--steps 150] [--repeats 3] [--device auto]
+    python benchmarks/train_throughput.py [--steps 150] [--repeats 3] [--device auto] [--ema]
 """
 from __future__ import annotations
 
@@ -16,51 +18,34 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baseline import examples_config, plain_dcgan  # noqa: E402
+
 from ganlib.config import TrainConfig  # noqa: E402
 from ganlib.data import load_dataset  # noqa: E402
 from ganlib.device import pick_device  # noqa: E402
-from ganlib.models import build_models, model_kwargs  # noqa: E402
 from ganlib.train.loop import train  # noqa: E402
 
 WARMUP = 10
 
 
 def plain_loop(cfg: TrainConfig, x: torch.Tensor, steps: int, device: torch.device) -> float:
-    """pytorch/examples dcgan/main.py's loop with our networks; returns images/s after warm-up."""
-    torch.manual_seed(0)
-    G, D = build_models("dcgan", model_kwargs(cfg, tuple(x.shape[1:]), 0))
-    G, D = G.to(device), D.to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
-    x = x.to(device)
-    bs = cfg.batch_size
-    perm = torch.randperm(len(x), device=device)
-    t0 = None
-    for i in range(steps + WARMUP):
-        if i == WARMUP:
-            t0 = time.perf_counter()
-        j = (i * bs) % (len(x) - bs)
-        real = x[perm[j:j + bs]]
-        ones, zeros = torch.ones(bs, device=device), torch.zeros(bs, device=device)
-        D.zero_grad()
-        err_real = F.binary_cross_entropy_with_logits(D(real), ones)
-        fake = G(torch.randn(bs, cfg.latent_dim, device=device))
-        err_fake = F.binary_cross_entropy_with_logits(D(fake.detach()), zeros)
-        (err_real + err_fake).backward()
-        opt_d.step()
-        G.zero_grad()
-        F.binary_cross_entropy_with_logits(D(fake), ones).backward()
-        opt_g.step()
+    """The pytorch/examples loop with our networks; returns images/s after warm-up."""
+    loop = plain_dcgan(x, device, cfg)
+    for _ in range(WARMUP):
+        next(loop)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        next(loop)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return steps * bs / (time.perf_counter() - t0)
+    return steps * cfg.batch_size / (time.perf_counter() - t0)
 
 
 def our_loop(cfg: TrainConfig, steps: int) -> float:
-    """ganlib.train.loop.train with its defaults (logging, EMA, samples, checkpoint); images/s after warm-up."""
+    """ganlib.train.loop.train (logging, samples, checkpoints) on the same recipe; images/s after warm-up."""
     marks = {}
 
     def progress(step, total, row):
@@ -81,9 +66,11 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--ema", action="store_true", help="let our loop also keep an EMA of G (0.999), as it does by default")
     a = p.parse_args()
     device = pick_device(a.device)
-    cfg = TrainConfig(model="dcgan", dataset="mnist", batch_size=a.batch_size, device=str(device))
+    cfg = examples_config(dataset="mnist", batch_size=a.batch_size, device=str(device),
+                          ema_decay=0.999 if a.ema else 0.0)
     x = load_dataset("mnist").x
     plain, ours = [], []
     for r in range(a.repeats):
