@@ -35,7 +35,9 @@ def test_file_matches_manifest_and_commands(name):
     # the recorded train command is exactly the config stored in the file (the device aside)
     config, _ = config_from_args(parser.parse_args(shlex.split(entry["train_command"])[3:]))
     stored = dict(ckpt["train_config"], device=config.device)
-    assert asdict(config) == stored
+    assert asdict(config) == stored, (
+        "the recorded train command no longer reproduces the file's config (did a default change?): "
+        "record the old values as explicit flags in the manifest's train_command")
     assert float(ckpt["time"]) == pytest.approx(entry["train_seconds"], abs=1)
 
 
