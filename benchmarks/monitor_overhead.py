@@ -1,14 +1,18 @@
 """What watching a run costs: training images/s with the monitor page open vs closed, the delay from a
 metrics line being written to it being drawn in the browser, and peak memory of server and trainer.
 
-    .venv/bin/python benchmarks/monitor_overhead.py [--phase-seconds 45] [--phases 4] [--width 64]
+    .venv/bin/python benchmarks/monitor_overhead.py [--refresh "2 s"] [--phase-seconds 45] [--phases 4]
 
-One real training run (`python -m ganlib train`, DCGAN on MNIST by default) and one real
+One real training run (`python -m ganlib train`: the training page's default run, DCGAN on MNIST) and one real
 `streamlit run app.py` run throughout. Phases alternate: no browser, then headless Chromium on the
 Train & monitor page, and so on (alternating evens out drift in machine load). The throughput of a
 phase is the steps logged in it times the batch size over the wall time between its first and last
 metrics line. Targets (from the issue): monitor costs < 5 % of images/s, line-to-screen < 2 s,
 peak RSS server < 1.5 GB, trainer < 3 GB. Results are printed and written to benchmarks/out/.
+
+The page's "Refresh every" setting trades one target against the other: each refresh costs the
+browser CPU (which, on a CPU-only machine, training loses), and the refresh interval bounds the delay.
+Run it once per setting (`--refresh "1 s"`, `"2 s"`, `"5 s"`) to see the trade-off on your machine.
 """
 from __future__ import annotations
 
@@ -95,19 +99,23 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--phase-seconds", type=float, default=45)
     p.add_argument("--phases", type=int, default=4, help="alternating no-page / page phases (even number)")
-    p.add_argument("--model", default="dcgan")
-    p.add_argument("--dataset", default="mnist")
-    p.add_argument("--width", type=int, default=64)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--log-every", type=int, default=10)
+    defaults = TrainConfig()  # the run the training page starts when nothing is changed
+    p.add_argument("--model", default=defaults.model)
+    p.add_argument("--dataset", default=defaults.dataset)
+    p.add_argument("--width", type=int, default=defaults.width)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--log-every", type=int, default=defaults.log_every)
     p.add_argument("--device", default="auto")
+    p.add_argument("--refresh", default=None, help="the page's 'Refresh every' setting, e.g. '1 s' "
+                   "(default: the page's default)")
     a = p.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="gan-bench-")) / "runs"
     root.mkdir()
+    # evaluations are off: they pause the steps for a second or two, which would swamp the comparison
     config = TrainConfig(model=a.model, dataset=a.dataset, width=a.width, batch_size=a.batch_size,
-                         max_steps=1_000_000, log_every=a.log_every, sample_every=a.log_every * 5,
-                         checkpoint_every=10_000, device=a.device)
+                         max_steps=1_000_000, log_every=a.log_every, checkpoint_every=10_000, eval_every=0,
+                         device=a.device)
     phases, draws, page_opened = [], [], []
     with harness.streamlit_server(root, log_path=root.parent / "streamlit.log") as (url, server):
         run = jobs.start(config, "bench", root=root)
@@ -121,7 +129,8 @@ def main() -> int:
                 time.sleep(0.2)
             train_pid = rundir.read_status(run)["pid"]
             print(f"training {a.model} on {a.dataset} (batch {a.batch_size}, width {a.width}) on "
-                  f"{jobs.status(run).get('device')}; {a.phases} phases of {a.phase_seconds:.0f} s", flush=True)
+                  f"{jobs.status(run).get('device')}; {a.phases} phases of {a.phase_seconds:.0f} s; page refresh "
+                  f"{a.refresh or 'default'}", flush=True)
             for i in range(a.phases):
                 with_page = i % 2 == 1
                 if with_page:
@@ -129,6 +138,10 @@ def main() -> int:
                         page.goto(url + "/")
                         page.get_by_role("link", name="Train & monitor").first.click()
                         page.locator(".st-key-loss_chart .js-plotly-plot").wait_for(timeout=60_000)
+                        if a.refresh:
+                            page.locator(".st-key-refresh input").click()
+                            page.get_by_role("option", name=a.refresh, exact=True).click()
+                            page.wait_for_timeout(500)
                         page.evaluate(DRAW_RECORDER)
                         page_opened.append(time.time())
                         phases.append(measure(a, watcher, server.pid, train_pid, True))
@@ -150,7 +163,7 @@ def main() -> int:
     windows = [(t, ph["end"]) for t, ph in zip(page_opened, [ph for ph in phases if ph["page"]])]
     latencies = line_to_screen(watcher.lines, draws, windows)
     result = {
-        "config": {"model": a.model, "dataset": a.dataset, "width": a.width, "batch_size": a.batch_size,
+        "config": {"refresh": a.refresh, "model": a.model, "dataset": a.dataset, "width": a.width, "batch_size": a.batch_size,
                    "log_every": a.log_every, "phase_seconds": a.phase_seconds, "cpus": os.cpu_count(),
                    "loadavg_at_end": os.getloadavg()},
         "phases": phases,
@@ -163,7 +176,7 @@ def main() -> int:
     ratio = (result["images_per_s_page_open"] / result["images_per_s_no_page"]
              if no_page and page else float("nan"))
     result["ratio_page_open_to_no_page"] = ratio
-    out = REPO / "benchmarks" / "out" / "monitor_overhead.json"
+    out = REPO / "benchmarks" / "out" / f"monitor_overhead{'_' + a.refresh.replace(' ', '') if a.refresh else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
 

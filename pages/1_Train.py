@@ -160,79 +160,116 @@ def controls(run_dir: Path, st_: dict, config: TrainConfig | None, until: int | 
                         help="One HTML file: config, curves, grids, metrics and the command that reproduces the run")
 
 
+# While a run trains, the monitor re-reads its files every few seconds (the user's pick, REFRESH_S).
+# Every refresh costs the browser CPU, whatever changed: measured on 2 cores with a software-rendered
+# Chromium, ~5 % of a core per refresh per second for the rerun itself and ~5 % more for each plotly
+# redraw; on a machine that trains on every core that comes straight out of training (see
+# benchmarks/monitor_overhead.py). Hence 2 s by default, and a slow poll while a run is paused.
+REFRESH_S = {"1 s": 1.0, "2 s": 2.0, "5 s": 5.0, "10 s": 10.0}
+DEFAULT_REFRESH = "2 s"
+PAUSED_POLL_S = 5.0
+
+
 def monitor(run_dir: Path) -> None:
-    """Everything about one run, redrawn from its files on every tick."""
+    """Everything about one run, re-read from its files on every tick while it trains (a fragment)."""
     if not run_dir.is_dir():
         st.warning(f"{run_dir.name} no longer exists.")
         return
     st_ = jobs.status(run_dir)
     state = st_.get("state", "queued")
-    seen = st.session_state.setdefault("seen_state", {})
-    if seen.get(run_dir.name, state) != state and (state in jobs.ACTIVE_STATES) != (
-            seen[run_dir.name] in jobs.ACTIVE_STATES):
-        seen[run_dir.name] = state
-        st.rerun(scope="app")  # switch between live polling and a still page, refresh the runs table
-    seen[run_dir.name] = state
+    shown = st.session_state.setdefault("shown_state", {})
+    changed = shown.get(run_dir.name, state) != state
+    shown[run_dir.name] = state
+    active = state in jobs.ACTIVE_STATES
     config = jobs.load_config(run_dir)
-    rows = rundir.read_metrics(run_dir)
-    train_all = [r for r in rows if r.get("kind", "train") == "train"]
-    samples_all = rundir.list_samples(run_dir)
-    prog = jobs.progress(st_, train_all)
 
-    head = st.container(key="run_status")
-    with head:
+    with st.container(key="run_status"):
         st.markdown(f"### {run_dir.name} &nbsp; :{STATE_COLORS.get(state, 'gray')}-badge[{state}]")
         if config:
             st.caption(f"{NAMES[config.model]} on {config.dataset}, {NAMES[config.loss]} loss, batch "
                        f"{config.batch_size}, lr G {config.lr_g:g} / D {config.lr_d:g}")
-        m = st.columns(6)
-        m[0].metric(f"Step (of {prog['total']})" if prog["total"] else "Step", prog["step"])
-        m[1].metric("Epoch", f"{float(prog['epoch'] or 0):.2f}")
-        m[2].metric("Elapsed", viz.fmt_duration(prog["elapsed"]))
-        m[3].metric("ETA", viz.fmt_duration(prog["eta"]) if state in jobs.ACTIVE_STATES else "—")
-        m[4].metric("Images/s", f"{train_all[-1].get('images_per_s', 0):.0f}" if train_all else "—")
-        m[5].metric("Device", st_.get("device", "—"))
-        if state in jobs.ACTIVE_STATES and prog["total"]:
-            st.progress(prog["fraction"])
+        status_figures(run_dir, st_)
         controls_box = st.container()
-        if st_.get("message"):
-            (st.error if state == "failed" else st.info if state == "queued" else st.caption)(st_["message"])
-        if state == "failed":
-            st.code(jobs.tail_log(run_dir, 25) or "(log.txt is empty)", language=None)
 
     # which step to show: live, or a step picked to replay the run (curves and grids up to it)
     view = st.columns([1, 2, 1], vertical_alignment="center")
-    live = state in jobs.ACTIVE_STATES and view[0].toggle("Follow live", value=True, key=f"live_{run_dir.name}")
-    if state not in jobs.ACTIVE_STATES:
+    live = active and view[0].toggle("Follow live", value=True, key=f"live_{run_dir.name}")
+    if not active:
         view[0].caption("Replay: pick a step below to see the curves and samples up to it.")
     smoothing = view[1].slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="smoothing")
     log_y = view[2].toggle("Log scale", key="log_y")
     until = None
-    logged = [r["step"] for r in train_all]
-    marks = sorted({s for s, _ in samples_all} | set(logged[:: max(1, len(logged) // 300)]))
-    if not live and len(marks) > 1:
-        until = st.select_slider("Show the run up to step (curves and samples)", options=marks, value=marks[-1],
-                             key=f"until_{run_dir.name}")
+    if not live:
+        logged = [r["step"] for r in metrics(run_dir, "train")]
+        marks = sorted({s for s, _ in rundir.list_samples(run_dir)} | set(logged[:: max(1, len(logged) // 300)]))
+        if len(marks) > 1:
+            until = st.select_slider("Show the run up to step (curves and samples)", options=marks,
+                                     value=marks[-1], key=f"until_{run_dir.name}")
     with controls_box:
-        controls(run_dir, st_, config, until)
-    train = viz.rows_until(train_all, until)
-    evals = viz.rows_until([r for r in rows if r.get("kind") == "eval"], until)
-    samples = [s for s in samples_all if until is None or s[0] <= until]
+        controls(run_dir, st_, config, until)  # before any rerun below, so a click is never lost
+    if changed:
+        st.rerun(scope="app")  # polling on or off, new buttons, the runs table; rare, so a full rerun
+    curves(run_dir, config, until, smoothing, log_y)
 
-    # Rebuild figures only when the metrics file or a view setting changed (log lines arrive every
-    # few seconds on a CPU, ticks every second); an unchanged figure also spares the browser a redraw.
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _metrics(path: str, size: int, mtime_ns: int) -> list[dict]:
+    return rundir.read_metrics(Path(path).parent)
+
+
+def metrics(run_dir: Path, kind: str | None = None) -> list[dict]:
+    """metrics.jsonl's rows, parsed once per version of the file however many tabs and refreshes read it
+    (the rows are shared: read them, never change them)."""
+    path = run_dir / "metrics.jsonl"
+    try:
+        stat = path.stat()
+    except OSError:
+        return []
+    rows = _metrics(str(path), stat.st_size, stat.st_mtime_ns)
+    return rows if kind is None else [r for r in rows if r.get("kind", "train") == kind]
+
+
+def status_figures(run_dir: Path, st_: dict) -> None:
+    """Step, epoch, times, speed, device, progress and the status message."""
+    state = st_.get("state", "queued")
+    train_all = metrics(run_dir, "train")
+    prog = jobs.progress(st_, train_all)
+    m = st.columns(6)
+    m[0].metric(f"Step (of {prog['total']})" if prog["total"] else "Step", prog["step"])
+    m[1].metric("Epoch", f"{float(prog['epoch'] or 0):.2f}")
+    m[2].metric("Elapsed", viz.fmt_duration(prog["elapsed"]))
+    m[3].metric("ETA", viz.fmt_duration(prog["eta"]) if state in jobs.ACTIVE_STATES else "—")
+    m[4].metric("Images/s", f"{train_all[-1].get('images_per_s', 0):.0f}" if train_all else "—")
+    m[5].metric("Device", st_.get("device", "—"))
+    if state in jobs.ACTIVE_STATES and prog["total"]:
+        st.progress(prog["fraction"])
+    if st_.get("message"):
+        (st.error if state == "failed" else st.info if state == "queued" else st.caption)(st_["message"])
+    if state == "failed":
+        st.code(jobs.tail_log(run_dir, 25) or "(log.txt is empty)", language=None)
+
+
+def curves(run_dir: Path, config: TrainConfig | None, until: int | None, smoothing: float, log_y: bool) -> None:
+    """The doctor, the latest sample grid and the curves, up to step `until` (None: everything)."""
+    rows = metrics(run_dir)
+    train = viz.rows_until([r for r in rows if r.get("kind", "train") == "train"], until)
+    evals = viz.rows_until([r for r in rows if r.get("kind") == "eval"], until)
+    samples = [s for s in rundir.list_samples(run_dir) if until is None or s[0] <= until]
+
+    # Figures are rebuilt only when the metrics file or a view setting changed: building them is cheap,
+    # but an unchanged figure also spares the browser a full plotly redraw.
     mstat = (run_dir / "metrics.jsonl").stat() if (run_dir / "metrics.jsonl").exists() else None
     version = (run_dir.name, mstat and (mstat.st_size, mstat.st_mtime_ns), until, smoothing, log_y)
     cached = st.session_state.get("monitor_figures")
-    if cached is None or cached[0] != version:
+    if cached is None or cached["version"] != version:
         loss = config.loss if config else "ns"
-        cached = (version, {"findings": diagnose(train, evals, loss),
-                            "loss": viz.loss_figure(train, smoothing, log_y),
-                            "d": viz.d_outputs_figure(train, loss, smoothing),
-                            "grad": viz.grad_norm_figure(train, smoothing, log_y),
-                            "speed": viz.throughput_figure(train, smoothing), "eval": viz.eval_figure(evals)})
+        cached = {"version": version, "findings": diagnose(train, evals, loss),
+                  "loss": viz.loss_figure(train, smoothing, log_y),
+                  "d": viz.d_outputs_figure(train, loss, smoothing),
+                  "grad": viz.grad_norm_figure(train, smoothing, log_y),
+                  "speed": viz.throughput_figure(train, smoothing), "eval": viz.eval_figure(evals)}
         st.session_state["monitor_figures"] = cached
-    figs = cached[1]
+    figs = cached
 
     with st.container(key="doctor"):
         for f in figs["findings"]:
@@ -335,8 +372,14 @@ if not runs:
 else:
     if st.session_state.get("run") not in runs:
         st.session_state["run"] = runs[0]
-    run_name = st.selectbox("Run", runs, key="run")
+    pick = st.columns([4, 1])
+    run_name = pick[0].selectbox("Run", runs, key="run")
+    refresh = REFRESH_S[pick[1].selectbox(
+        "Refresh every", list(REFRESH_S), index=list(REFRESH_S).index(DEFAULT_REFRESH), key="refresh",
+        help="How often the page re-reads a training run. Each refresh costs the browser some CPU, which "
+             "a CPU-only machine takes from training: on 2 cores, 1 s costs training about twice as much as 2 s.")]
     run_dir = ROOT / run_name
-    active = jobs.status(run_dir).get("state") in jobs.ACTIVE_STATES
-    st.fragment(monitor, run_every=1.0 if active else None)(run_dir)
-st.fragment(runs_table, run_every=3.0)()
+    state = jobs.status(run_dir).get("state")
+    poll = refresh if state == "running" else max(refresh, PAUSED_POLL_S) if state in jobs.ACTIVE_STATES else None
+    st.fragment(monitor, run_every=poll)(run_dir)
+st.fragment(runs_table, run_every=5.0)()  # notices runs started elsewhere (CLI, another tab)

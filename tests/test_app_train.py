@@ -116,6 +116,7 @@ def test_running_then_paused_then_stopped(root):
     charts = [c.key for c in at.get("plotly_chart")]
     assert charts == ["fig_loss", "fig_d", "fig_grad"] and len(at.image) == 1  # only the open tab is drawn
     assert at.toggle(key="live_live").value is True
+    assert at.selectbox(key="refresh").value == "2 s"  # how often the page re-reads the run
     at.button(key="pause").click().run()
     assert rundir.requested(run) == "pause"
     wait_for(lambda: jobs.status(run)["state"] == "paused", what="paused")
