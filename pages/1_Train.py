@@ -380,6 +380,6 @@ else:
              "a CPU-only machine takes from training: on 2 cores, 1 s costs training about twice as much as 2 s.")]
     run_dir = ROOT / run_name
     state = jobs.status(run_dir).get("state")
-    poll = refresh if state == "running" else max(refresh, PAUSED_POLL_S) if state in jobs.ACTIVE_STATES else None
+    poll = max(refresh, PAUSED_POLL_S) if state == "paused" else refresh if state in jobs.ACTIVE_STATES else None
     st.fragment(monitor, run_every=poll)(run_dir)
 st.fragment(runs_table, run_every=5.0)()  # notices runs started elsewhere (CLI, another tab)

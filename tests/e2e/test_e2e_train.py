@@ -11,7 +11,7 @@ from ganlib.train import jobs, rundir
 
 pytestmark = pytest.mark.e2e
 
-MAX_STEPS = 300  # ~25 s of training at width 8: long enough to stop mid-way on a busy 2-core box
+MAX_STEPS = 1000  # ~10-20 s of training at width 8: it is stopped early, so the resumed part is long
 LOG_EVERY = 4
 
 CHART_POINTS = """() => {
@@ -75,7 +75,7 @@ def test_start_watch_stop_resume_finish(page, server, runs_root, model, label):
     set_number(page, "cfg_batch_size", 16)
     set_number(page, "cfg_max_steps", MAX_STEPS)
     page.get_by_text("More settings").click()
-    for key, value in (("cfg_subset", 256), ("cfg_width", 8), ("cfg_sample_every", 8), ("cfg_log_every", LOG_EVERY)):
+    for key, value in (("cfg_subset", 256), ("cfg_width", 8), ("cfg_sample_every", 25), ("cfg_log_every", LOG_EVERY)):
         set_number(page, key, value)
     page.locator(".st-key-run_name input").fill(f"e2e-{model}")
     page.locator(".st-key-run_name input").press("Enter")
@@ -129,5 +129,6 @@ def test_start_watch_stop_resume_finish(page, server, runs_root, model, label):
     with page.expect_download() as csv:
         click(page, "dl_csv")
     all_rows = rundir.read_metrics(run)  # the train rows and the evaluation at the end
-    assert [r["step"] for r in all_rows if r["kind"] == "eval"] == [MAX_STEPS]
+    evals = sorted(set(range(config.eval_every, MAX_STEPS + 1, config.eval_every)) | {MAX_STEPS})
+    assert [r["step"] for r in all_rows if r["kind"] == "eval"] == evals  # every eval_every steps and at the end
     assert len(csv.value.path().read_text().strip().splitlines()) == 1 + len(all_rows)
