@@ -70,7 +70,8 @@ def metrics_csv(rows: list[dict]) -> str:
 
 # ---------------------------------------------------------------- curves
 # Figures are built as plain plotly specs and wrapped without validation: validating costs ~10 ms
-# per figure, and the monitor rebuilds five of them on every refresh (every 2 s by default) next to a training process.
+# per figure, and the monitor rebuilds five of them on every refresh (every 2 s by default), next to
+# a training process.
 # tests/test_viz.py validates every figure kind once.
 
 def _figure(spec: dict) -> go.Figure:
