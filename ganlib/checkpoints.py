@@ -27,6 +27,7 @@ from .train.rundir import atomic_write_bytes
 
 FORMAT = "gan-studio"
 FORMAT_VERSION = 1
+CLASSIFIER_FORMAT = "gan-studio-classifier"  # the metrics' feature network (ganlib.metrics.classifier)
 
 
 class CheckpointError(ValueError):
@@ -61,6 +62,9 @@ def load_checkpoint(path: str | Path, family: str | None = None, map_location="c
         raise CheckpointError(f"{path} is not a GAN Studio checkpoint ({why}).") from None
     except Exception as e:  # noqa: BLE001 - anything else is still a bad file, not a crash
         raise CheckpointError(f"{path} is not a GAN Studio checkpoint ({type(e).__name__}).") from None
+    if isinstance(ckpt, dict) and ckpt.get("format") == CLASSIFIER_FORMAT:
+        raise CheckpointError(f"{path} is GAN Studio's MNIST classifier (the metrics' feature network), not a GAN: "
+                              "give a generator checkpoint such as checkpoints/dcgan_mnist.pt.")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a GAN Studio checkpoint (it is a PyTorch file of another kind).")
     if ckpt.get("format_version", 0) > FORMAT_VERSION:

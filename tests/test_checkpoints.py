@@ -1,4 +1,5 @@
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -57,6 +58,12 @@ def test_foreign_torch_file(tmp_path):
     torch.save({"state_dict": {"w": torch.zeros(2)}}, tmp_path / "f.pt")
     with pytest.raises(CheckpointError, match="another kind"):
         load_checkpoint(tmp_path / "f.pt")
+
+
+def test_the_metric_classifier_is_named_not_called_foreign():
+    classifier = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist_classifier.pt"
+    with pytest.raises(CheckpointError, match="MNIST classifier .* not a GAN: give a generator checkpoint"):
+        load_checkpoint(classifier)
 
 
 class Evil:

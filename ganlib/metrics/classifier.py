@@ -16,7 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-CLASSIFIER_FORMAT = "gan-studio-classifier"
+from ..checkpoints import CLASSIFIER_FORMAT
+
 CLASSIFIER_FORMAT_VERSION = 1
 
 
