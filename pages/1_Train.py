@@ -161,9 +161,9 @@ def controls(run_dir: Path, st_: dict, config: TrainConfig | None, until: int | 
 
 
 # While a run trains, the monitor re-reads its files every few seconds (the user's pick, REFRESH_S).
-# Every refresh costs the browser CPU, whatever changed: measured on 2 cores with a software-rendered
-# Chromium, ~5 % of a core per refresh per second for the rerun itself and ~5 % more for each plotly
-# redraw; on a machine that trains on every core that comes straight out of training (see
+# Every refresh costs the browser CPU: measured on 2 cores with a software-rendered Chromium, ~50 ms
+# for the rerun itself, whatever changed, and ~250 ms to redraw the charts and grid when a metrics
+# line arrived; on a machine that trains on every core, that comes straight out of training (see
 # benchmarks/monitor_overhead.py). Hence 2 s by default, and a slow poll while a run is paused.
 REFRESH_S = {"1 s": 1.0, "2 s": 2.0, "5 s": 5.0, "10 s": 10.0}
 DEFAULT_REFRESH = "2 s"
@@ -200,7 +200,7 @@ def monitor(run_dir: Path) -> None:
     log_y = view[2].toggle("Log scale", key="log_y")
     until = None
     if not live:
-        logged = [r["step"] for r in metrics(run_dir, "train")]
+        logged = [r["step"] for r in rundir.read_metrics(run_dir, "train")]
         marks = sorted({s for s, _ in rundir.list_samples(run_dir)} | set(logged[:: max(1, len(logged) // 300)]))
         if len(marks) > 1:
             until = st.select_slider("Show the run up to step (curves and samples)", options=marks,
@@ -212,27 +212,10 @@ def monitor(run_dir: Path) -> None:
     curves(run_dir, config, until, smoothing, log_y)
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _metrics(path: str, size: int, mtime_ns: int) -> list[dict]:
-    return rundir.read_metrics(Path(path).parent)
-
-
-def metrics(run_dir: Path, kind: str | None = None) -> list[dict]:
-    """metrics.jsonl's rows, parsed once per version of the file however many tabs and refreshes read it
-    (the rows are shared: read them, never change them)."""
-    path = run_dir / "metrics.jsonl"
-    try:
-        stat = path.stat()
-    except OSError:
-        return []
-    rows = _metrics(str(path), stat.st_size, stat.st_mtime_ns)
-    return rows if kind is None else [r for r in rows if r.get("kind", "train") == kind]
-
-
 def status_figures(run_dir: Path, st_: dict) -> None:
     """Step, epoch, times, speed, device, progress and the status message."""
     state = st_.get("state", "queued")
-    train_all = metrics(run_dir, "train")
+    train_all = rundir.read_metrics(run_dir, "train")
     prog = jobs.progress(st_, train_all)
     m = st.columns(6)
     m[0].metric(f"Step (of {prog['total']})" if prog["total"] else "Step", prog["step"])
@@ -251,7 +234,7 @@ def status_figures(run_dir: Path, st_: dict) -> None:
 
 def curves(run_dir: Path, config: TrainConfig | None, until: int | None, smoothing: float, log_y: bool) -> None:
     """The doctor, the latest sample grid and the curves, up to step `until` (None: everything)."""
-    rows = metrics(run_dir)
+    rows = rundir.read_metrics(run_dir)
     train = viz.rows_until([r for r in rows if r.get("kind", "train") == "train"], until)
     evals = viz.rows_until([r for r in rows if r.get("kind") == "eval"], until)
     samples = [s for s in rundir.list_samples(run_dir) if until is None or s[0] <= until]
@@ -377,7 +360,7 @@ else:
     refresh = REFRESH_S[pick[1].selectbox(
         "Refresh every", list(REFRESH_S), index=list(REFRESH_S).index(DEFAULT_REFRESH), key="refresh",
         help="How often the page re-reads a training run. Each refresh costs the browser some CPU, which "
-             "a CPU-only machine takes from training: on 2 cores, 1 s costs training about twice as much as 2 s.")]
+             "a CPU-only machine takes from training: on 2 cores, 1 s cost training 36% of its speed, 2 s 21%.")]
     run_dir = ROOT / run_name
     state = jobs.status(run_dir).get("state")
     poll = max(refresh, PAUSED_POLL_S) if state == "paused" else refresh if state in jobs.ACTIVE_STATES else None

@@ -265,3 +265,23 @@ def test_config_and_run_files_import_without_torch():
     # the fake trainer (and jobs' light paths) rely on this: torch takes seconds to import
     code = "import sys, ganlib.config, ganlib.train.rundir; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def test_read_metrics_parses_new_lines_only_and_follows_a_rewrite(tmp_path):
+    # the app re-reads every run's metrics on each refresh; the reader parses each line once
+    for step in (1, 2):
+        rundir.append_metrics(tmp_path, {"step": step, "d_loss": 1.0})
+    assert [r["step"] for r in rundir.read_metrics(tmp_path)] == [1, 2]
+    with open(tmp_path / "metrics.jsonl", "a") as f:
+        f.write('{"step": 3, "kind": "eval"}\n{"step": 4, "d_lo')  # a line being written
+    assert [r["step"] for r in rundir.read_metrics(tmp_path)] == [1, 2, 3]
+    assert [r["step"] for r in rundir.read_metrics(tmp_path, "eval")] == [3]
+    with open(tmp_path / "metrics.jsonl", "a") as f:
+        f.write('ss": 0.5}\nnot json\n[1, 2]\n{"step": 5}')  # the line completed; junk; a last line with no newline
+    rows = rundir.read_metrics(tmp_path)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5] and rows[3]["d_loss"] == 0.5
+    rows.append({"step": 99})  # the caller's list is its own
+    rundir.truncate_metrics(tmp_path, after_step=2)  # a rewrite by rename: a new file, read afresh
+    assert [r["step"] for r in rundir.read_metrics(tmp_path)] == [1, 2]
+    (tmp_path / "metrics.jsonl").unlink()
+    assert rundir.read_metrics(tmp_path) == []

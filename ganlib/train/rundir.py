@@ -17,7 +17,9 @@ import json
 import os
 import re
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 STATES = ("queued", "running", "paused", "stopped", "finished", "failed")
@@ -101,22 +103,51 @@ def append_metrics(run_dir: str | Path, row: dict) -> None:
         f.write(json.dumps(row) + "\n")
 
 
-def read_metrics(run_dir: str | Path, kind: str | None = None) -> list[dict]:
-    """All complete metrics lines (a half-written last line is skipped), optionally of one kind."""
-    path = Path(run_dir) / "metrics.jsonl"
+# Parsed metrics, per file: the app re-reads every run's metrics.jsonl on each refresh (the monitor
+# and the runs table), so a file is parsed once and then only its new lines. Safe because the file
+# is append-only and replaced only by a rename (truncate_metrics), which gives it a new inode.
+_METRICS_CACHE: OrderedDict[str, dict] = OrderedDict()
+_METRICS_CACHE_FILES = 64
+_METRICS_LOCK = threading.Lock()
+
+
+def _parse_lines(data: bytes) -> list[dict]:
     rows = []
-    try:
-        text = path.read_text()
-    except OSError:
-        return rows
-    for line in text.splitlines():
+    for line in data.splitlines():
         try:
             row = json.loads(line)
-        except ValueError:
+        except ValueError:  # a damaged line is skipped, never fatal
             continue
-        if kind is None or row.get("kind", "train") == kind:
+        if isinstance(row, dict):
             rows.append(row)
     return rows
+
+
+def read_metrics(run_dir: str | Path, kind: str | None = None) -> list[dict]:
+    """All complete metrics lines (a half-written last line is skipped), optionally of one kind.
+
+    The row dicts are shared between callers (see _METRICS_CACHE): read them, never change them.
+    """
+    path = Path(run_dir) / "metrics.jsonl"
+    try:
+        with open(path, "rb") as f, _METRICS_LOCK:
+            stat = os.fstat(f.fileno())
+            key = str(path.resolve())
+            entry = _METRICS_CACHE.pop(key, None)
+            if entry is None or entry["inode"] != (stat.st_dev, stat.st_ino) or stat.st_size < entry["offset"]:
+                entry = {"inode": (stat.st_dev, stat.st_ino), "offset": 0, "rows": []}
+            f.seek(entry["offset"])
+            chunk = f.read(stat.st_size - entry["offset"])
+            cut = chunk.rfind(b"\n") + 1  # lines up to the last newline are final; after it, one being written
+            entry["offset"] += cut
+            entry["rows"] += _parse_lines(chunk[:cut])
+            _METRICS_CACHE[key] = entry
+            while len(_METRICS_CACHE) > _METRICS_CACHE_FILES:
+                _METRICS_CACHE.popitem(last=False)
+            rows = entry["rows"] + _parse_lines(chunk[cut:])  # a last line without newline counts if whole
+            return rows if kind is None else [r for r in rows if r.get("kind", "train") == kind]
+    except OSError:
+        return []
 
 
 def truncate_metrics(run_dir: str | Path, after_step: int) -> None:
