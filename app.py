@@ -15,6 +15,12 @@ PAGES = [
     ("pages/1_Train.py", "Train & monitor", ":material/monitoring:",
      "Launch GAN, DCGAN or CGAN training in the background and watch it live: loss curves, D(x) vs "
      "D(G(z)), samples from fixed noise, a training doctor. Pause, stop, resume, compare and replay runs."),
+    ("pages/2_Latent.py", "Latent explorer", ":material/explore:",
+     "Open any generator (shipped or your run) and steer it: direction sliders (PCA, closed-form, "
+     "attribute), truncation, interpolation, and inversion of a digit you draw or upload."),
+    ("pages/5_Mode_collapse.py", "Mode-collapse lab", ":material/scatter_plot:",
+     "Watch a GAN collapse onto a few modes of a 2-D mixture and compare the cures side by side; "
+     "measure the diversity of any image generator."),
 ]
 
 

@@ -51,3 +51,26 @@ def summary_line(entry: dict) -> str:
     if "label_accuracy" in ev:
         parts.append(f"{ev['label_accuracy']:.1%} of samples are the asked digit")
     return "; ".join(parts) + f"; trained {entry['train_seconds'] / 60:.0f} min on {entry['machine']}."
+
+
+def generator_choices(runs_root: str | Path | None = None) -> list[dict]:
+    """Every generator a page can open: the shipped models, then each run's checkpoint (newest first).
+
+    Each entry: {"label", "path", "family", "dataset", "shipped"}. Read from the manifest and the runs'
+    config.json files only (no checkpoint is loaded), so listing is cheap enough for every rerun.
+    """
+    from .train import jobs
+
+    out = [{"label": f"{entry['title']} (shipped)", "path": str(CHECKPOINTS_DIR / entry["file"]),
+            "family": entry["family"], "dataset": entry["dataset"], "shipped": True}
+           for entry in manifest().values() if (CHECKPOINTS_DIR / entry["file"]).is_file()]
+    for run_dir in jobs.run_dirs(runs_root):
+        if not (run_dir / "checkpoint.pt").is_file():
+            continue
+        config = jobs.load_config(run_dir)
+        if config is None:
+            continue
+        out.append({"label": f"run {run_dir.name} ({config.model}, {config.dataset})",
+                    "path": str(run_dir / "checkpoint.pt"), "family": config.model,
+                    "dataset": config.dataset, "shipped": False})
+    return out

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
+from ganlib import pretrained
 from ganlib.checkpoints import load_checkpoint, load_generator
 from ganlib.cli import build_parser, config_from_args
 from ganlib.evaluate import evaluate_generator
@@ -61,3 +63,21 @@ def test_shipped_models_are_good(name):
 def test_preview_is_a_png_grid():
     png = preview_png("cgan_mnist", n=20)
     assert png[:4] == b"\x89PNG"
+
+
+def test_generator_choices_lists_shipped_then_runs(tmp_path):
+    from ganlib.config import TrainConfig
+    from ganlib.train import rundir
+
+    run = tmp_path / "my_run"
+    run.mkdir()
+    rundir.atomic_write_json(run / "config.json", TrainConfig(model="cgan").__dict__)
+    (run / "checkpoint.pt").write_bytes(b"x")
+    (tmp_path / "no_ckpt").mkdir()
+    rundir.atomic_write_json(tmp_path / "no_ckpt" / "config.json", TrainConfig().__dict__)
+    choices = pretrained.generator_choices(tmp_path)
+    shipped = [c for c in choices if c["shipped"]]
+    assert {c["family"] for c in shipped} >= {"dcgan", "cgan"}
+    runs = [c for c in choices if not c["shipped"]]
+    assert [(c["family"], Path(c["path"]).parent.name) for c in runs] == [("cgan", "my_run")]
+    assert choices.index(runs[0]) > choices.index(shipped[-1])

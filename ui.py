@@ -1,0 +1,98 @@
+"""Widgets that several pages share: the checkpoint picker, cached model loading, and a large crisp
+image with the MNIST classifier's reading. Pages import this module; ganlib never does.
+
+A checkpoint chosen on one page is the default on the next: the picker keeps the last choice in
+st.session_state[LAST_CHECKPOINT].
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+import torch
+
+from ganlib import pretrained
+from ganlib.checkpoints import CheckpointError, load_generator
+from ganlib.images import grid_image, png_bytes
+from ganlib.train.jobs import runs_root
+
+LAST_CHECKPOINT = "last_checkpoint"  # session-state key: the path last chosen on any page
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _cached_generator(path: str, mtime_ns: int, size: int):
+    return load_generator(path)
+
+
+def generator(path: str | Path):
+    """(G, meta) for a checkpoint, loaded once per file version for every session (eval mode, CPU).
+    Raises CheckpointError with one sentence for a bad file."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "checkpoint.pt"
+    try:
+        stat = p.stat()
+    except OSError:
+        raise CheckpointError(f"{p} does not exist.") from None
+    return _cached_generator(str(p), stat.st_mtime_ns, stat.st_size)
+
+
+@st.cache_resource(show_spinner=False)
+def classifier():
+    """The shipped MNIST classifier (metrics' feature network), loaded once for every session."""
+    from ganlib.metrics.classifier import load_classifier
+
+    return load_classifier()
+
+
+def checkpoint_picker(label: str = "Model", key: str = "checkpoint", families: tuple[str, ...] | None = None,
+                      default: str | None = None, help: str | None = None) -> dict | None:
+    """A selectbox of shipped models and runs' checkpoints; returns the chosen entry
+    ({"label", "path", "family", "dataset", "shipped"}) or None when there is none to choose.
+
+    `default` (e.g. from the URL) wins over the last choice made on another page.
+    """
+    choices = [c for c in pretrained.generator_choices(runs_root()) if families is None or c["family"] in families]
+    if not choices:
+        st.info("No model to open yet: train one on the Train & monitor page.", icon=":material/info:")
+        return None
+    paths = [c["path"] for c in choices]
+    wanted = default or st.session_state.get(LAST_CHECKPOINT)
+    if key in st.session_state and st.session_state[key] not in paths:
+        del st.session_state[key]  # a run was deleted since
+    index = paths.index(wanted) if wanted in paths else 0
+    by_path = {c["path"]: c for c in choices}
+    path = st.selectbox(label, paths, index=index, key=key, help=help,
+                        format_func=lambda p: by_path[p]["label"])
+    st.session_state[LAST_CHECKPOINT] = path
+    return by_path[path]
+
+
+def crisp_png(x: torch.Tensor, scale: int = 10, nrow: int | None = None) -> bytes:
+    """(C, H, W) or (N, C, H, W) in [-1, 1] -> PNG bytes upscaled by `scale` with nearest-neighbour
+    pixels (a 28x28 digit drawn 280 px wide stays sharp in every browser)."""
+    x = x if x.dim() == 4 else x[None]
+    img = grid_image(x, nrow=nrow, padding=0 if len(x) == 1 else 2)
+    from PIL import Image
+
+    return png_bytes(img.resize((img.width * scale, img.height * scale), Image.NEAREST))
+
+
+def classifier_reading(x: torch.Tensor) -> tuple[int, float]:
+    """(digit, probability) the MNIST classifier reads in one image (1, 28, 28) in [-1, 1]."""
+    from ganlib.metrics.image import classify
+
+    _, probs = classify(classifier(), x[None].float() if x.dim() == 3 else x.float())
+    p, digit = probs[0].max(0)
+    return int(digit), float(p)
+
+
+def digit_image(x: torch.Tensor, caption: str = "", width: int = 280, reading: bool = True) -> None:
+    """A large crisp image (1, 28, 28) in [-1, 1] with the classifier's reading under it."""
+    st.image(crisp_png(x, scale=max(1, width // x.shape[-1])), width=width, output_format="PNG")
+    parts = [caption] if caption else []
+    if reading and tuple(x.shape[-3:]) == (1, 28, 28):
+        digit, p = classifier_reading(x)
+        parts.append(f"classifier reads **{digit}** ({p:.0%})")
+    if parts:
+        st.caption(" · ".join(parts))
