@@ -121,7 +121,7 @@ def truncate(latents: torch.Tensor, mean: torch.Tensor, psi: float) -> torch.Ten
 def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
     """(D,), (D,), t (T,) -> (T, D) on the straight line (t = 0 gives a, t = 1 gives b)."""
     t = torch.as_tensor(t, dtype=a.dtype).view(-1, 1)
-    return a[None] + t * (b - a)[None]
+    return (1 - t) * a[None] + t * b[None]   # this form gives a and b exactly at t = 0 and 1
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
@@ -510,7 +510,7 @@ def invert(G: nn.Module, target: torch.Tensor, *, label: int | None = None, clas
         (z.grad,) = torch.autograd.grad(total.sum(), z)
         opt.step()
         if progress_fn is not None and (step % 5 == 4 or step == steps - 1):
-            progress_fn(step + 1, steps, float(pixel.min()))
+            progress_fn(step + 1, steps, float(pixel.detach().min()))
     with torch.no_grad():
         total, pixel = losses(z)
         i = int(total.argmin())
