@@ -96,3 +96,43 @@ def digit_image(x: torch.Tensor, caption: str = "", width: int = 280, reading: b
         parts.append(f"classifier reads **{digit}** ({p:.0%})")
     if parts:
         st.caption(" · ".join(parts))
+
+
+# ---------------------------------------------------------------- a digit drawn or uploaded by the user
+
+DIGIT_CANVAS_PX = 224   # 8x the 28 px digit: big enough to draw with a mouse, small enough for a column
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _mnist_digit(data: bytes) -> torch.Tensor:
+    from ganlib.images import to_mnist_digit
+
+    return to_mnist_digit(data)
+
+
+def digit_input(key: str = "digit", label: str = "Your digit") -> torch.Tensor | None:
+    """Draw a digit on a canvas or upload an image of one (any common format and size, either colour
+    scheme); returns it as MNIST sees digits, (1, 28, 28) in [-1, 1] white on black and centred, or None
+    while there is nothing yet. A file that is not an image, too large or blank gets one sentence."""
+    how = st.segmented_control(label, ["Draw", "Upload"], default="Draw", key=f"{key}_how") or "Draw"
+    if how == "Upload":
+        file = st.file_uploader("An image of one digit: PNG, JPEG, GIF, BMP, TIFF, WebP...; any size, dark on light "
+                                "or light on dark", key=f"{key}_file")
+        if file is None:
+            return None
+        data = file.getvalue()
+    else:
+        from streamlit_drawable_canvas import st_canvas
+
+        drawing = st_canvas(stroke_width=18, stroke_color="#ffffff", background_color="#000000",
+                            width=DIGIT_CANVAS_PX, height=DIGIT_CANVAS_PX, drawing_mode="freedraw",
+                            return_image_data=True, key=f"{key}_canvas")
+        if not (drawing.json_data or {}).get("objects") or drawing.image_bytes is None:
+            st.caption("Draw one digit with the mouse (it is scaled and centred like MNIST).")
+            return None
+        data = drawing.image_bytes
+    try:
+        return _mnist_digit(data)
+    except ValueError as e:
+        st.error(str(e), icon=":material/error:")
+        return None
