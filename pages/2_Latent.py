@@ -38,8 +38,9 @@ def directions(path: str, mtime_ns: int, kind: str) -> L.Directions:
 def strip_png(path: str, mtime_ns: int, base: str, label: int | None, kind: str, index: int, psi: float) -> bytes:
     G, _ = ui.generator(path)
     z = L.truncate(L.decode_latent(base, G.latent_dim), L.mean_latent(G), psi)
-    strip = L.direction_strip(G, z, directions(path, mtime_ns, kind).vectors[index], STRIP_VALUES,
-                              [label] if label is not None else None)
+    with L.torch_threads(1):
+        strip = L.direction_strip(G, z, directions(path, mtime_ns, kind).vectors[index], STRIP_VALUES,
+                                  [label] if label is not None else None)
     return ui.crisp_png(strip, scale=2, nrow=len(STRIP_VALUES))
 
 
@@ -48,7 +49,8 @@ def interpolation(path: str, mtime_ns: int, seeds: tuple[int, int], classes: tup
                   spherical: bool) -> tuple[bytes, bytes]:
     G, _ = ui.generator(path)
     a, b = (L.sample_latents(G, 1, s)[0] for s in seeds)
-    x = L.interpolate(G, a, b, frames, spherical, label_a=classes[0], label_b=classes[1])
+    with L.torch_threads(1):
+        x = L.interpolate(G, a, b, frames, spherical, label_a=classes[0], label_b=classes[1])
     return ui.crisp_png(x, scale=3, nrow=frames), gif_bytes(x, scale=8)
 
 
@@ -219,7 +221,7 @@ def explore(base: torch.Tensor, code: str, dirs: L.Directions, kind: str) -> Non
     z = L.truncate(base, L.mean_latent(G), s["latent_psi"])
     z = z + (torch.tensor(amounts)[:, None] * dirs.vectors[slider_dirs]).sum(0)
     with left:
-        with st.container(key="latent_image"):
+        with st.container(key="latent_image"), L.torch_threads(1):   # one small image: one thread is fastest
             ui.digit_image(L.render(G, z[None], labels)[0], width=336)
         st.slider("Truncation psi", 0.0, 1.5, step=0.05, key="latent_psi",
                   help="Pulls the latent toward the mean (psi 0: the mean image; 1: unchanged; >1: exaggerated).")
