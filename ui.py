@@ -127,8 +127,9 @@ def digit_input(key: str = "digit", label: str = "Your digit") -> torch.Tensor |
         drawing = st_canvas(stroke_width=18, stroke_color="#ffffff", background_color="#000000",
                             width=DIGIT_CANVAS_PX, height=DIGIT_CANVAS_PX, drawing_mode="freedraw",
                             return_image_data=True, key=f"{key}_canvas")
+        st.caption("Draw one digit with the mouse; it is scaled and centred like MNIST. Undo and clear: the "
+                   "canvas's top-right corner, under the pointer.")
         if not (drawing.json_data or {}).get("objects") or drawing.image_bytes is None:
-            st.caption("Draw one digit with the mouse (it is scaled and centred like MNIST).")
             return None
         data = drawing.image_bytes
     try:

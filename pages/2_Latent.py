@@ -35,9 +35,12 @@ def directions(path: str, mtime_ns: int, kind: str) -> L.Directions:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def strip_png(path: str, mtime_ns: int, base: str, label: int | None, kind: str, index: int, psi: float) -> bytes:
+def strip_png(path: str, mtime_ns: int, seed: int, code: str, label: int | None, kind: str, index: int,
+              psi: float) -> bytes:
+    """Images along one direction from the explored latent (an inverted digit's code, else the seed's z)."""
     G, _ = ui.generator(path)
-    z = L.truncate(L.decode_latent(base, G.latent_dim), L.mean_latent(G), psi)
+    base = L.decode_latent(code, G.latent_dim) if code else L.sample_latents(G, 1, seed)[0]
+    z = L.truncate(base, L.mean_latent(G), psi)
     with L.torch_threads(1):
         strip = L.direction_strip(G, z, directions(path, mtime_ns, kind).vectors[index], STRIP_VALUES,
                                   [label] if label is not None else None)
@@ -175,7 +178,7 @@ labels = [label] if label is not None else None
 
 
 def base_latent() -> tuple[torch.Tensor, str]:
-    """The latent being explored: the seed's z, or an inverted digit's (kept in the URL as a code)."""
+    """The latent being explored and its URL code: the seed's z (code ""), or an inverted digit's."""
     code = st.session_state.get("latent_z", "")
     if code:
         try:
@@ -183,8 +186,7 @@ def base_latent() -> tuple[torch.Tensor, str]:
         except ValueError as e:
             st.warning(f"{e} Showing the seed's latent instead.", icon=":material/warning:")
             st.session_state["latent_z"] = ""
-    z = L.sample_latents(G, 1, st.session_state["latent_seed"])[0]
-    return z, L.encode_latent(z)
+    return L.sample_latents(G, 1, st.session_state["latent_seed"])[0], ""
 
 
 def url_values(**extra) -> dict:
@@ -207,13 +209,14 @@ def explore(base: torch.Tensor, code: str, dirs: L.Directions, kind: str) -> Non
         for n, index in enumerate(slider_dirs):
             name = dirs.names[index]
             if kind == "attribute" and name.startswith("more like a"):
-                digit = st.selectbox("More like a", list(range(10)), key="latent_digit")
+                digit = st.columns([1, 2])[0].selectbox("More like a", list(range(10)), key="latent_digit")
                 index = dirs.names.index(f"more like a {digit}") if f"more like a {digit}" in dirs.names else index
                 name = dirs.names[index]
             score = f" · {dirs.score_name} {dirs.scores[index]:.1%}" if dirs.score_name else ""
             with st.container(key=f"strip_{n}"):
                 st.slider(f"{name}{score}", -SLIDER_RANGE, SLIDER_RANGE, step=0.25, key=f"dir_{n}")
-                st.image(strip_png(path, mtime, code, label, kind, index, s["latent_psi"]), output_format="PNG")
+                st.image(strip_png(path, mtime, s["latent_seed"], code, label, kind, index, s["latent_psi"]),
+                         output_format="PNG")
             slider_dirs[n] = index
         st.caption(f"Each strip shows where its slider leads from this seed ({STRIP_VALUES[0]:g} to "
                    f"{STRIP_VALUES[-1]:g}, other sliders at 0).")
