@@ -509,8 +509,9 @@ def _invert(G, target, label, classifier, restarts, steps, lr, feature_weight, p
     target_feats = None
     if classifier is not None and tuple(target.shape) == (1, 28, 28):
         classifier.eval()
+        clf_dev = next(classifier.parameters()).device   # may differ from G's (e.g. G on CUDA)
         with torch.no_grad():
-            target_feats = classifier.features(target[None])
+            target_feats = classifier.features(target[None].to(clf_dev))
     G.eval()   # BatchNorm must use its running statistics (shared models are in eval mode already)
     opt = torch.optim.Adam([z], lr=lr)
     keep_from = max(1, steps // 4)
@@ -520,7 +521,8 @@ def _invert(G, target, label, classifier, restarts, steps, lr, feature_weight, p
         pixel = (x - target[None]).square().flatten(1).mean(1)
         total = pixel + prior_weight * (zz.square().sum(1) / d - 1).square()
         if target_feats is not None:
-            total = total + feature_weight * (classifier.features(x) - target_feats).square().mean(1)
+            feats = classifier.features(x.to(clf_dev))
+            total = total + feature_weight * (feats - target_feats).square().mean(1).to(total.device)
         return total, pixel
 
     with torch.no_grad():
