@@ -91,9 +91,12 @@ def apply_url(url: dict, choices: list[dict]) -> str | None:
     path = next((c["path"] for c in choices if model_id(c) == url.get("model")), None)
     if path is not None:
         s.pop("latent_model", None)   # the picker then takes `default`
+    elif url.get("model"):
+        st.warning(f"The link's model {url['model']!r} is not on this machine; showing another one.",
+                   icon=":material/warning:")
     s["latent_view"] = url["view"].capitalize() if url.get("view", "").capitalize() in VIEWS else "Explore"
     try:
-        s["latent_seed"] = int(url.get("seed", 0))
+        s["latent_seed"] = min(max(int(url.get("seed", 0)), 0), 2**31 - 1)
         s["latent_class"] = int(url.get("class", 0))
         amounts = [float(a) for a in url["d"].split(",")] if url.get("d") else []
         s["latent_psi"] = min(max(float(url.get("psi", 1.0)), 0.0), 1.5)

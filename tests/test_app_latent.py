@@ -194,6 +194,10 @@ def test_damaged_links_fall_back_with_a_warning(root):
     assert "not numbers" in texts(at.warning)
     assert "damaged" in texts(at.warning)
     assert at.radio(key="latent_kind").value == "sefa"
+    at = latent_page(model="run:gone", seed=-4)
+    assert "'run:gone' is not on this machine" in texts(at.warning)
+    assert at.number_input(key="latent_seed").value == 0
+    assert at.query_params["model"] == "dcgan_mnist"
 
 
 def test_a_run_checkpoint_caches_its_directions_in_the_run(root, tmp_path):
