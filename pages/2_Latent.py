@@ -221,7 +221,7 @@ def explore(base: torch.Tensor, code: str, dirs: L.Directions, kind: str) -> Non
                 st.image(strip_png(path, mtime, s["latent_seed"], code, label, kind, index, s["latent_psi"]),
                          output_format="PNG")
             slider_dirs[n] = index
-        st.caption(f"Each strip shows where its slider leads from this seed ({STRIP_VALUES[0]:g} to "
+        st.caption(f"Each strip shows where its slider leads from this latent ({STRIP_VALUES[0]:g} to "
                    f"{STRIP_VALUES[-1]:g}, other sliders at 0).")
     amounts = [s[f"dir_{n}"] for n in range(len(slider_dirs))]
     z = L.truncate(base, L.mean_latent(G), s["latent_psi"])
