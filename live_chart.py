@@ -1,0 +1,196 @@
+"""A live Plotly chart that grows in the browser: each rerun sends only the rows that are new since the
+last one, and the browser appends them (Plotly.extendTraces) instead of redrawing a whole figure.
+
+    live_chart("loss", viz.loss_spec(log_y), rows, smoothing, base="run-a:...")
+
+The spec (ganlib.viz: layout and one trace template per metric) is what ganlib.viz.spec_figure draws for
+the report, so the two cannot drift. Smoothing and the log-scale fallback are applied in the browser
+over the raw values it keeps, so moving the smoothing slider sends no data at all. Plotly itself is
+plotly.min.js from the installed plotly package, served by this Streamlit server (never a CDN) and
+loaded once per browser tab. Built on Streamlit's components v2 (no iframe).
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import plotly
+import streamlit as st
+import streamlit.components.v1 as components_v1
+
+from ganlib import viz
+
+SENT = "_live_chart_sent"  # session state: {chart key: (base, rows the browser holds)}
+
+# Registering plotly's package_data folder as a (never mounted) v1 component makes the server serve its
+# files at /component/<name>/...: the same origin, offline, with a JavaScript content type.
+_PLOTLY_FILES = components_v1.declare_component("plotly_js", path=str(Path(plotly.__file__).parent / "package_data"))
+
+JS = r"""
+const CONFIG = {displaylogo: false, responsive: true};
+
+function loadPlotly(url) {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!window.__ganPlotly) {
+    window.__ganPlotly = new Promise((resolve, reject) => {
+      const s = document.createElement("script");
+      s.src = url;
+      s.onload = () => resolve(window.Plotly);
+      s.onerror = () => { window.__ganPlotly = null; reject(new Error("could not load " + url)); };
+      document.head.appendChild(s);
+    });
+  }
+  return window.__ganPlotly;
+}
+
+const finite = (v) => v !== null && v !== undefined && Number.isFinite(v);
+
+// Debiased EMA (TensorBoard's smoothing, as ganlib.viz.smooth); state {avg, n} carries on across calls.
+function smoothMore(state, values, w) {
+  return values.map((v) => {
+    if (!finite(v)) return null;
+    state.avg = w * state.avg + (1 - w) * v;
+    state.n += 1;
+    return state.avg / (1 - Math.pow(w, state.n));
+  });
+}
+
+function theme(el) {
+  const css = getComputedStyle(el);
+  const v = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+  return {text: v("--st-text-color", "#31333F"), font: v("--st-font", "sans-serif"),
+          grid: v("--st-border-color-light", "#e6eaf1")};
+}
+
+function styled(layout, el, height) {
+  const t = theme(el);
+  const out = JSON.parse(JSON.stringify(layout));
+  Object.assign(out, {paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", autosize: true,
+                      height: height, font: Object.assign({family: t.font, color: t.text}, out.font || {})});
+  for (const name of Object.keys(out)) {
+    if (/^[xy]axis\d*$/.test(name)) {
+      out[name] = Object.assign({gridcolor: t.grid, zerolinecolor: t.grid, automargin: true}, out[name]);
+    }
+  }
+  if (!out.xaxis) out.xaxis = {gridcolor: t.grid};
+  return out;
+}
+
+// Every trace of the chart from the data held, with the EMA state each smoothed line ends on.
+function allTraces(d, s) {
+  const traces = [], ema = {};
+  let positive = true;
+  for (const ser of d.series) {
+    const ys = s.y[ser.key];
+    for (const v of ys) if (finite(v) && v <= 0) positive = false;
+    if (ser.smooth && d.smoothing > 0) {
+      ema[ser.key] = {avg: 0, n: 0};
+      traces.push(Object.assign({}, ser.raw, {x: s.x.slice(), y: ys.slice()}));
+      traces.push(Object.assign({}, ser.line, {x: s.x.slice(), y: smoothMore(ema[ser.key], ys, d.smoothing)}));
+    } else {
+      traces.push(Object.assign({}, ser.line, {x: s.x.slice(), y: ys.slice()}));
+    }
+  }
+  return {traces, ema, positive};
+}
+
+function draw(Plotly, gd, d, s) {
+  const {traces, ema, positive} = allTraces(d, s);
+  let layout = d.layout;
+  if (layout.yaxis && layout.yaxis.type === "log" && !positive) {  // a log axis would drop values <= 0
+    layout = Object.assign({}, layout, {yaxis: Object.assign({}, layout.yaxis, {type: "linear"}),
+                                        title: Object.assign({}, layout.title, {text: d.log_note})});
+  }
+  gd.__ema = ema;
+  gd.__log = layout.yaxis && layout.yaxis.type === "log";
+  return Plotly.react(gd, traces, styled(layout, gd, d.layout.height || 300), CONFIG);
+}
+
+function extend(Plotly, gd, d, xs, ys) {
+  const update = {x: [], y: []}, index = [];
+  for (const ser of d.series) {
+    const vals = ys[ser.key];
+    if (gd.__log && vals.some((v) => finite(v) && v <= 0)) return false;  // needs the linear fallback
+    if (ser.smooth && d.smoothing > 0) {
+      update.x.push(xs.slice()); update.y.push(vals.slice()); index.push(index.length);
+      update.x.push(xs.slice()); update.y.push(smoothMore(gd.__ema[ser.key], vals, d.smoothing));
+      index.push(index.length);
+    } else {
+      update.x.push(xs.slice()); update.y.push(vals.slice()); index.push(index.length);
+    }
+  }
+  Plotly.extendTraces(gd, update, index);
+  return true;
+}
+
+function apply(Plotly, gd, d, ask) {
+  const store = window.__ganLive || (window.__ganLive = {});  // outlives a remount (a tab switch)
+  let s = store[d.key];
+  if (d.start === 0) {
+    s = store[d.key] = {base: d.base, x: [], y: {}};
+    for (const ser of d.series) s.y[ser.key] = [];
+  } else if (!s || s.base !== d.base || d.start > s.x.length) {
+    ask();  // this browser lacks the rows before d.start: the page sends them all once
+    return;
+  }
+  const skip = s.x.length - d.start;  // rows this browser already holds (a repeated message)
+  const xs = d.x.slice(skip), ys = {};
+  for (const ser of d.series) {
+    if (!s.y[ser.key]) s.y[ser.key] = new Array(s.x.length).fill(null);
+    ys[ser.key] = (d.y[ser.key] || []).slice(skip);
+    for (const v of ys[ser.key]) s.y[ser.key].push(v);
+  }
+  for (const x of xs) s.x.push(x);
+  const view = JSON.stringify([d.key, d.base, d.layout, d.series, d.smoothing]);
+  const held = gd.__view === view && gd.__n === s.x.length - xs.length && gd.data;
+  if (!held || (xs.length && !extend(Plotly, gd, d, xs, ys))) draw(Plotly, gd, d, s);
+  gd.__view = view;
+  gd.__n = s.x.length;
+}
+
+export default function (component) {
+  const {data, parentElement, setTriggerValue} = component;
+  let gd = parentElement.querySelector(".live-plot");
+  if (!gd) {
+    gd = document.createElement("div");
+    gd.className = "live-plot";
+    gd.style.height = (data.layout.height || 300) + "px";
+    parentElement.appendChild(gd);
+  }
+  let asked = false;
+  const ask = () => { if (!asked) { asked = true; setTriggerValue("resync", data.base); } };
+  gd.__queue = (gd.__queue || Promise.resolve())
+    .then(() => loadPlotly(data.plotly))
+    .then((Plotly) => apply(Plotly, gd, data, ask))
+    .catch((e) => { console.error(e); gd.textContent = "The chart could not be drawn: " + e.message; });
+}
+"""
+
+_component = st.components.v2.component("gan_studio.live_chart", js=JS, isolate_styles=False)
+
+
+def plotly_url() -> str:
+    """Where this server serves plotly.min.js (the installed plotly package's own copy)."""
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"{'/' + base if base else ''}/component/{_PLOTLY_FILES.name}/plotly.min.js"
+
+
+def _forget(key: str) -> None:
+    st.session_state.get(SENT, {}).pop(key, None)  # the browser asked for everything again
+
+
+def live_chart(key: str, spec: dict, rows: list[dict], smoothing: float, base: str) -> None:
+    """Draw spec over rows (dicts with "step"), sending only the rows the browser does not hold yet.
+
+    base names the data stream (run, file version, replay step): when it changes everything is sent again.
+    """
+    rows = [r for r in rows if "step" in r]
+    sent = st.session_state.setdefault(SENT, {})
+    held_base, held = sent.get(key, (None, 0))
+    start = held if held_base == base and held <= len(rows) else 0
+    steps, cols = viz.chart_columns(spec, rows[start:])
+    payload = {"plotly": plotly_url(), "key": key, "base": base, "start": start, "x": steps, "y": cols,
+               "layout": spec["layout"], "series": spec["series"], "log_note": spec["log_note"],
+               "smoothing": smoothing}
+    _component(key=key, data=payload, on_resync_change=functools.partial(_forget, key))
+    sent[key] = (base, len(rows))
