@@ -5,7 +5,10 @@ last one, and the browser appends them (Plotly.extendTraces) instead of redrawin
 
 The spec (ganlib.viz: layout and one trace template per metric) is what ganlib.viz.spec_figure draws for
 the report, so the two cannot drift. Smoothing and the log-scale fallback are applied in the browser
-over the raw values it keeps, so moving the smoothing slider sends no data at all. Plotly itself is
+over the raw values it keeps, so moving the smoothing slider sends no data at all. A chart that is
+scrolled out of view (or in a background tab) keeps the rows but is not redrawn until it shows again:
+a Plotly redraw costs ~20-50 ms of CPU whatever the number of points, which a CPU-only machine takes
+from training. Plotly itself is
 plotly.min.js from the installed plotly package, served by this Streamlit server (never a CDN) and
 loaded once per browser tab. Built on Streamlit's components v2 (no iframe).
 """
@@ -142,10 +145,31 @@ function apply(Plotly, gd, d, ask) {
   }
   for (const x of xs) s.x.push(x);
   const view = JSON.stringify([d.key, d.base, d.layout, d.series, d.smoothing]);
+  if (gd.__visible === false || document.hidden) {  // off screen: drawn from the rows held once it shows
+    gd.__pending = () => { draw(Plotly, gd, d, s); gd.__view = view; gd.__n = s.x.length; };
+    return;
+  }
+  gd.__pending = null;
   const held = gd.__view === view && gd.__n === s.x.length - xs.length && gd.data;
   if (!held || (xs.length && !extend(Plotly, gd, d, xs, ys))) draw(Plotly, gd, d, s);
   gd.__view = view;
   gd.__n = s.x.length;
+}
+
+// A chart scrolled out of view (or in a hidden tab) is not redrawn; it catches up when it shows again.
+function watchVisibility(gd) {
+  const catchUp = () => {
+    if (gd.__visible !== false && !document.hidden && gd.__pending) {
+      const run = gd.__pending;
+      gd.__pending = null;
+      gd.__queue = gd.__queue.then(run);
+    }
+  };
+  new IntersectionObserver((entries) => {
+    for (const e of entries) gd.__visible = e.isIntersecting;
+    catchUp();
+  }).observe(gd);
+  document.addEventListener("visibilitychange", catchUp);
 }
 
 export default function (component) {
@@ -156,10 +180,12 @@ export default function (component) {
     gd.className = "live-plot";
     gd.style.height = (data.layout.height || 300) + "px";
     parentElement.appendChild(gd);
+    gd.__queue = Promise.resolve();
+    watchVisibility(gd);
   }
   let asked = false;
   const ask = () => { if (!asked) { asked = true; setTriggerValue("resync", data.base); } };
-  gd.__queue = (gd.__queue || Promise.resolve())
+  gd.__queue = gd.__queue
     .then(() => loadPlotly(data.plotly))
     .then((Plotly) => apply(Plotly, gd, data, ask))
     .catch((e) => { console.error(e); gd.textContent = "The chart could not be drawn: " + e.message; });
