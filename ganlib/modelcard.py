@@ -128,7 +128,15 @@ def data_shape_for(config: TrainConfig) -> tuple[tuple[int, ...], int]:
 
 
 def model_card(family: str, kwargs: dict, batch_size: int = 64) -> dict[str, list[LayerRow]]:
-    """{"G": rows, "D": rows} for a family and its constructor arguments (models.model_kwargs)."""
+    """{"G": rows, "D": rows} for a family and its constructor arguments (models.model_kwargs).
+    ValueError (one sentence) for a family whose networks do not take (z, labels) and (x, labels)."""
+    try:
+        return _model_card(family, kwargs, batch_size)
+    except (KeyError, TypeError, RuntimeError, AttributeError) as e:
+        raise ValueError(f"No layer table for the {family} family ({type(e).__name__}: {e}).") from None
+
+
+def _model_card(family: str, kwargs: dict, batch_size: int) -> dict[str, list[LayerRow]]:
     torch.manual_seed(0)
     G, D = build_models(family, kwargs)
     g = kwargs["G"]

@@ -104,3 +104,8 @@ def test_every_family_of_the_form_has_a_card():
         card = model_card(family, model_kwargs(TrainConfig(model=family), *data_shape_for(
             TrainConfig(model=family, dataset=dataset))))
         assert card["G"] and card["D"]
+
+
+def test_a_family_the_card_cannot_probe_gets_one_sentence():
+    with pytest.raises(ValueError, match="No layer table for the dcgan family"):
+        model_card("dcgan", {"G": {}, "D": {}})
