@@ -5,10 +5,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from ganlib import pretrained
-from ganlib.device import describe_device
-from ganlib.train.jobs import runs_root
-
 HERE = Path(__file__).parent
 # (file, title, icon, what it is for); a page is listed only once its file exists
 PAGES = [
@@ -26,10 +22,14 @@ PAGES = [
 
 @st.cache_resource(show_spinner=False)
 def device_line() -> str:
+    from ganlib.device import describe_device
+
     return describe_device()
 
 
 def home() -> None:
+    from ganlib.train.jobs import runs_root
+
     st.title("GAN Studio")
     st.write("Learn, train and explore generative adversarial networks in the browser. "
              "Every page stands on the `ganlib` library, so everything here also works from Python "
@@ -50,11 +50,15 @@ def home() -> None:
 
 @st.cache_resource(show_spinner=False)
 def preview(name: str) -> bytes:
+    from ganlib import pretrained
+
     return pretrained.preview_png(name)
 
 
 def shipped_models() -> None:
     """The pretrained models in checkpoints/, each with samples and its measured quality."""
+    from ganlib import pretrained
+
     models = pretrained.manifest()
     if not models:
         return
@@ -70,9 +74,15 @@ def shipped_models() -> None:
             st.code(entry["sample_command"], language="bash")
 
 
-st.set_page_config(page_title="GAN Studio", page_icon=":material/auto_awesome:", layout="wide")
+# an emoji favicon is drawn locally; a :material/...: one is fetched from fonts.gstatic.com (the app runs offline)
+st.set_page_config(page_title="GAN Studio", page_icon="✨", layout="wide")
 listed = [p for p in PAGES if (HERE / p[0]).exists()]
 nav_pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]
 nav_pages += [st.Page(str(HERE / path), title=title, icon=icon, url_path=Path(path).stem.split("_", 1)[-1].lower())
               for path, title, icon, _ in listed]
+# The page titles are right from the first paint: on the first run after the server starts, Streamlit
+# lists the files in pages/ ("app", "Train") until this call; .streamlit/config.toml hides that list
+# (showSidebarNavigation = false) and the line below shows ours, which comes before any heavy import
+# (ganlib, torch: seconds) because the pages import those themselves.
+st.set_option("client.showSidebarNavigation", True)
 st.navigation(nav_pages).run()

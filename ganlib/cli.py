@@ -78,6 +78,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train.loop import train
 
     config, given = config_from_args(args)
+    if getattr(args, "dry_run", False):
+        return print_config_card(config, args)
     if args.resume:
         allowed = {"epochs", "max_steps", "device", "log_every", "sample_every", "checkpoint_every", "eval_every"}
         extra = sorted(set(given) - allowed)
@@ -157,6 +159,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from .checkpoints import describe, load_checkpoint
 
+    if getattr(args, "layers", False):
+        return print_checkpoint_card(args)
     info = describe(load_checkpoint(args.checkpoint))
     if args.json:
         print(json.dumps(info, indent=2))
@@ -220,6 +224,39 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- model card (info --layers, train --dry-run)
+
+def print_config_card(config: TrainConfig, args: argparse.Namespace) -> int:
+    """`train --dry-run`: the networks a config (or the run given to --resume) would train; nothing is written."""
+    from .modelcard import card_json, config_card, format_card
+
+    if args.resume:
+        config = TrainConfig.load(Path(args.resume) / "config.json")
+    problems = config.validate()
+    if problems:
+        raise ValueError(problems[0])
+    card = config_card(config)
+    if getattr(args, "json", False):
+        print(json.dumps(card_json(card), indent=2))
+    else:
+        print(f"{config.model} on {config.dataset} (dry run: nothing trained, nothing written)\n")
+        print(format_card(card), end="")
+    return 0
+
+
+def print_checkpoint_card(args: argparse.Namespace) -> int:
+    """`info --layers`: the networks stored in a checkpoint, layer by layer."""
+    from .modelcard import card_json, checkpoint_card, format_card
+
+    card = checkpoint_card(args.checkpoint)
+    if args.json:
+        print(json.dumps(card_json(card), indent=2))
+    else:
+        print(f"{args.checkpoint}\n")
+        print(format_card(card), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ganlib", description="GAN Studio: train, sample and inspect GANs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -230,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run directory to create")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue this run exactly where it stopped")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--dry-run", action="store_true", help="print the networks layer by layer (shapes, parameters, "
+                   "FLOPs per image) and exit without training")
     add_config_flags(t)
     t.set_defaults(func=cmd_train)
 
@@ -246,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="say what a checkpoint is")
     i.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
     i.add_argument("--json", action="store_true", help="print JSON")
+    i.add_argument("--layers", action="store_true", help="the networks layer by layer: type, output shape, "
+                   "parameters, FLOPs per image")
     i.set_defaults(func=cmd_info)
     e = sub.add_parser("evaluate", help="quality metrics of a checkpoint's samples (FID on our MNIST "
                                         "classifier's features, KID, precision/recall, class coverage, modes)")

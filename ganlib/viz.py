@@ -92,43 +92,40 @@ def _series(rows: list[dict], key: str) -> tuple[list, list]:
     return [p[0] for p in pts], [float(p[1]) for p in pts]
 
 
-def _traces(steps: list, values: list, name: str, color: str, smoothing: float) -> list[dict]:
-    """A curve, drawn smoothed over a faint raw copy when smoothing > 0."""
-    out = []
-    if smoothing > 0:
-        out.append({"type": "scatter", "x": steps, "y": values, "name": f"{name} (raw)", "mode": "lines",
-                    "showlegend": False, "line": {"color": color, "width": 1}, "opacity": 0.25,
-                    "hoverinfo": "skip", "legendgroup": name})
-    out.append({"type": "scatter", "x": steps, "y": smooth(values, smoothing), "name": name, "mode": "lines",
-                "line": {"color": color, "width": 2}, "legendgroup": name})
-    return out
+# ---------------------------------------------------------------- chart specs
+# A chart is a spec (layout and one trace template per metric, no data) plus columns of data. The
+# same spec draws the report's figures here (spec_figure) and the monitor's live charts in the
+# browser (the page's live_chart component), which only receive the rows that are new.
+
+def _series_spec(key: str, name: str, color: str, smooth: bool = True, **line) -> dict:
+    """One metric: a line, drawn smoothed over a faint raw copy when smoothing > 0 and smooth is set."""
+    return {"key": key, "smooth": smooth,
+            "raw": {"type": "scatter", "name": f"{name} (raw)", "mode": "lines", "showlegend": False,
+                    "line": {"color": color, "width": 1}, "opacity": 0.25, "hoverinfo": "skip", "legendgroup": name},
+            "line": {"type": "scatter", "name": name, "mode": "lines", "line": {"color": color, "width": 2},
+                     "legendgroup": name, **line}}
 
 
-def _lines(rows: list[dict], keys: dict[str, tuple[str, str]], title: str, y_title: str,
-           smoothing: float, log_y: bool) -> dict:
-    data, positive = [], True
-    for key, (name, color) in keys.items():
-        steps, values = _series(rows, key)
-        positive &= all(v > 0 for v in values if math.isfinite(v))
-        data += _traces(steps, values, name, color, smoothing)
-    if log_y and not positive:  # a log axis would silently drop the values <= 0
-        log_y, title = False, f"{title} (linear: some values are ≤ 0)"
-    return {"data": data, "layout": _layout(title, y_title, log_y)}
+def _spec(title: str, y_title: str, series: list[dict], log_y: bool, height: int = 300) -> dict:
+    # log_note: the title when log_y meets a value <= 0 (a log axis would silently drop it)
+    return {"layout": _layout(title, y_title, log_y, height), "series": series,
+            "log_note": f"{title} (linear: some values are ≤ 0)"}
 
 
-def loss_figure(rows: list[dict], smoothing: float = 0.6, log_y: bool = False) -> go.Figure:
+def loss_spec(log_y: bool = False) -> dict:
     """D loss and G loss against step."""
-    return _figure(_lines(rows, {"d_loss": ("D loss", COLORS["d"]), "g_loss": ("G loss", COLORS["g"])},
-                          "Losses", "loss", smoothing, log_y))
+    return _spec("Losses", "loss", [_series_spec("d_loss", "D loss", COLORS["d"]),
+                                    _series_spec("g_loss", "G loss", COLORS["g"])], log_y)
 
 
-def d_outputs_figure(rows: list[dict], loss: str = "ns", smoothing: float = 0.6) -> go.Figure:
+def d_outputs_spec(loss: str = "ns") -> dict:
     """Mean D(x) and D(G(z)): probabilities drifting toward 0.5 in a healthy game (raw critic values for
     wgan-gp and hinge, where there is no 0.5 to aim for)."""
     probs = loss in ("ns", "bce", "lsgan")
-    spec = _lines(rows, {"d_real": ("D(x)", COLORS["real"]), "d_fake": ("D(G(z))", COLORS["fake"])},
-                  "D(x) and D(G(z))" if probs else "Critic outputs on real and fake",
-                  "mean D output" if probs else "mean critic value", smoothing, False)
+    spec = _spec("D(x) and D(G(z))" if probs else "Critic outputs on real and fake",
+                 "mean D output" if probs else "mean critic value",
+                 [_series_spec("d_real", "D(x)", COLORS["real"]), _series_spec("d_fake", "D(G(z))", COLORS["fake"])],
+                 False)
     if probs:
         spec["layout"]["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": 0.5,
                                      "y1": 0.5, "line": {"color": "grey", "dash": "dot", "width": 1}}]
@@ -137,20 +134,19 @@ def d_outputs_figure(rows: list[dict], loss: str = "ns", smoothing: float = 0.6)
                                           "font": {"size": 11, "color": "grey"}}]
         if loss != "lsgan":
             spec["layout"]["yaxis"]["range"] = [-0.02, 1.02]
-    return _figure(spec)
+    return spec
 
 
-def grad_norm_figure(rows: list[dict], smoothing: float = 0.6, log_y: bool = False) -> go.Figure:
-    return _figure(_lines(rows, {"grad_norm_d": ("D", COLORS["d"]), "grad_norm_g": ("G", COLORS["g"])},
-                          "Gradient norms", "L2 norm", smoothing, log_y))
+def grad_norm_spec(log_y: bool = False) -> dict:
+    return _spec("Gradient norms", "L2 norm", [_series_spec("grad_norm_d", "D", COLORS["d"]),
+                                               _series_spec("grad_norm_g", "G", COLORS["g"])], log_y)
 
 
-def throughput_figure(rows: list[dict], smoothing: float = 0.0) -> go.Figure:
-    return _figure(_lines(rows, {"images_per_s": ("images/s", COLORS["speed"])}, "Speed", "images / s",
-                          smoothing, False))
+def throughput_spec() -> dict:
+    return _spec("Speed", "images / s", [_series_spec("images_per_s", "images/s", COLORS["speed"])], False)
 
 
-def eval_figure(eval_rows: list[dict], max_panels: int = 8) -> go.Figure | None:
+def eval_spec(eval_rows: list[dict], max_panels: int = 8) -> dict | None:
     """One panel per headline evaluation metric (FID, class coverage, ...) over a shared step axis, or None."""
     present = eval_keys(eval_rows)
     keys = [k for k in HEADLINE_EVAL if k in present] or present  # ~20 numbers a row; the rest: CSV, report
@@ -162,7 +158,7 @@ def eval_figure(eval_rows: list[dict], max_panels: int = 8) -> go.Figure | None:
     layout = _layout("Quality metrics", "", False, height=170 * n + 60)
     layout["showlegend"] = False
     layout["annotations"] = []
-    data = []
+    series = []
     panel = (1 - gap * (n - 1)) / n
     for i, key in enumerate(keys):
         top = 1 - i * (panel + gap)
@@ -175,10 +171,76 @@ def eval_figure(eval_rows: list[dict], max_panels: int = 8) -> go.Figure | None:
             layout[f"xaxis{suffix}"]["matches"] = "x"  # one zoom for all panels
         layout["annotations"].append({"text": key.replace("_", " "), "xref": "paper", "yref": "paper", "x": 0.5,
                                       "y": top, "xanchor": "center", "yanchor": "bottom", "showarrow": False})
-        steps, values = _series(eval_rows, key)
-        data.append({"type": "scatter", "x": steps, "y": values, "name": key, "mode": "lines+markers",
-                     "line": {"color": PALETTE[i % len(PALETTE)]}, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
+        s = _series_spec(key, key, PALETTE[i % len(PALETTE)], smooth=False, xaxis=f"x{suffix}",
+                         yaxis=f"y{suffix}", connectgaps=True)
+        s["line"]["mode"] = "lines+markers"
+        s["line"]["line"].pop("width")
+        series.append(s)
+    return {"layout": layout, "series": series, "log_note": ""}
+
+
+def chart_columns(spec: dict, rows: list[dict], digits: int = 6) -> tuple[list[int], dict[str, list]]:
+    """(steps, {metric: values}) of the rows for a spec's metrics; a value that is missing or not finite is
+    None (a gap); values are rounded to `digits` significant digits (what a chart can show)."""
+    steps = [r["step"] for r in rows if "step" in r]
+    cols = {}
+    for s in spec["series"]:
+        key, col = s["key"], []
+        for r in rows:
+            if "step" not in r:
+                continue
+            v = r.get(key)
+            col.append(float(f"{v:.{digits}g}") if isinstance(v, (int, float)) and math.isfinite(v) else None)
+        cols[key] = col
+    return steps, cols
+
+
+def spec_traces(spec: dict, steps: list, cols: dict[str, list], smoothing: float) -> tuple[list[dict], dict]:
+    """Plotly traces and layout for a spec and its columns (the browser's live charts draw the same)."""
+    data, positive = [], True
+    for s in spec["series"]:
+        values = [float("nan") if v is None else v for v in cols[s["key"]]]
+        positive &= all(v > 0 for v in values if math.isfinite(v))
+        if s["smooth"] and smoothing > 0:
+            data.append({**s["raw"], "x": steps, "y": values})
+            data.append({**s["line"], "x": steps, "y": smooth(values, smoothing)})
+        else:
+            data.append({**s["line"], "x": steps, "y": values})
+    layout = dict(spec["layout"])
+    if layout.get("yaxis", {}).get("type") == "log" and not positive:  # a log axis would drop values <= 0
+        layout["yaxis"] = {**layout["yaxis"], "type": "linear"}
+        layout["title"] = {**layout["title"], "text": spec["log_note"]}
+    return data, layout
+
+
+def spec_figure(spec: dict, rows: list[dict], smoothing: float = 0.6) -> go.Figure:
+    steps, cols = chart_columns(spec, rows, digits=17)
+    data, layout = spec_traces(spec, steps, cols, smoothing)
     return _figure({"data": data, "layout": layout})
+
+
+def loss_figure(rows: list[dict], smoothing: float = 0.6, log_y: bool = False) -> go.Figure:
+    """D loss and G loss against step."""
+    return spec_figure(loss_spec(log_y), rows, smoothing)
+
+
+def d_outputs_figure(rows: list[dict], loss: str = "ns", smoothing: float = 0.6) -> go.Figure:
+    """Mean D(x) and D(G(z)) against step (see d_outputs_spec)."""
+    return spec_figure(d_outputs_spec(loss), rows, smoothing)
+
+
+def grad_norm_figure(rows: list[dict], smoothing: float = 0.6, log_y: bool = False) -> go.Figure:
+    return spec_figure(grad_norm_spec(log_y), rows, smoothing)
+
+
+def throughput_figure(rows: list[dict], smoothing: float = 0.0) -> go.Figure:
+    return spec_figure(throughput_spec(), rows, smoothing)
+
+
+def eval_figure(eval_rows: list[dict], max_panels: int = 8) -> go.Figure | None:
+    """One panel per headline evaluation metric (FID, class coverage, ...) over a shared step axis, or None."""
+    spec = eval_spec(eval_rows, max_panels)
+    return None if spec is None else spec_figure(spec, eval_rows, 0.0)
 
 
 def overlay_figure(runs: dict[str, list[dict]], key: str, smoothing: float = 0.6,

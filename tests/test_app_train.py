@@ -2,6 +2,7 @@
 failed, finished), its form checks, and its actions. Runs use the torch-free fake trainer."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -61,6 +62,11 @@ def buttons(at) -> set[str]:
     return {b.label for b in at.button}
 
 
+def charts(at) -> dict[str, dict]:
+    """The live charts on the page: {key: what this rerun sent the browser} (see live_chart.py)."""
+    return {json.loads(c.proto.json)["key"]: json.loads(c.proto.json) for c in at.get("bidi_component")}
+
+
 def test_home_lists_existing_pages_and_the_device(root):
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
@@ -114,8 +120,17 @@ def test_running_then_paused_then_stopped(root):
     at = train_page()
     assert ":green-badge[running]" in texts(at.markdown)
     assert {"Pause", "Stop"} <= buttons(at) and "Resume" not in buttons(at)
-    charts = [c.key for c in at.get("plotly_chart")]
-    assert charts == ["fig_loss", "fig_d", "fig_grad"] and len(at.image) == 1  # only the open tab is drawn
+    sent = charts(at)
+    assert list(sent) == ["loss", "d", "grad"] and len(at.image) == 1  # only the open tab is drawn
+    loss = sent["loss"]
+    assert loss["start"] == 0 and loss["x"] and loss["x"] == sorted(loss["x"])  # first draw: every row
+    assert [s["key"] for s in loss["series"]] == ["d_loss", "g_loss"] and len(loss["y"]["g_loss"]) == len(loss["x"])
+    held = len(loss["x"])
+    wait_for(lambda: len(rundir.read_metrics(run, "train")) > held + 2, what="new rows")
+    at.run()  # the next refresh sends only the rows logged since
+    again = charts(at)["loss"]
+    assert again["start"] == held and again["x"] and again["x"][0] > loss["x"][-1]
+    assert again["base"] == loss["base"]
     assert at.toggle(key="live_live").value is True
     assert at.selectbox(key="refresh").value == "2 s"  # how often the page re-reads the run
     at.button(key="pause").click().run()
@@ -170,11 +185,15 @@ def test_finished_run_replay_downloads_and_delete(root):
                              if s % 2 == 0 or s % 5 == 0] and scrub.value == 30
     scrub.set_value(10).run()
     assert at.image[0].proto.imgs[0].caption == "Fixed noise at step 10"
+    replay = charts(at)["loss"]  # a replay step is a new stream: sent whole, up to that step
+    assert replay["start"] == 0 and replay["x"] == [2, 4, 6, 8, 10]
     labels = {d.label for d in at.download_button}
     assert labels == {"Checkpoint", "Metrics CSV", "Samples GIF", "Report"}
     at.session_state["more_curves"] = "Quality metrics"  # open that tab
     at.run()
-    assert [c.key for c in at.get("plotly_chart")] == ["fig_loss", "fig_d", "fig_eval"]
+    assert list(charts(at)) == ["loss", "d", "eval"]
+    keys = [s["key"] for s in charts(at)["eval"]["series"]]
+    assert keys[0] == "fid" and "class_coverage" in keys and len(keys) <= 8  # the headline metrics, one panel each
     at.button(key="confirm_delete").click().run()
     assert not at.exception and not run.exists()
     assert "No runs yet" in texts(at.info)
@@ -199,3 +218,38 @@ def test_a_run_started_from_the_cli_is_listed(root):
     at.run()
     assert at.selectbox(key="run").options == ["from-cli"]
     assert ":violet-badge[finished]" in texts(at.markdown)
+
+
+def test_model_card_before_launch_and_while_watching(root):
+    def cards(at) -> list:  # the model card's tables (G, D), in page order
+        return [d.value for d in at.dataframe if "flops" in d.value.columns]
+
+    at = train_page()
+    g, d = cards(at)
+    assert list(g["output"])[-2:] == ["1×28×28", ""] and g["layer"].iloc[-1] == "total"
+    assert g["params"].iloc[-1] == g["params"].iloc[:-1].sum() > 0 and d["layer"].iloc[1].startswith("Conv2d 1→32")
+    at.selectbox(key="cfg_model").set_value("cgan").run()  # the card follows the form
+    g = cards(at)[0]
+    assert g["layer"].iloc[0] == "z ~ N(0, 1) + class label" and g["layer"].iloc[1].startswith("Embedding")
+    run = jobs.start(CFG, "carded", argv=fake("--max-steps", "30", "--step-time", "0.001"))
+    wait_for(lambda: jobs.status(run)["state"] == "finished", what="finished")
+    at.run()
+    form_g, _, g, _ = cards(at)  # the form's card, then the run's
+    assert g["output"].iloc[-2] == "1×28×28" and g["layer"].iloc[0] == "z ~ N(0, 1)" and "Networks (layer by layer)" in [e.label for e in at.expander]
+
+
+def test_doctor_offers_a_new_run_with_its_fix(root, monkeypatch):
+    run = jobs.start(CFG, "nan", argv=fake("--nan-at", "6", "--log-every", "1"))
+    wait_for(lambda: jobs.status(run)["state"] == "failed", what="failed")
+    monkeypatch.setattr(jobs, "train_argv", lambda config, run_dir: [
+        sys.executable, FAKE, "--out", str(run_dir), "--config", config.to_json(), "--max-steps", "10"])
+    at = train_page()
+    fix = at.button(key="fix_nan")
+    assert fix.label == "Start a new run with this fix" and "grad_clip 0 → 5" in fix.help
+    fix.click().run()
+    assert not at.exception
+    new = root / "nan-fix"
+    assert at.selectbox(key="run").value == "nan-fix"
+    config = TrainConfig.load(wait_for(lambda: (new / "config.json").exists() and new / "config.json"))
+    assert (config.lr_g, config.lr_d, config.grad_clip) == (CFG.lr_g / 2, CFG.lr_d / 2, 5.0)
+    assert (config.dataset, config.batch_size, config.seed) == (CFG.dataset, CFG.batch_size, CFG.seed)

@@ -146,3 +146,30 @@ def test_eval_figure_of_a_real_evaluation_row_shows_the_headline_metrics():
                                           "label_accuracy", "class_kl_uniform", "near_duplicate_frac"]
     domains = [fig.layout[f"yaxis{i if i > 1 else ''}"].domain for i in range(1, 9)]
     assert all(0 <= lo < hi <= 1 for lo, hi in domains)
+
+
+def test_chart_spec_columns_gaps_and_rounding():
+    rows = train_rows(4)
+    rows[1] = {**rows[1], "d_loss": float("nan")}
+    del rows[2]["g_loss"]
+    steps, cols = viz.chart_columns(viz.loss_spec(), rows)
+    assert steps == [r["step"] for r in rows] and set(cols) == {"d_loss", "g_loss"}
+    assert cols["d_loss"][1] is None and cols["g_loss"][2] is None  # a gap, never NaN (not valid JSON)
+    assert cols["g_loss"][0] == float(f"{rows[0]['g_loss']:.6g}")
+    import json
+    json.loads(json.dumps({"x": steps, "y": cols}, allow_nan=False))
+
+
+def test_spec_traces_are_the_figures_the_report_draws():
+    rows = train_rows()
+    spec = viz.loss_spec(log_y=True)
+    steps, cols = viz.chart_columns(spec, rows, digits=17)
+    data, layout = viz.spec_traces(spec, steps, cols, 0.6)
+    fig = viz.loss_figure(rows, 0.6, True)
+    assert [t["name"] for t in data] == [t.name for t in fig.data]
+    assert list(fig.data[1].y) == pytest.approx(viz.smooth([r["d_loss"] for r in rows], 0.6))
+    assert layout["yaxis"]["type"] == "log"
+    neg = viz.spec_traces(spec, [1, 2], {"d_loss": [-1.0, 1.0], "g_loss": [1.0, 2.0]}, 0.0)[1]
+    assert neg["yaxis"]["type"] == "linear" and neg["title"]["text"] == spec["log_note"]
+    ev = viz.eval_spec([{"kind": "eval", "step": 10, "fid": 40.0}, {"kind": "eval", "step": 20, "class_coverage": 9}])
+    assert [s["key"] for s in ev["series"]] == ["fid", "class_coverage"] and not ev["series"][0]["smooth"]

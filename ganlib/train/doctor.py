@@ -19,6 +19,7 @@ class Finding:
     detail: str     # the numbers behind it
     remedy: str     # what to change
     step: int = 0   # where it was seen
+    fix: str = ""   # a key of FIXES: the remedy as a config change (a one-click "new run with this fix")
 
 
 def _finite(values: list) -> list[float]:
@@ -68,7 +69,7 @@ def _nan(rows: list[dict]) -> list[Finding]:
                                 "Once a loss is NaN or infinite every later step is meaningless; the run stops and "
                                 "keeps its last good checkpoint.",
                                 "Lower both learning rates (halve them), turn on gradient clipping (1 to 10), or "
-                                "switch to the WGAN-GP or hinge loss.", int(row.get("step", 0)))]
+                                "switch to the WGAN-GP or hinge loss.", int(row.get("step", 0)), fix="nan")]
     return []
 
 
@@ -92,7 +93,8 @@ def _d_too_strong(window: list[dict], loss: str) -> list[Finding]:
     return [Finding("warning", "D is too strong: its loss is near 0 while G's climbs.",
                     detail + ". D tells real from fake so easily that G gets almost no gradient to learn from.",
                     "Lower D's learning rate (e.g. half of G's), use one-sided label smoothing 0.1 "
-                    "(real targets 0.9), or give G more steps per D step.", int(window[-1].get("step", 0)))]
+                    "(real targets 0.9), or give G more steps per D step.", int(window[-1].get("step", 0)),
+                    fix="d_too_strong")]
 
 
 def _oscillating(window: list[dict], loss: str) -> list[Finding]:
@@ -108,7 +110,7 @@ def _oscillating(window: list[dict], loss: str) -> list[Finding]:
                             f"Recent {name} loss {_mean(v):.2f} ± {_std(v):.2f} with the direction changing at "
                             f"{turns:.0%} of logged steps.",
                             "Lower both learning rates (e.g. 1e-4), use a larger batch (e.g. 128), and keep "
-                            "Adam's beta1 at 0.5.", int(window[-1].get("step", 0)))]
+                            "Adam's beta1 at 0.5.", int(window[-1].get("step", 0)), fix="oscillating")]
     return []
 
 
@@ -124,7 +126,7 @@ def _exploding_gradients(rows: list[dict], window: list[dict]) -> list[Finding]:
             return [Finding("warning", f"{name}'s gradient norm is exploding.",
                             f"Recent gradient norm {_mean(now):.0f}, against {median_before:.1f} earlier.",
                             "Turn on gradient clipping (1 to 10) or lower the learning rates.",
-                            int(window[-1].get("step", 0)))]
+                            int(window[-1].get("step", 0)), fix="exploding")]
     return []
 
 
@@ -153,7 +155,7 @@ def _mode_collapse(eval_rows: list[dict]) -> list[Finding]:
                                f"{what} is {latest:.0%} at step {step} (best {best:.0%} at step {best_step}).",
                                "Turn on minibatch discrimination (or minibatch std), use label smoothing, lower "
                                "the learning rates, or try the WGAN-GP loss; the best checkpoint so far is the "
-                               "one to keep.", step))
+                               "one to keep.", step, fix="mode_collapse"))
     fid = [(int(r.get("step", 0)), float(r["fid"])) for r in eval_rows
            if isinstance(r.get("fid"), (int, float)) and math.isfinite(r["fid"])]
     if len(fid) >= 2:
@@ -162,7 +164,8 @@ def _mode_collapse(eval_rows: list[dict]) -> list[Finding]:
         if latest > 1.3 * best and latest - best > 2:
             out.append(Finding("warning", "Sample quality is getting worse (FID is rising).",
                                f"FID {latest:.1f} at step {step}, best {best:.1f} at step {best_step}.",
-                               "Lower the learning rates or use the EMA generator; keep the best checkpoint.", step))
+                               "Lower the learning rates or use the EMA generator; keep the best checkpoint.", step,
+                               fix="fid_rising"))
     return out
 
 
@@ -176,3 +179,38 @@ def _healthy(window: list[dict], loss: str) -> list[Finding]:
                         f"Recent D(x) {_mean(d_real):.2f}, D(G(z)) {_mean(d_fake):.2f}.",
                         "Nothing to change.", int(window[-1].get("step", 0)))]
     return []
+
+
+# ---------------------------------------------------------------- one-click fixes
+# Each remedy as a change to a run's TrainConfig: {field: new value} from the old config. The page offers
+# "start a new run with this fix": the same settings (seed included) with only these changed.
+
+def _halve_lrs(c) -> dict:
+    return {"lr_g": c.lr_g / 2, "lr_d": c.lr_d / 2}
+
+
+FIXES = {
+    "nan": lambda c: {**_halve_lrs(c), "grad_clip": c.grad_clip or 5.0},
+    "d_too_strong": lambda c: {"lr_d": min(c.lr_d, c.lr_g / 2), "label_smoothing": max(c.label_smoothing, 0.1)},
+    "oscillating": lambda c: {"lr_g": min(c.lr_g, 1e-4), "lr_d": min(c.lr_d, 1e-4),
+                              "batch_size": max(c.batch_size, 128), "beta1": 0.5},
+    "exploding": lambda c: {"grad_clip": c.grad_clip or 5.0, **_halve_lrs(c)},
+    "mode_collapse": lambda c: ({"minibatch_std": True} if c.model in ("dcgan", "cgan")
+                                else {"minibatch_discrimination": True}) | {"label_smoothing": max(c.label_smoothing, 0.1)},
+    "fid_rising": lambda c: {**_halve_lrs(c), "ema_decay": c.ema_decay or 0.999},
+}
+
+
+def doctor_fix(finding: Finding, config) -> tuple[object, str] | None:
+    """(a copy of config with the finding's remedy applied, what changed in words), or None when the
+    finding has no one-click fix or the fix changes nothing."""
+    from dataclasses import replace
+
+    if config is None or finding.fix not in FIXES:
+        return None
+    changes = {k: v for k, v in FIXES[finding.fix](config).items() if getattr(config, k) != v}
+    if not changes:
+        return None
+    what = ", ".join(f"{k} {getattr(config, k)!r} → {v!r}" if not isinstance(v, float)
+                     else f"{k} {getattr(config, k):g} → {v:g}" for k, v in changes.items())
+    return replace(config, **changes), what

@@ -1,0 +1,263 @@
+"""A live Plotly chart that grows in the browser: each rerun sends only the rows that are new since the
+last one, and the browser appends them (Plotly.extendTraces) instead of redrawing a whole figure.
+
+    live_chart("loss", viz.loss_spec(log_y), rows, smoothing, base="run-a:...")
+
+The spec (ganlib.viz: layout and one trace template per metric) is what ganlib.viz.spec_figure draws for
+the report, so the two cannot drift. Smoothing and the log-scale fallback are applied in the browser
+over the raw values it keeps, so moving the smoothing slider sends no data at all. A chart that is
+scrolled out of view (or in a background tab) keeps the rows but is not redrawn until it shows again:
+a Plotly redraw costs ~20-50 ms of CPU, which a CPU-only machine takes from training. Past two points
+per pixel column a chart draws the min and max of each column's points (the same picture), so a run
+with 20,000 logged steps redraws as fast as one with 1,000. Plotly itself is
+plotly.min.js from the installed plotly package, served by this Streamlit server (never a CDN) and
+loaded once per browser tab. Built on Streamlit's components v2 (no iframe).
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import plotly
+import streamlit as st
+import streamlit.components.v1 as components_v1
+
+from ganlib import viz
+
+SENT = "_live_chart_sent"  # session state: {chart key: (base, rows the browser holds)}
+
+# Registering plotly's package_data folder as a (never mounted) v1 component makes the server serve its
+# files at /component/<name>/...: the same origin, offline, with a JavaScript content type.
+_PLOTLY_FILES = components_v1.declare_component("plotly_js", path=str(Path(plotly.__file__).parent / "package_data"))
+
+JS = r"""
+const CONFIG = {displaylogo: false, responsive: true};
+
+function loadPlotly(url) {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!window.__ganPlotly) {
+    window.__ganPlotly = new Promise((resolve, reject) => {
+      const s = document.createElement("script");
+      s.src = url;
+      s.onload = () => resolve(window.Plotly);
+      s.onerror = () => { window.__ganPlotly = null; reject(new Error("could not load " + url)); };
+      document.head.appendChild(s);
+    });
+  }
+  return window.__ganPlotly;
+}
+
+const finite = (v) => v !== null && v !== undefined && Number.isFinite(v);
+
+// Debiased EMA (TensorBoard's smoothing, as ganlib.viz.smooth); state {avg, n} carries on across calls.
+function smoothMore(state, values, w) {
+  return values.map((v) => {
+    if (!finite(v)) return null;
+    state.avg = w * state.avg + (1 - w) * v;
+    state.n += 1;
+    return state.avg / (1 - Math.pow(w, state.n));
+  });
+}
+
+function theme(el) {
+  const css = getComputedStyle(el);
+  const v = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+  return {text: v("--st-text-color", "#31333F"), font: v("--st-font", "sans-serif"),
+          grid: v("--st-border-color-light", "#e6eaf1")};
+}
+
+function styled(layout, el, height) {
+  const t = theme(el);
+  const out = JSON.parse(JSON.stringify(layout));
+  Object.assign(out, {paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", autosize: true,
+                      height: height, font: Object.assign({family: t.font, color: t.text}, out.font || {})});
+  for (const name of Object.keys(out)) {
+    if (/^[xy]axis\d*$/.test(name)) {
+      out[name] = Object.assign({gridcolor: t.grid, zerolinecolor: t.grid, automargin: true}, out[name]);
+    }
+  }
+  if (!out.xaxis) out.xaxis = {gridcolor: t.grid};
+  return out;
+}
+
+// Min and max of each of `buckets` equal slices of the x range, in x order: a line drawn from them looks
+// the same as from every point (a pixel column shows the extremes), at a fraction of Plotly's cost.
+function decimate(xs, ys, buckets) {
+  const n = xs.length, x0 = xs[0], span = (xs[n - 1] - x0) || 1, ox = [], oy = [];
+  let bucket = -1, lo = -1, hi = -1;
+  const flush = () => {
+    if (lo < 0) return;
+    const a = Math.min(lo, hi), b = Math.max(lo, hi);
+    ox.push(xs[a]); oy.push(ys[a]);
+    if (b !== a) { ox.push(xs[b]); oy.push(ys[b]); }
+  };
+  for (let i = 0; i < n; i++) {
+    const k = Math.min(buckets - 1, Math.floor(((xs[i] - x0) / span) * buckets));
+    if (k !== bucket) { flush(); bucket = k; lo = hi = -1; }
+    const v = ys[i];
+    if (!finite(v)) continue;
+    if (lo < 0 || v < ys[lo]) lo = i;
+    if (hi < 0 || v > ys[hi]) hi = i;
+  }
+  flush();
+  if (ox[ox.length - 1] !== xs[n - 1] && finite(ys[n - 1])) { ox.push(xs[n - 1]); oy.push(ys[n - 1]); }
+  return [ox, oy];
+}
+
+// Every trace of the chart from the data held (decimated to `buckets` when given), with the EMA state
+// each smoothed line ends on.
+function allTraces(d, s, buckets) {
+  const traces = [], ema = {};
+  let positive = true;
+  const trace = (template, ys) => {
+    const [x, y] = buckets ? decimate(s.x, ys, buckets) : [s.x.slice(), ys.slice()];
+    return Object.assign({}, template, {x, y});
+  };
+  for (const ser of d.series) {
+    const ys = s.y[ser.key];
+    for (const v of ys) if (finite(v) && v <= 0) positive = false;
+    if (ser.smooth && d.smoothing > 0) {
+      ema[ser.key] = {avg: 0, n: 0};
+      traces.push(trace(ser.raw, ys));
+      traces.push(trace(ser.line, smoothMore(ema[ser.key], ys, d.smoothing)));
+    } else {
+      traces.push(trace(ser.line, ys));
+    }
+  }
+  return {traces, ema, positive};
+}
+
+function draw(Plotly, gd, d, s, buckets) {
+  const {traces, ema, positive} = allTraces(d, s, buckets);
+  let layout = d.layout;
+  if (layout.yaxis && layout.yaxis.type === "log" && !positive) {  // a log axis would drop values <= 0
+    layout = Object.assign({}, layout, {yaxis: Object.assign({}, layout.yaxis, {type: "linear"}),
+                                        title: Object.assign({}, layout.title, {text: d.log_note})});
+  }
+  gd.__ema = ema;
+  gd.__log = layout.yaxis && layout.yaxis.type === "log";
+  return Plotly.react(gd, traces, styled(layout, gd, d.layout.height || 300), CONFIG);
+}
+
+function extend(Plotly, gd, d, xs, ys) {
+  const update = {x: [], y: []}, index = [];
+  for (const ser of d.series) {
+    const vals = ys[ser.key];
+    if (gd.__log && vals.some((v) => finite(v) && v <= 0)) return false;  // needs the linear fallback
+    if (ser.smooth && d.smoothing > 0) {
+      update.x.push(xs.slice()); update.y.push(vals.slice()); index.push(index.length);
+      update.x.push(xs.slice()); update.y.push(smoothMore(gd.__ema[ser.key], vals, d.smoothing));
+      index.push(index.length);
+    } else {
+      update.x.push(xs.slice()); update.y.push(vals.slice()); index.push(index.length);
+    }
+  }
+  Plotly.extendTraces(gd, update, index);
+  return true;
+}
+
+function apply(Plotly, gd, d, ask) {
+  const store = window.__ganLive || (window.__ganLive = {});  // outlives a remount (a tab switch)
+  let s = store[d.key];
+  if (d.start === 0) {
+    s = store[d.key] = {base: d.base, x: [], y: {}};
+    for (const ser of d.series) s.y[ser.key] = [];
+  } else if (!s || s.base !== d.base || d.start > s.x.length) {
+    ask();  // this browser lacks the rows before d.start: the page sends them all once
+    return;
+  }
+  const skip = s.x.length - d.start;  // rows this browser already holds (a repeated message)
+  const xs = d.x.slice(skip), ys = {};
+  for (const ser of d.series) {
+    if (!s.y[ser.key]) s.y[ser.key] = new Array(s.x.length).fill(null);
+    ys[ser.key] = (d.y[ser.key] || []).slice(skip);
+    for (const v of ys[ser.key]) s.y[ser.key].push(v);
+  }
+  for (const x of xs) s.x.push(x);
+  const view = JSON.stringify([d.key, d.base, d.layout, d.series, d.smoothing]);
+  if (gd.__visible === false || document.hidden) {  // off screen: drawn from the rows held once it shows
+    gd.__pending = () => {
+      const buckets = Math.max(300, gd.clientWidth || 600);
+      draw(Plotly, gd, d, s, s.x.length > 2 * buckets ? buckets : 0);
+      gd.__view = view;
+      gd.__n = s.x.length;
+    };
+    return;
+  }
+  gd.__pending = null;
+  const held = gd.__view === view && gd.__n === s.x.length - xs.length && gd.data;
+  // past ~2 points per pixel column every point costs Plotly time and shows nothing more
+  const buckets = Math.max(300, gd.clientWidth || 600);
+  if (s.x.length > 2 * buckets) {
+    if (!held || xs.length) draw(Plotly, gd, d, s, buckets);
+  } else if (!held || (xs.length && !extend(Plotly, gd, d, xs, ys))) {
+    draw(Plotly, gd, d, s);
+  }
+  gd.__view = view;
+  gd.__n = s.x.length;
+}
+
+// A chart scrolled out of view (or in a hidden tab) is not redrawn; it catches up when it shows again.
+function watchVisibility(gd) {
+  const catchUp = () => {
+    if (gd.__visible !== false && !document.hidden && gd.__pending) {
+      const run = gd.__pending;
+      gd.__pending = null;
+      gd.__queue = gd.__queue.then(run);
+    }
+  };
+  new IntersectionObserver((entries) => {
+    for (const e of entries) gd.__visible = e.isIntersecting;
+    catchUp();
+  }).observe(gd);
+  document.addEventListener("visibilitychange", catchUp);
+}
+
+export default function (component) {
+  const {data, parentElement, setTriggerValue} = component;
+  let gd = parentElement.querySelector(".live-plot");
+  if (!gd) {
+    gd = document.createElement("div");
+    gd.className = "live-plot";
+    gd.style.height = (data.layout.height || 300) + "px";
+    parentElement.appendChild(gd);
+    gd.__queue = Promise.resolve();
+    watchVisibility(gd);
+  }
+  let asked = false;
+  const ask = () => { if (!asked) { asked = true; setTriggerValue("resync", data.base); } };
+  gd.__queue = gd.__queue
+    .then(() => loadPlotly(data.plotly))
+    .then((Plotly) => apply(Plotly, gd, data, ask))
+    .catch((e) => { console.error(e); gd.textContent = "The chart could not be drawn: " + e.message; });
+}
+"""
+
+_component = st.components.v2.component("gan_studio.live_chart", js=JS, isolate_styles=False)
+
+
+def plotly_url() -> str:
+    """Where this server serves plotly.min.js (the installed plotly package's own copy)."""
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"{'/' + base if base else ''}/component/{_PLOTLY_FILES.name}/plotly.min.js"
+
+
+def _forget(key: str) -> None:
+    st.session_state.get(SENT, {}).pop(key, None)  # the browser asked for everything again
+
+
+def live_chart(key: str, spec: dict, rows: list[dict], smoothing: float, base: str) -> None:
+    """Draw spec over rows (dicts with "step"), sending only the rows the browser does not hold yet.
+
+    base names the data stream (run, file version, replay step): when it changes everything is sent again.
+    """
+    rows = [r for r in rows if "step" in r]
+    sent = st.session_state.setdefault(SENT, {})
+    held_base, held = sent.get(key, (None, 0))
+    start = held if held_base == base and held <= len(rows) else 0
+    steps, cols = viz.chart_columns(spec, rows[start:])
+    payload = {"plotly": plotly_url(), "key": key, "base": base, "start": start, "x": steps, "y": cols,
+               "layout": spec["layout"], "series": spec["series"], "log_note": spec["log_note"],
+               "smoothing": smoothing}
+    _component(key=key, data=payload, on_resync_change=functools.partial(_forget, key))
+    sent[key] = (base, len(rows))
