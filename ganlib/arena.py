@@ -265,7 +265,7 @@ class Arena:
         layout = {"height": 200, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
                   "xaxis": {"title": {"text": "step"}},
                   "yaxis": {"range": [0, m + 0.5], "title": {"text": "modes"}},
-                  "yaxis2": {"range": [0, 101], "overlaying": "y", "side": "right", "title": {"text": "% HQ"}},
+                  "yaxis2": {"range": [0, 101], "dtick": 25, "overlaying": "y", "side": "right", "title": {"text": "% HQ"}},
                   "legend": {"orientation": "h", "y": 1.15}}
         return go.Figure({"data": data, "layout": layout}, _validate=False)
 

@@ -80,3 +80,17 @@ def test_shipped_collapsed_and_cured_pair_differ_in_diversity(classifier):
     collapsed, cured = figures["dcgan_mnist_collapsed"], figures["dcgan_mnist_cured"]
     assert cured["class_coverage"] == 10 and collapsed["class_coverage"] < cured["class_coverage"]
     assert collapsed["class_kl_uniform"] > cured["class_kl_uniform"] + 0.3
+
+
+def test_cli_diversity_writes_the_grid_and_prints_figures(tmp_path, capsys):
+    import json
+
+    from ganlib.cli import main
+
+    out = tmp_path / "grid.png"
+    assert main(["diversity", "--checkpoint", str(pretrained_path("dcgan_mnist")), "--out", str(out), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert sum(figures["class_histogram"]) == 100 and len(figures["similar_pairs"]) == 5
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert main(["diversity", "--checkpoint", str(tmp_path / "nope.pt")]) == 2
+    assert "does not exist" in capsys.readouterr().err
