@@ -40,6 +40,7 @@ REMEDIES: dict[str, dict] = {
     "big-batch-low-lr": {"batch_size": 512, "lr_g": 2e-4, "lr_d": 2e-4},
     "grad-clip": {"grad_clip": 1.0},
     "spectral-norm": {"spectral_norm": True},
+    "pacgan2+ema": {"pack": 2, "ema_decay": 0.999},  # combination: packing for coverage, G's EMA for sharpness
 }
 
 

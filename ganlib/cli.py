@@ -25,6 +25,8 @@ _HELP = {
     "label_smoothing": "one-sided label smoothing: real targets become 1 - S",
     "eval_every": "evaluate quality metrics every N steps (0 = off)",
 }
+_HELP.update(pack="PacGAN: D judges M samples at once, concatenated (1 = off; the batch size must be a multiple)",
+             unrolled_steps="Unrolled GAN: G's loss through K simulated D updates (0 = off; costs ~K+1 D passes)")
 
 
 def _flag(name: str) -> str:

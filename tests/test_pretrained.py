@@ -28,7 +28,8 @@ def test_file_matches_manifest_and_commands(name):
     path = pretrained_path(name)
     assert path.stat().st_size < 5e6, "shipped checkpoints stay small (export drops D and optimiser state)"
     ckpt = load_checkpoint(path, family=entry["family"])
-    assert ckpt["inference_only"] and ckpt["G_ema"] and ckpt["dataset"]["name"] == entry["dataset"]
+    assert ckpt["inference_only"] and ckpt["dataset"]["name"] == entry["dataset"]
+    assert ckpt["G_ema"] or ckpt["train_config"]["ema_decay"] == 0  # the collapse demos train without EMA
     parser = build_parser()
     for key in ("train_command", "export_command", "evaluate_command", "sample_command"):
         words = shlex.split(entry[key])
@@ -43,7 +44,10 @@ def test_file_matches_manifest_and_commands(name):
     assert float(ckpt["time"]) == pytest.approx(entry["train_seconds"], abs=1)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+GOOD = sorted(n for n, e in MODELS.items() if not e.get("demo"))  # the collapse demos are tested below
+
+
+@pytest.mark.parametrize("name", GOOD)
 def test_shipped_models_are_good(name):
     entry = MODELS[name]
     ev = entry["evaluate"]
@@ -81,3 +85,20 @@ def test_generator_choices_lists_shipped_then_runs(tmp_path):
     runs = [c for c in choices if not c["shipped"]]
     assert [(c["family"], Path(c["path"]).parent.name) for c in runs] == [("cgan", "my_run")]
     assert choices.index(runs[0]) > choices.index(shipped[-1])
+
+
+@pytest.mark.skipif("dcgan_mnist_collapsed" not in MODELS, reason="collapse demo not shipped")
+def test_collapse_demo_pair_is_collapsed_and_cured():
+    """The Mode-collapse lab's pair: one bad recipe, and the same recipe with one of the seeds' fixes."""
+    collapsed, cured = MODELS["dcgan_mnist_collapsed"], MODELS["dcgan_mnist_cured"]
+    assert collapsed["demo"] == "collapsed" and cured["demo"] == "cured"
+    bad, good = collapsed["evaluate"], cured["evaluate"]
+    assert bad["class_kl_uniform"] > 0.5 and bad["near_duplicate_frac"] > 10 * good["near_duplicate_frac"]
+    assert good["class_coverage"] == 10 and good["coverage_100"] == 10 and good["class_kl_uniform"] < 0.1
+    assert good["fid"] < bad["fid"]
+    # the two commands differ in exactly the flags the manifest says the cure changes
+    parser = build_parser()
+    configs = [asdict(config_from_args(parser.parse_args(shlex.split(e["train_command"])[3:]))[0])
+               for e in (collapsed, cured)]
+    changed = {k for k in configs[0] if configs[0][k] != configs[1][k]}
+    assert changed == set(cured["cure_changes"]) and len(changed) == 1
