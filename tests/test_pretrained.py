@@ -10,6 +10,7 @@ import pytest
 from ganlib import pretrained
 from ganlib.checkpoints import load_checkpoint, load_generator
 from ganlib.cli import build_parser, config_from_args
+from ganlib.config import TrainConfig
 from ganlib.evaluate import evaluate_generator
 from ganlib.pretrained import manifest, pretrained_path, preview_png
 
@@ -38,7 +39,10 @@ def test_file_matches_manifest_and_commands(name):
     # the recorded train command is exactly the config stored in the file (the device aside)
     config, _ = config_from_args(parser.parse_args(shlex.split(entry["train_command"])[3:]))
     stored = dict(ckpt["train_config"], device=config.device)
-    assert asdict(config) == stored, (
+    expected = asdict(config)
+    newer = set(expected) - set(stored)  # fields added since the file was made must sit at their defaults
+    assert all(expected[k] == getattr(TrainConfig(), k) for k in newer), newer
+    assert {k: expected[k] for k in stored} == stored, (
         "the recorded train command no longer reproduces the file's config (did a default change?): "
         "record the old values as explicit flags in the manifest's train_command")
     assert float(ckpt["time"]) == pytest.approx(entry["train_seconds"], abs=1)
@@ -93,8 +97,10 @@ def test_collapse_demo_pair_is_collapsed_and_cured():
     collapsed, cured = MODELS["dcgan_mnist_collapsed"], MODELS["dcgan_mnist_cured"]
     assert collapsed["demo"] == "collapsed" and cured["demo"] == "cured"
     bad, good = collapsed["evaluate"], cured["evaluate"]
-    assert bad["class_kl_uniform"] > 0.5 and bad["near_duplicate_frac"] > 10 * good["near_duplicate_frac"]
-    assert good["class_coverage"] == 10 and good["coverage_100"] == 10 and good["class_kl_uniform"] < 0.1
+    assert bad["coverage_100"] < 10 and bad["class_kl_uniform"] > 1.0  # a few digits, one of them most of the time
+    assert good["class_coverage"] == 10 and good["coverage_100"] == 10
+    assert good["class_kl_uniform"] < bad["class_kl_uniform"] - 1.0
+    assert bad["feature_diversity"] < good["feature_diversity"] and bad["recall"] < good["recall"]
     assert good["fid"] < bad["fid"]
     # the two commands differ in exactly the flags the manifest says the cure changes
     parser = build_parser()
