@@ -231,12 +231,12 @@ class Arena:
             prob = self.config.loss in ("ns", "bce")
             data.append(go.Heatmap(x=axis.tolist(), y=axis.tolist(), z=values.tolist(), colorscale="RdBu",
                                    zmin=0 if prob else None, zmax=1 if prob else None, zmid=None if prob else 0,
-                                   opacity=0.55, showscale=False, hoverinfo="skip", name="D"))
+                                   opacity=0.55, showscale=False, hoverinfo="skip", name="D", zsmooth="best"))
         real = self.real_points(n_points)
         fake = self.points(n_points) if previous is None else previous
-        data.append(go.Scattergl(x=real[:, 0].tolist(), y=real[:, 1].tolist(), mode="markers", name="real",
+        data.append(go.Scatter(x=real[:, 0].tolist(), y=real[:, 1].tolist(), mode="markers", name="real",
                                  marker={"size": 4, "color": "#2ca02c"}))
-        data.append(go.Scattergl(x=fake[:, 0].tolist(), y=fake[:, 1].tolist(), mode="markers", name="G(z)",
+        data.append(go.Scatter(x=fake[:, 0].tolist(), y=fake[:, 1].tolist(), mode="markers", name="G(z)",
                                  marker={"size": 4, "color": "#7b2cbf"}))
         if arrows:
             x, d = self.g_gradients()

@@ -187,7 +187,12 @@ def histogram_figure(hist: list[int]) -> go.Figure:
                                 "marker": {"color": "#1f77b4"}}],
                       "layout": {"height": 200, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
                                  "xaxis": {"title": {"text": "digit the classifier reads"}},
-                                 "yaxis": {"title": {"text": "samples"}}}}, _validate=False)
+                                 "yaxis": {"title": {"text": "samples"}},
+                                 "shapes": [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": sum(hist) / 10,
+                                             "y1": sum(hist) / 10, "line": {"dash": "dot", "color": "#d62728"}}],
+                                 "annotations": [{"xref": "paper", "x": 1, "y": sum(hist) / 10, "text": "even",
+                                                  "showarrow": False, "xanchor": "right", "yanchor": "bottom",
+                                                  "font": {"color": "#d62728", "size": 11}}]}}, _validate=False)
 
 
 def diversity_column(key: str, default: str | None) -> None:

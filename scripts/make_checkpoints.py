@@ -40,7 +40,7 @@ MODELS = {
     # the Mode-collapse lab's pair: a bad recipe (G's learning rate 1e-2, 50x the seeds' 2e-4 and 100x D's,
     # no R1, no EMA) and the same recipe with the seeds' learning rate for G, both stopped at step 600
     "dcgan_mnist_collapsed": {
-        "title": "DCGAN · collapsed (G's lr 50x too high)",
+        "title": "DCGAN · collapsed",
         "family": "dcgan",
         "dataset": "mnist",
         "demo": "collapsed",
@@ -54,7 +54,7 @@ MODELS = {
         "sample_command": "python -m ganlib diversity --checkpoint checkpoints/dcgan_mnist_collapsed.pt --out collapsed.png",
     },
     "dcgan_mnist_cured": {
-        "title": "DCGAN · cured (the seeds' lr for G)",
+        "title": "DCGAN · cured",
         "family": "dcgan",
         "dataset": "mnist",
         "demo": "cured",

@@ -162,7 +162,7 @@ def test_arena_trains_draws_and_measures():
     x, d = arena.g_gradients(20)
     assert x.shape == d.shape == (20, 2) and torch.isfinite(d).all()
     fig = arena.figure(arrows=True)
-    assert [t.type for t in fig.data] == ["heatmap", "scattergl", "scattergl", "scatter"]
+    assert [t.type for t in fig.data] == ["heatmap", "scatter", "scatter", "scatter"]
     assert len(arena.coverage_figure().data) == 2
 
 
