@@ -46,7 +46,7 @@ def test_two_panels_with_presets_and_their_commands(root):
     plots = [c for c in at.get("plotly_chart") if c.key and c.key.startswith("arena_plot_")]
     assert len(plots) == 2
     code = texts(at.code)
-    assert "python -m ganlib train --model gan --dataset toy-ring" in code and "--pack 4" in code
+    assert "python -m ganlib train --model gan --dataset toy-ring" in code and "--pack 2" in code
     assert step_line(at, 0).startswith("Step **0** · modes **")
     assert at.query_params["panel"] == ["vanilla-ring", "pacgan-ring"]
 
