@@ -99,3 +99,12 @@ def test_narrowing_class_histogram_is_reported_with_its_first_step():
     assert "most frequent now: 1 (" in found[0].detail and "PacGAN" in found[0].remedy
     steady = [dict(r, class_kl_uniform=0.01 * i, class_histogram=uniform) for i, r in enumerate(ev)]
     assert not any("narrowed" in t for t in titles(diagnose(rows(), steady)))
+
+
+def test_narrowing_from_an_already_narrow_histogram_is_reported():
+    # the shipped collapsed DCGAN's curve: wide at step 500, one digit dominating at 600
+    ev = [{"kind": "eval", "step": 500, "class_kl_uniform": 0.909, "class_histogram": [0, 0, 16, 19, 127, 4, 0, 104, 219, 11]},
+          {"kind": "eval", "step": 600, "class_kl_uniform": 1.679, "class_histogram": [5, 0, 8, 422, 0, 47, 0, 4, 13, 1]}]
+    [found] = [f for f in diagnose(rows(), ev) if "narrowed" in f.title]
+    assert found.step == 600 and "3 (84%)" in found.detail
+    assert not any(f.level == "info" for f in diagnose(rows(), ev))  # not "a healthy game"

@@ -177,7 +177,7 @@ def _narrowing_histogram(eval_rows: list[dict]) -> list[Finding]:
     best_step, best, _ = min(pts, key=lambda p: p[1])
     step, latest, hist = pts[-1]
     rise = 0.1  # e.g. one digit grown from 10% to about 25% of the samples
-    if not (latest > best + rise and latest > 2 * best):
+    if not (latest > best + rise and (latest > 2 * best or latest > 0.5)):  # 0.5: one digit in ~40% of samples
         return []
     since = next(s for s, kl, _ in pts if s > best_step and kl > best + rise)
     detail = f"KL of the class histogram to uniform is {latest:.2f} at step {step} (best {best:.2f} at step {best_step})"
