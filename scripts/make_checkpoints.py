@@ -37,6 +37,35 @@ MODELS = {
         "train_command": "python -m ganlib train --model cgan --dataset mnist --epochs 100 --out runs/cgan_mnist",
         "sample_command": "python -m ganlib sample --checkpoint checkpoints/cgan_mnist.pt --class 7 --n 64 --out sevens.png",
     },
+    # the Mode-collapse lab's pair: a bad recipe (G's learning rate 1e-2, 50x the seeds' 2e-4 and 100x D's,
+    # no R1, no EMA) and the same recipe with the seeds' learning rate for G, both stopped at step 600
+    "dcgan_mnist_collapsed": {
+        "title": "DCGAN · collapsed",
+        "family": "dcgan",
+        "dataset": "mnist",
+        "demo": "collapsed",
+        "note": "trained with OMP_NUM_THREADS=1 (one thread) on the 2-core machine while three other engineers' "
+                "jobs ran (load average 7-9), so the time is wall-clock under contention",
+        "breaks": "the seeds' Adam learning rate of 2e-4 for both nets: G's is 1e-2, D's 1e-4, so G jumps to "
+                  "whatever D currently accepts faster than D can learn that it is one digit",
+        "train_command": "python -m ganlib train --model dcgan --dataset mnist --lr-g 1e-2 --lr-d 1e-4 --r1-gamma 0 "
+                         "--ema-decay 0 --max-steps 600 --eval-every 100 --eval-samples 500 --sample-every 100 "
+                         "--quiet --out runs/dcgan_mnist_collapsed",
+        "sample_command": "python -m ganlib diversity --checkpoint checkpoints/dcgan_mnist_collapsed.pt --out collapsed.png",
+    },
+    "dcgan_mnist_cured": {
+        "title": "DCGAN · cured",
+        "family": "dcgan",
+        "dataset": "mnist",
+        "demo": "cured",
+        "note": "trained with OMP_NUM_THREADS=1 (one thread) on the 2-core machine while three other engineers' "
+                "jobs ran (load average 7-9), so the time is wall-clock under contention",
+        "cure_changes": ["lr_g"],
+        "train_command": "python -m ganlib train --model dcgan --dataset mnist --lr-g 2e-4 --lr-d 1e-4 --r1-gamma 0 "
+                         "--ema-decay 0 --max-steps 600 --eval-every 100 --eval-samples 500 --sample-every 100 "
+                         "--quiet --out runs/dcgan_mnist_cured",
+        "sample_command": "python -m ganlib diversity --checkpoint checkpoints/dcgan_mnist_cured.pt --out cured.png",
+    },
 }
 KEEP = ("num_samples", "fid", "kid", "precision", "recall", "class_coverage", "coverage_100", "class_kl_uniform",
         "mnist_score", "real_mnist_score", "label_accuracy", "near_duplicate_frac", "feature_diversity",

@@ -83,3 +83,28 @@ def test_mode_collapse_from_real_evaluation_rows():
     ring = [{"kind": "eval", "step": 10, "modes_covered": 8, "num_modes": 8},
             {"kind": "eval", "step": 20, "modes_covered": 2, "num_modes": 8}]
     assert "Mode coverage is 25%" in diagnose(rows(), ring)[0].detail
+
+
+def test_narrowing_class_histogram_is_reported_with_its_first_step():
+    uniform = [100] * 10
+    narrowing = [40, 300, 60, 60, 60, 60, 60, 200, 80, 80]
+    kl = lambda h: sum(p * math.log(p * 10) for p in (c / sum(h) for c in h) if p > 0)  # noqa: E731
+    ev = [{"kind": "eval", "step": 100, "class_coverage": 10, "class_histogram": uniform, "class_kl_uniform": kl(uniform)},
+          {"kind": "eval", "step": 200, "class_coverage": 10, "class_histogram": narrowing,
+           "class_kl_uniform": kl(narrowing)},
+          {"kind": "eval", "step": 300, "class_coverage": 10, "class_histogram": narrowing,
+           "class_kl_uniform": kl(narrowing) + 0.05}]
+    found = [f for f in diagnose(rows(), ev) if "narrowed" in f.title]
+    assert len(found) == 1 and found[0].step == 200 and "step 200" in found[0].title
+    assert "most frequent now: 1 (" in found[0].detail and "PacGAN" in found[0].remedy
+    steady = [dict(r, class_kl_uniform=0.01 * i, class_histogram=uniform) for i, r in enumerate(ev)]
+    assert not any("narrowed" in t for t in titles(diagnose(rows(), steady)))
+
+
+def test_narrowing_from_an_already_narrow_histogram_is_reported():
+    # the shipped collapsed DCGAN's curve: wide at step 500, one digit dominating at 600
+    ev = [{"kind": "eval", "step": 500, "class_kl_uniform": 0.909, "class_histogram": [0, 0, 16, 19, 127, 4, 0, 104, 219, 11]},
+          {"kind": "eval", "step": 600, "class_kl_uniform": 1.679, "class_histogram": [5, 0, 8, 422, 0, 47, 0, 4, 13, 1]}]
+    [found] = [f for f in diagnose(rows(), ev) if "narrowed" in f.title]
+    assert found.step == 600 and "3 (84%)" in found.detail
+    assert not any(f.level == "info" for f in diagnose(rows(), ev))  # not "a healthy game"

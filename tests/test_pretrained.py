@@ -10,6 +10,7 @@ import pytest
 from ganlib import pretrained
 from ganlib.checkpoints import load_checkpoint, load_generator
 from ganlib.cli import build_parser, config_from_args
+from ganlib.config import TrainConfig
 from ganlib.evaluate import evaluate_generator
 from ganlib.pretrained import manifest, pretrained_path, preview_png
 
@@ -28,7 +29,8 @@ def test_file_matches_manifest_and_commands(name):
     path = pretrained_path(name)
     assert path.stat().st_size < 5e6, "shipped checkpoints stay small (export drops D and optimiser state)"
     ckpt = load_checkpoint(path, family=entry["family"])
-    assert ckpt["inference_only"] and ckpt["G_ema"] and ckpt["dataset"]["name"] == entry["dataset"]
+    assert ckpt["inference_only"] and ckpt["dataset"]["name"] == entry["dataset"]
+    assert ckpt["G_ema"] or ckpt["train_config"]["ema_decay"] == 0  # the collapse demos train without EMA
     parser = build_parser()
     for key in ("train_command", "export_command", "evaluate_command", "sample_command"):
         words = shlex.split(entry[key])
@@ -37,13 +39,19 @@ def test_file_matches_manifest_and_commands(name):
     # the recorded train command is exactly the config stored in the file (the device aside)
     config, _ = config_from_args(parser.parse_args(shlex.split(entry["train_command"])[3:]))
     stored = dict(ckpt["train_config"], device=config.device)
-    assert asdict(config) == stored, (
+    expected = asdict(config)
+    newer = set(expected) - set(stored)  # fields added since the file was made must sit at their defaults
+    assert all(expected[k] == getattr(TrainConfig(), k) for k in newer), newer
+    assert {k: expected[k] for k in stored} == stored, (
         "the recorded train command no longer reproduces the file's config (did a default change?): "
         "record the old values as explicit flags in the manifest's train_command")
     assert float(ckpt["time"]) == pytest.approx(entry["train_seconds"], abs=1)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+GOOD = sorted(n for n, e in MODELS.items() if not e.get("demo"))  # the collapse demos are tested below
+
+
+@pytest.mark.parametrize("name", GOOD)
 def test_shipped_models_are_good(name):
     entry = MODELS[name]
     ev = entry["evaluate"]
@@ -81,3 +89,22 @@ def test_generator_choices_lists_shipped_then_runs(tmp_path):
     runs = [c for c in choices if not c["shipped"]]
     assert [(c["family"], Path(c["path"]).parent.name) for c in runs] == [("cgan", "my_run")]
     assert choices.index(runs[0]) > choices.index(shipped[-1])
+
+
+@pytest.mark.skipif("dcgan_mnist_collapsed" not in MODELS, reason="collapse demo not shipped")
+def test_collapse_demo_pair_is_collapsed_and_cured():
+    """The Mode-collapse lab's pair: one bad recipe, and the same recipe with one of the seeds' fixes."""
+    collapsed, cured = MODELS["dcgan_mnist_collapsed"], MODELS["dcgan_mnist_cured"]
+    assert collapsed["demo"] == "collapsed" and cured["demo"] == "cured"
+    bad, good = collapsed["evaluate"], cured["evaluate"]
+    assert bad["coverage_100"] < 10 and bad["class_kl_uniform"] > 1.0  # a few digits, one of them most of the time
+    assert good["class_coverage"] == 10 and good["coverage_100"] == 10
+    assert good["class_kl_uniform"] < bad["class_kl_uniform"] - 1.0
+    assert bad["feature_diversity"] < good["feature_diversity"] and bad["recall"] < good["recall"]
+    assert good["fid"] < bad["fid"]
+    # the two commands differ in exactly the flags the manifest says the cure changes
+    parser = build_parser()
+    configs = [asdict(config_from_args(parser.parse_args(shlex.split(e["train_command"])[3:]))[0])
+               for e in (collapsed, cured)]
+    changed = {k for k in configs[0] if configs[0][k] != configs[1][k]}
+    assert changed == set(cured["cure_changes"]) and len(changed) == 1
