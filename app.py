@@ -8,13 +8,13 @@ import streamlit as st
 HERE = Path(__file__).parent
 # (file, title, icon, what it is for); a page is listed only once its file exists
 PAGES = [
-    ("pages/1_Train.py", "Train & monitor", ":material/monitoring:",
+    ("app_pages/1_Train.py", "Train & monitor", ":material/monitoring:",
      "Launch GAN, DCGAN or CGAN training in the background and watch it live: loss curves, D(x) vs "
      "D(G(z)), samples from fixed noise, a training doctor. Pause, stop, resume, compare and replay runs."),
-    ("pages/2_Latent.py", "Latent explorer", ":material/explore:",
+    ("app_pages/2_Latent.py", "Latent explorer", ":material/explore:",
      "Open any generator (shipped or your run) and steer it: direction sliders (PCA, closed-form, "
      "attribute), truncation, interpolation, and inversion of a digit you draw or upload."),
-    ("pages/5_Mode_collapse.py", "Mode-collapse lab", ":material/scatter_plot:",
+    ("app_pages/5_Mode_collapse.py", "Mode-collapse lab", ":material/scatter_plot:",
      "Watch a GAN collapse onto a few modes of a 2-D mixture and compare the cures side by side; "
      "measure the diversity of any image generator."),
 ]
@@ -80,9 +80,8 @@ listed = [p for p in PAGES if (HERE / p[0]).exists()]
 nav_pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]
 nav_pages += [st.Page(str(HERE / path), title=title, icon=icon, url_path=Path(path).stem.split("_", 1)[-1].lower())
               for path, title, icon, _ in listed]
-# The page titles are right from the first paint: on the first run after the server starts, Streamlit
-# lists the files in pages/ ("app", "Train") until this call; .streamlit/config.toml hides that list
-# (showSidebarNavigation = false) and the line below shows ours, which comes before any heavy import
-# (ganlib, torch: seconds) because the pages import those themselves.
-st.set_option("client.showSidebarNavigation", True)
+# The pages live in app_pages/, not pages/: with a pages/ folder Streamlit runs its first script run after a
+# start as an old-style multipage app (sidebar of file names, and a direct link such as /latent answered
+# "Page not found"). ganlib and torch are imported by the pages themselves, after this call, so the
+# sidebar's titles paint before any heavy import.
 st.navigation(nav_pages).run()

@@ -16,7 +16,7 @@ from ganlib.checkpoints import load_generator
 from ganlib.pretrained import pretrained_path
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "2_Latent.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "2_Latent.py")
 
 
 @pytest.fixture

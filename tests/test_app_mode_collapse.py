@@ -11,7 +11,7 @@ from ganlib.arena import PRESETS
 from ganlib.train import jobs, rundir
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Mode_collapse.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "5_Mode_collapse.py")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from ganlib.train import jobs, rundir
 
 FAKE = str(Path(__file__).with_name("fake_train.py"))
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TRAIN_PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "1_Train.py")
+TRAIN_PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "1_Train.py")
 CFG = TrainConfig(dataset="typeset", subset=64, batch_size=16, max_steps=30)
 
 
