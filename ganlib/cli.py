@@ -220,6 +220,31 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diversity(args: argparse.Namespace) -> int:
+    """The seeds' 100-sample diversity test of a digit generator (the Mode-collapse lab's grid)."""
+    import torch
+
+    from .checkpoints import load_generator
+    from .metrics import load_classifier
+    from .metrics.diversity import diversity_grid_image, diversity_test, summary
+
+    G, meta = load_generator(args.checkpoint)
+    num_classes = meta["model_kwargs"]["G"].get("num_classes", 0)
+    labels = torch.arange(args.n) % num_classes if num_classes else None
+    result = diversity_test(G, load_classifier(), n=args.n, seed=args.seed, labels=labels)
+    if args.out:
+        diversity_grid_image(result).save(args.out)
+    figures = summary(result)
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    print(f"digits covered {figures['class_coverage']}/10, KL to uniform {figures['class_kl_uniform']:.3f}, "
+          f"class histogram {figures['class_histogram']}")
+    print("most similar pairs: " + ", ".join(f"#{i}-#{j} ({d:.3f})" for i, j, d in figures["similar_pairs"])
+          + f"; median pair distance {figures['median_pair_distance']:.3f}" + (f"; grid: {args.out}" if args.out else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ganlib", description="GAN Studio: train, sample and inspect GANs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -270,6 +295,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--device", default="auto")
     c.set_defaults(func=cmd_train_classifier)
     add_latent_commands(sub)
+
+    v = sub.add_parser("diversity", help="the 100-sample diversity test of a digit generator: class histogram, "
+                                         "coverage of 0-9, KL to uniform, most similar pairs")
+    v.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    v.add_argument("--n", type=int, default=100, help="number of samples (default: 100)")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--out", default="", help="write the tagged grid to this PNG")
+    v.add_argument("--json", action="store_true", help="print JSON")
+    v.set_defaults(func=cmd_diversity)
     return p
 
 

@@ -58,6 +58,8 @@ class TrainConfig:
     minibatch_std: bool = False
     spectral_norm: bool = False
     augment: str = ""                 # DiffAugment policy for D's inputs: translation,cutout,color ("" = off)
+    pack: int = 1                     # PacGAN: D judges m samples at once, concatenated (1 = off)
+    unrolled_steps: int = 0           # Unrolled GAN: G's loss through k simulated D updates (0 = off)
     ema_decay: float = 0.999          # EMA of G weights for samples/checkpoints (0 = off)
     seed: int = 0
     device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
@@ -133,6 +135,14 @@ class TrainConfig:
             problems.append("The R1 weight must be 0 (off) or positive.")
         if self.grad_clip < 0:
             problems.append("Gradient clipping must be 0 (off) or positive.")
+        if not (1 <= self.pack <= 8):
+            problems.append(f"Packing must be between 1 (off) and 8 samples per D input, not {self.pack}.")
+        elif self.pack > 1 and self.batch_size % self.pack:
+            problems.append(f"The batch size ({self.batch_size}) must be a multiple of the packing ({self.pack}).")
+        if self.pack > 1 and self.model == "cgan":
+            problems.append("Packing is for unconditional GANs; a CGAN's D would need a label per packed sample.")
+        if not (0 <= self.unrolled_steps <= 20):
+            problems.append(f"Unrolled D steps must be between 0 (off) and 20, not {self.unrolled_steps}.")
         for name in ("log_every", "sample_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1.")

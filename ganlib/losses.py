@@ -57,7 +57,8 @@ def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor, labels: torch.Te
     x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     out = D(x_hat, labels) if labels is not None else D(x_hat)
     (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+    # one norm per D output: a PacGAN D's input is a pack of samples
+    return ((grad.reshape(out.shape[0], -1).norm(2, dim=1) - 1.0) ** 2).mean()
 
 
 def r1_penalty(real: torch.Tensor, d_real: torch.Tensor) -> torch.Tensor:
@@ -66,7 +67,7 @@ def r1_penalty(real: torch.Tensor, d_real: torch.Tensor) -> torch.Tensor:
     `real` must require grad and `d_real` = D(real) must have been computed from it.
     """
     (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
-    return grad.float().pow(2).flatten(1).sum(1).mean()
+    return grad.float().pow(2).reshape(d_real.shape[0], -1).sum(1).mean()  # per D input (a pack under PacGAN)
 
 
 def d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor, label_smoothing: float = 0.0,

@@ -83,3 +83,19 @@ def test_mode_collapse_from_real_evaluation_rows():
     ring = [{"kind": "eval", "step": 10, "modes_covered": 8, "num_modes": 8},
             {"kind": "eval", "step": 20, "modes_covered": 2, "num_modes": 8}]
     assert "Mode coverage is 25%" in diagnose(rows(), ring)[0].detail
+
+
+def test_narrowing_class_histogram_is_reported_with_its_first_step():
+    uniform = [100] * 10
+    narrowing = [40, 300, 60, 60, 60, 60, 60, 200, 80, 80]
+    kl = lambda h: sum(p * math.log(p * 10) for p in (c / sum(h) for c in h) if p > 0)  # noqa: E731
+    ev = [{"kind": "eval", "step": 100, "class_coverage": 10, "class_histogram": uniform, "class_kl_uniform": kl(uniform)},
+          {"kind": "eval", "step": 200, "class_coverage": 10, "class_histogram": narrowing,
+           "class_kl_uniform": kl(narrowing)},
+          {"kind": "eval", "step": 300, "class_coverage": 10, "class_histogram": narrowing,
+           "class_kl_uniform": kl(narrowing) + 0.05}]
+    found = [f for f in diagnose(rows(), ev) if "narrowed" in f.title]
+    assert len(found) == 1 and found[0].step == 200 and "step 200" in found[0].title
+    assert "most frequent now: 1 (" in found[0].detail and "PacGAN" in found[0].remedy
+    steady = [dict(r, class_kl_uniform=0.01 * i, class_histogram=uniform) for i, r in enumerate(ev)]
+    assert not any("narrowed" in t for t in titles(diagnose(rows(), steady)))

@@ -17,6 +17,8 @@ FAMILIES = {
 def model_kwargs(config, data_shape: tuple[int, ...], num_classes: int) -> dict:
     """Constructor arguments {'G': {...}, 'D': {...}} for a TrainConfig and a data set's shape."""
     cond = num_classes if config.model == "cgan" else 0
+    # only when on, so the kwargs of older runs and checkpoints stay as they were (resume compares them)
+    pack = {"pack": config.pack} if getattr(config, "pack", 1) > 1 else {}
     if config.model == "gan":
         is_image = len(data_shape) == 3
         hidden = 4 * config.width
@@ -24,14 +26,14 @@ def model_kwargs(config, data_shape: tuple[int, ...], num_classes: int) -> dict:
                           num_classes=0, tanh=is_image),
                 "D": dict(in_shape=list(data_shape), hidden=hidden, num_classes=0,
                           spectral_norm=config.spectral_norm,
-                          minibatch_discrimination=config.minibatch_discrimination)}
+                          minibatch_discrimination=config.minibatch_discrimination, **pack)}
     channels, size = data_shape[0], data_shape[-1]
     return {"G": dict(latent_dim=config.latent_dim, image_size=size, channels=channels, width=config.width,
                       num_classes=cond),
             "D": dict(image_size=size, channels=channels, width=config.width, num_classes=cond,
                       norm="layer" if config.loss == "wgan-gp" else "batch",
                       spectral_norm=config.spectral_norm, minibatch_std=config.minibatch_std,
-                      minibatch_discrimination=config.minibatch_discrimination)}
+                      minibatch_discrimination=config.minibatch_discrimination, **pack)}
 
 
 def build_generator(family: str, kwargs: dict) -> nn.Module:

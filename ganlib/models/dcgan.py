@@ -39,17 +39,20 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """images (N, channels, S, S) [+ labels (N,)] -> (N,) logits (or critic values)."""
+    """images (N, channels, S, S) [+ labels (N,)] -> (N,) logits (or critic values); with pack = m
+    (PacGAN), -> (N / m,): each m consecutive images are stacked as one input of m * channels."""
 
     def __init__(self, image_size: int = 28, channels: int = 1, width: int = 64, num_classes: int = 0,
                  norm: str = "batch", spectral_norm: bool = False, minibatch_std: bool = False,
-                 minibatch_discrimination: bool = False):
+                 minibatch_discrimination: bool = False, pack: int = 1):
         super().__init__()
         assert image_size in (28, 32), image_size
-        self.image_size, self.num_classes = image_size, num_classes
+        if pack > 1 and num_classes:
+            raise ValueError("PacGAN packing is for unconditional discriminators.")
+        self.image_size, self.num_classes, self.pack = image_size, num_classes, pack
         # the label becomes one extra input plane, learned per class
         self.embed = nn.Embedding(num_classes, image_size * image_size) if num_classes else None
-        cin = channels + (1 if num_classes else 0)
+        cin = channels * pack + (1 if num_classes else 0)
         w = width
         k = 3 if image_size == 28 else 4  # 7 -> 4 for 28x28 images
         # (N, C, 28|32, ...) -> (N, w, 14|16, ...) -> (N, 2w, 7|8, ...) -> (N, 4w, 4, 4)
@@ -73,6 +76,8 @@ class DCGANDiscriminator(nn.Module):
         if self.embed is not None:
             plane = self.embed(y).view(-1, 1, self.image_size, self.image_size).to(x.dtype)
             x = torch.cat([x, plane], dim=1)
+        if self.pack > 1:
+            x = x.reshape(x.shape[0] // self.pack, -1, *x.shape[2:])  # (N / m, m * C, S, S)
         h = self.body(x).flatten(1)
         if self.mbd is not None:
             h = self.mbd(h)

@@ -33,13 +33,16 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """(N, *in_shape) [+ labels] -> (N,) logits."""
+    """(N, *in_shape) [+ labels] -> (N,) logits; with pack = m, (N, *in_shape) -> (N / m,): PacGAN
+    (Lin et al. 2018) judges m samples at once, concatenated into one input m times as wide."""
 
     def __init__(self, in_shape: tuple[int, ...] = (2,), hidden: int = 256, num_classes: int = 0,
-                 spectral_norm: bool = False, minibatch_discrimination: bool = False):
+                 spectral_norm: bool = False, minibatch_discrimination: bool = False, pack: int = 1):
         super().__init__()
-        self.num_classes = num_classes
-        n_in = math.prod(in_shape)
+        if pack > 1 and num_classes:
+            raise ValueError("PacGAN packing is for unconditional discriminators.")
+        self.num_classes, self.pack = num_classes, pack
+        n_in = math.prod(in_shape) * pack
         self.embed = nn.Embedding(num_classes, num_classes) if num_classes else None
         self.body = nn.Sequential(
             sn(nn.Linear(n_in + num_classes, hidden), spectral_norm), nn.LeakyReLU(0.2, True),
@@ -50,7 +53,7 @@ class MLPDiscriminator(nn.Module):
         init_weights(self)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = x.flatten(1)
+        h = x.reshape(x.shape[0] // self.pack, -1)  # (N / pack, pack * prod(in_shape)), packs of consecutive rows
         if self.embed is not None:
             h = torch.cat([h, self.embed(y)], dim=1)
         h = self.body(h)

@@ -52,6 +52,7 @@ def diagnose(train_rows: list[dict], eval_rows: list[dict] | None = None, loss: 
         out += _oscillating(window, loss)
         out += _exploding_gradients(train_rows, window)
     out += _mode_collapse(eval_rows or [])
+    out += _narrowing_histogram(eval_rows or [])
     if len(train_rows) >= 5 and not any(f.level != "info" for f in out):
         out += _healthy(recent(train_rows), loss)
     order = {"error": 0, "warning": 1, "info": 2}
@@ -164,6 +165,30 @@ def _mode_collapse(eval_rows: list[dict]) -> list[Finding]:
                                f"FID {latest:.1f} at step {step}, best {best:.1f} at step {best_step}.",
                                "Lower the learning rates or use the EMA generator; keep the best checkpoint.", step))
     return out
+
+
+def _narrowing_histogram(eval_rows: list[dict]) -> list[Finding]:
+    """The class histogram's KL to uniform rising well above its best: G favours fewer digits, often
+    before a digit disappears (coverage can still read 10/10). Reports the first step it was seen."""
+    pts = [(int(r.get("step", 0)), float(r["class_kl_uniform"]), r.get("class_histogram")) for r in eval_rows
+           if isinstance(r.get("class_kl_uniform"), (int, float)) and math.isfinite(r["class_kl_uniform"])]
+    if len(pts) < 2:
+        return []
+    best_step, best, _ = min(pts, key=lambda p: p[1])
+    step, latest, hist = pts[-1]
+    rise = 0.1  # e.g. one digit grown from 10% to about 25% of the samples
+    if not (latest > best + rise and latest > 2 * best):
+        return []
+    since = next(s for s, kl, _ in pts if s > best_step and kl > best + rise)
+    detail = f"KL of the class histogram to uniform is {latest:.2f} at step {step} (best {best:.2f} at step {best_step})"
+    if isinstance(hist, list) and sum(hist) > 0:
+        top = sorted(range(len(hist)), key=lambda d: -hist[d])[:3]
+        detail += "; most frequent now: " + ", ".join(f"{d} ({hist[d] / sum(hist):.0%})" for d in top)
+    return [Finding("warning", f"The class histogram narrowed at step {since}: some digits are getting rarer.",
+                    detail + ".",
+                    "Mode collapse is starting: keep the checkpoint from before it, and try minibatch "
+                    "discrimination, PacGAN packing (--pack 2 to 4), label smoothing or lower learning rates.",
+                    since)]
 
 
 def _healthy(window: list[dict], loss: str) -> list[Finding]:

@@ -6,6 +6,7 @@ from contextlib import nullcontext
 
 import torch
 import torch.nn as nn
+from torch.func import functional_call
 
 from .. import losses
 from ..augment import diff_augment
@@ -28,6 +29,9 @@ class AdversarialStep:
     D on the same fakes with the non-saturating (or chosen) loss. Conditional fakes take the real
     batch's labels. With n_critic > 1, D takes that many updates,
     each on a fresh real batch, per G update (WGAN-GP practice).
+
+    With unrolled_steps = k > 0 (Metz et al. 2017), G's loss is taken against D after k simulated
+    updates on the same batch, differentiated through those updates; D's own weights never change.
     """
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_g, opt_d, config,
@@ -45,6 +49,38 @@ class AdversarialStep:
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, self.policy) if self.policy and x.dim() == 4 else x
+
+    def unrolled_d(self, real: torch.Tensor, real_y, fake: torch.Tensor, fake_y, k: int) -> dict[str, torch.Tensor]:
+        """D's parameters and buffers after k simulated Adam updates on (real, fake), for torch.func.functional_call.
+
+        The updates keep their graph to `fake` (Metz et al. 2017, eq. 12: G sees how D would react);
+        Adam's moments start from opt_d's and its step-size denominator is held constant (no gradient).
+        D's own weights and buffers (BN statistics) are never touched: the copies are thrown away.
+        """
+        cfg, group = self.cfg, self.opt_d.param_groups[0]
+        lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
+        params = dict(self.D.named_parameters())
+        state = {n: self.opt_d.state.get(p, {}) for n, p in params.items()}
+        t = {n: float(state[n].get("step", 0)) for n in params}
+        m = {n: state[n]["exp_avg"].detach() if "exp_avg" in state[n] else torch.zeros_like(p) for n, p in params.items()}
+        v = {n: state[n]["exp_avg_sq"].detach() if "exp_avg_sq" in state[n] else torch.zeros_like(p)
+             for n, p in params.items()}
+        w = {n: p.detach().requires_grad_(True) for n, p in params.items()}  # leaves: the graph starts here
+        buffers = {n: b.clone() for n, b in self.D.named_buffers()}
+        for _ in range(k):
+            d_real = functional_call(self.D, {**w, **buffers}, (real, real_y)).float()
+            d_fake = functional_call(self.D, {**w, **buffers}, (fake, fake_y)).float()
+            loss = losses.d_loss(cfg.loss, d_real, d_fake, cfg.label_smoothing, cfg.two_sided_smoothing)
+            grads = torch.autograd.grad(loss, list(w.values()), create_graph=True, allow_unused=True)
+            for (n, p), g in zip(list(w.items()), grads):
+                if g is None:
+                    continue
+                t[n] += 1
+                m[n] = b1 * m[n] + (1 - b1) * g
+                v[n] = b2 * v[n] + (1 - b2) * g.detach() ** 2
+                denom = (v[n] / (1 - b2 ** t[n])).sqrt() + eps
+                w[n] = p - lr * (m[n] / (1 - b1 ** t[n])) / denom
+        return {**w, **buffers}
 
     def __call__(self, next_batch, step: int, want_grad_norms: bool) -> dict[str, torch.Tensor]:
         cfg, cond = self.cfg, self.conditional
@@ -75,7 +111,11 @@ class AdversarialStep:
             self.opt_d.step()
 
         with self.autocast:
-            g_out = self.D(fake, fake_y).float()
+            if cfg.unrolled_steps > 0:
+                future_d = self.unrolled_d(real.detach(), real_y, fake, fake_y, cfg.unrolled_steps)
+                g_out = functional_call(self.D, future_d, (fake, fake_y)).float()
+            else:
+                g_out = self.D(fake, fake_y).float()
             g_loss = losses.g_loss(cfg.loss, g_out)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()

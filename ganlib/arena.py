@@ -1,0 +1,304 @@
+"""The 2-D arena: small MLP GANs on the toy mixtures, stepped in the caller's process (a step takes
+milliseconds) with the training loop's own AdversarialStep, never a second loop. An Arena also
+draws D's output over the plane (as GAN Lab does), G's gradient on its samples, mode coverage over
+time (ganlib.metrics.evaluate_points), and saves itself as an ordinary run directory.
+
+    arena = Arena(arena_config("vanilla-ring"))
+    arena.train(500)
+    fig = arena.figure()
+    arena.save_run("runs/arena_vanilla")   # python -m ganlib evaluate --checkpoint runs/arena_vanilla
+
+Same config, same seed, same numbers as `python -m ganlib train` with that config (command_for()).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import plotly.graph_objects as go
+import torch
+
+from . import losses
+from .checkpoints import save_checkpoint
+from .config import TrainConfig
+from .evaluate import evaluate_generator
+from .images import save_samples
+from .models import build_models, model_kwargs
+from .models.layers import make_ema
+from .train import rundir
+from .train.loop import _autocast_dtype, _BatchStream, _rng_state, load_training_data, preflight
+from .train.steps import AdversarialStep
+
+# The arena's base recipe: the seeds' MLP GAN (Adam 2e-4, betas (0.5, 0.999), non-saturating loss)
+# without the house's image tricks (R1, EMA), 256 hidden units, evaluated every 250 steps.
+BASE = dict(model="gan", dataset="toy-ring", width=64, latent_dim=2, batch_size=128, lr_g=1e-3, lr_d=1e-3,
+            r1_gamma=0.0, ema_decay=0.0, max_steps=5000, log_every=50, sample_every=1000,
+            checkpoint_every=5000, eval_every=250, eval_samples=2500)
+
+# name -> (title, overrides of BASE, what it shows). Each is one remedy (or none) on one mixture.
+PRESETS: dict[str, tuple[str, dict, str]] = {
+    "vanilla-ring": ("Vanilla GAN, ring", {},
+                     "The seeds' GAN on 8 Gaussians: G's samples gather on one or two modes and hop from "
+                     "mode to mode as D chases them."),
+    "vanilla-grid": ("Vanilla GAN, grid", {"dataset": "toy-grid"},
+                     "The same GAN on 25 Gaussians: several modes are never found."),
+    "pacgan-ring": ("PacGAN (pack 4), ring", {"pack": 4},
+                    "D judges 4 samples at once, so a batch that sits on one mode is easy to call fake."),
+    "pacgan-grid": ("PacGAN (pack 4), grid", {"dataset": "toy-grid", "pack": 4},
+                    "PacGAN on 25 Gaussians."),
+    "unrolled-ring": ("Unrolled GAN (5 steps), ring", {"unrolled_steps": 5},
+                      "G is scored against D after 5 more updates, so it cannot win by jumping to the mode "
+                      "D forgot."),
+    "wgan-gp-ring": ("WGAN-GP, ring", {"loss": "wgan-gp", "n_critic": 5, "lr_g": 1e-4, "lr_d": 1e-4,
+                                       "beta1": 0.5, "beta2": 0.9},
+                     "The critic's smooth Wasserstein gradient pulls samples toward every mode."),
+    "mbd-ring": ("Minibatch discrimination, ring", {"minibatch_discrimination": True},
+                 "D sees how close each sample is to the rest of the batch."),
+    "smoothing-ring": ("Label smoothing 0.2, ring", {"label_smoothing": 0.2},
+                       "Real targets 0.8: a gentler D (often not enough on its own)."),
+    "big-batch-ring": ("Batch 512, lr 2e-4, ring", {"batch_size": 512, "lr_g": 2e-4, "lr_d": 2e-4},
+                       "A larger batch and a lower learning rate: slower, steadier."),
+    "clip-sn-ring": ("Spectral norm + gradient clipping, ring", {"spectral_norm": True, "grad_clip": 1.0},
+                     "A Lipschitz D and clipped updates."),
+}
+
+_TORCH = threading.Lock()  # the global RNG and thread count are shared by every session of the app
+
+
+def arena_config(preset: str = "vanilla-ring", **overrides) -> TrainConfig:
+    """The TrainConfig of a preset (see PRESETS), with any field overridden."""
+    if preset not in PRESETS:
+        raise ValueError(f"Unknown arena preset {preset!r}; choose one of {', '.join(PRESETS)}.")
+    return TrainConfig(**{**BASE, **PRESETS[preset][1], **overrides})
+
+
+class Arena:
+    """One live 2-D GAN: its config, networks, optimisers, the loop's step, and what it measured."""
+
+    def __init__(self, config: TrainConfig, n_fixed: int = 1000):
+        problems = preflight(config)
+        if not (config.model == "gan" and config.dataset.startswith("toy-")):
+            problems.insert(0, "The arena trains the gan model on toy-ring or toy-grid.")
+        if problems:
+            raise ValueError(problems[0])
+        self.config = config
+        self.data = load_training_data(config)
+        self.modes, self.std = self.data.modes, self.data.mode_std
+        self.device = torch.device("cpu")  # nets this small run faster on a CPU than through a GPU's launches
+        self.rng = torch.Generator().manual_seed(config.seed).get_state()  # = torch.manual_seed(seed)
+        with self._torch():
+            # the same order of seeded work as ganlib.train.loop._train, so the CLI run matches
+            self.kwargs = model_kwargs(config, self.data.shape, 0)
+            self.G, self.D = build_models("gan", self.kwargs)
+            self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2),
+                                          foreach=True)
+            self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2),
+                                          foreach=True)
+            self.G_ema = make_ema(self.G) if config.ema_decay > 0 else None
+        g = torch.Generator().manual_seed(config.seed + 1)
+        self.fixed_noise = torch.randn(max(config.n_fixed, n_fixed), config.latent_dim, generator=g)
+        self.stream = _BatchStream(self.data.x, None, config.batch_size, config.seed)
+        self.step_fn = AdversarialStep(self.G, self.D, self.opt_g, self.opt_d, config, self.G_ema, self.device,
+                                       _autocast_dtype(config, self.device))
+        self.steps_per_epoch = max(1, self.stream.per_pass // config.n_critic)
+        self.step, self.seconds = 0, 0.0
+        self.train_rows: list[dict] = []   # metrics.jsonl "train" rows
+        self.eval_rows: list[dict] = []    # metrics.jsonl "eval" rows (modes covered, % high quality, ...)
+        self._acc: dict[str, float] = {}
+        self.evaluate()
+
+    @property
+    def sampler(self) -> torch.nn.Module:
+        return self.G_ema if self.G_ema is not None else self.G
+
+    @contextmanager
+    def _torch(self):
+        """This arena's own RNG stream, on one thread (10-20x faster than two for nets this small)."""
+        with _TORCH:
+            threads, outside = torch.get_num_threads(), torch.get_rng_state()
+            torch.set_num_threads(1)
+            torch.set_rng_state(self.rng)
+            try:
+                yield
+            finally:
+                self.rng = torch.get_rng_state()
+                torch.set_rng_state(outside)
+                torch.set_num_threads(threads)
+
+    def train(self, n_steps: int = 1) -> dict:
+        """n generator updates (each after n_critic D updates) with the loop's step; the last step's stats."""
+        cfg, stats = self.config, {}
+        with self._torch():
+            self.G.train(), self.D.train()
+            for _ in range(n_steps):
+                t0 = time.perf_counter()
+                want = (self.step + 1) % cfg.log_every == 0
+                stats = self.step_fn(self.stream, self.step, want)
+                self.step += 1
+                self.seconds += time.perf_counter() - t0
+                for k in ("d_loss", "g_loss", "d_real", "d_fake"):
+                    self._acc[k] = self._acc.get(k, 0.0) + float(stats[k])
+                self._acc["n"] = self._acc.get("n", 0.0) + 1
+                if want:
+                    n = self._acc.pop("n")
+                    row = {"kind": "train", "step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
+                           "time": round(self.seconds, 3), **{k: v / n for k, v in self._acc.items()},
+                           "grad_norm_d": float(stats["grad_norm_d"]), "grad_norm_g": float(stats["grad_norm_g"]),
+                           "lr_d": cfg.lr_d, "lr_g": cfg.lr_g}
+                    self.train_rows.append(row)
+                    self._acc = {}
+                if cfg.eval_every > 0 and self.step % cfg.eval_every == 0:
+                    self._evaluate_unlocked()
+        return {k: float(v) for k, v in stats.items()}
+
+    def evaluate(self) -> dict:
+        """Mode coverage of eval_samples points from G now (the VEEGAN / PacGAN protocol); logged."""
+        with self._torch():
+            return self._evaluate_unlocked()
+
+    def _evaluate_unlocked(self) -> dict:
+        result = evaluate_generator(self.sampler, self.config.dataset, self.data.shape,
+                                    n=self.config.eval_samples, seed=self.config.seed)
+        self.sampler.train()
+        row = {"kind": "eval", "step": self.step, "time": round(self.seconds, 3), **result}
+        if self.eval_rows and self.eval_rows[-1]["step"] == self.step:
+            self.eval_rows[-1] = row
+        else:
+            self.eval_rows.append(row)
+        return row
+
+    @torch.no_grad()
+    def points(self, n: int = 500) -> torch.Tensor:
+        """G's samples (n, 2) from the fixed noise, so frames of an animation are comparable."""
+        was = self.sampler.training
+        self.sampler.eval()
+        out = self.sampler(self.fixed_noise[:n]).float()
+        self.sampler.train(was)
+        return out
+
+    def real_points(self, n: int = 500) -> torch.Tensor:
+        return self.data.x[:n]
+
+    def extent(self) -> float:
+        """Half-width of the square the arena draws: the modes plus a margin."""
+        return float(self.modes.abs().max()) * 1.4 + 0.2
+
+    @torch.no_grad()
+    def d_surface(self, n: int = 48) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's output on an n x n grid over the arena: (axis (n,), values (n, n) with [row=y, col=x]).
+
+        Probabilities for the ns/bce losses, raw scores otherwise. A PacGAN D judges each point as a
+        pack of m copies of it.
+        """
+        r = self.extent()
+        axis = torch.linspace(-r, r, n)
+        yy, xx = torch.meshgrid(axis, axis, indexing="ij")
+        grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)                # (n*n, 2)
+        with self._torch():
+            was = self.D.training
+            self.D.eval()
+            out = self.D(grid.repeat_interleave(self.config.pack, 0)).float()  # (n*n,)
+            self.D.train(was)
+        if self.config.loss in ("ns", "bce"):
+            out = torch.sigmoid(out)
+        return axis, out.view(n, n)
+
+    def g_gradients(self, n: int = 150) -> tuple[torch.Tensor, torch.Tensor]:
+        """G's samples (n, 2) and the direction each is pushed by G's loss, -dL_G/dx (n, 2)."""
+        n -= n % self.config.pack
+        x = self.points(n).requires_grad_(True)
+        with self._torch():
+            was = self.D.training
+            self.D.eval()
+            loss = losses.g_loss(self.config.loss, self.D(x).float())
+            (grad,) = torch.autograd.grad(loss, x)
+            self.D.train(was)
+        return x.detach(), -grad
+
+    def figure(self, n_points: int = 500, arrows: bool = False, surface: bool = True, title: str = "",
+               previous: torch.Tensor | None = None) -> go.Figure:
+        """Real points, G's points and D's surface as a heat map (GAN Lab's picture), optionally
+        G's gradient arrows and, from `previous` points, how far each sample moved."""
+        r = self.extent()
+        data = []
+        if surface:
+            axis, values = self.d_surface()
+            prob = self.config.loss in ("ns", "bce")
+            data.append(go.Heatmap(x=axis.tolist(), y=axis.tolist(), z=values.tolist(), colorscale="RdBu",
+                                   zmin=0 if prob else None, zmax=1 if prob else None, zmid=None if prob else 0,
+                                   opacity=0.55, showscale=False, hoverinfo="skip", name="D"))
+        real = self.real_points(n_points)
+        fake = self.points(n_points) if previous is None else previous
+        data.append(go.Scattergl(x=real[:, 0].tolist(), y=real[:, 1].tolist(), mode="markers", name="real",
+                                 marker={"size": 4, "color": "#2ca02c"}))
+        data.append(go.Scattergl(x=fake[:, 0].tolist(), y=fake[:, 1].tolist(), mode="markers", name="G(z)",
+                                 marker={"size": 4, "color": "#7b2cbf"}))
+        if arrows:
+            x, d = self.g_gradients()
+            d = d / d.norm(dim=1, keepdim=True).clamp_min(1e-12) * (0.08 * r)  # directions only
+            xs, ys = [], []
+            for (a, b), (u, v) in zip(x.tolist(), d.tolist()):
+                xs += [a, a + u, None]
+                ys += [b, b + v, None]
+            data.append(go.Scatter(x=xs, y=ys, mode="lines", name="G's gradient", hoverinfo="skip",
+                                   line={"color": "#222", "width": 1}))
+        layout = {"height": 380, "margin": {"l": 10, "r": 10, "t": 30 if title else 10, "b": 10},
+                  "xaxis": {"range": [-r, r], "visible": False},
+                  "yaxis": {"range": [-r, r], "visible": False, "scaleanchor": "x"},
+                  "legend": {"orientation": "h", "y": -0.02}, "uirevision": "arena",
+                  "plot_bgcolor": "white"}
+        if title:
+            layout["title"] = {"text": title, "x": 0, "font": {"size": 14}}
+        return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+    def coverage_figure(self) -> go.Figure:
+        """Modes covered and % high-quality samples against step."""
+        steps = [r["step"] for r in self.eval_rows]
+        modes = [r["modes_covered"] for r in self.eval_rows]
+        hq = [100 * r["high_quality_frac"] for r in self.eval_rows]
+        m = len(self.modes)
+        data = [go.Scatter(x=steps, y=modes, name=f"modes covered (of {m})", line={"color": "#1f77b4"}),
+                go.Scatter(x=steps, y=hq, name="% high quality", yaxis="y2", line={"color": "#ff7f0e"})]
+        layout = {"height": 200, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+                  "xaxis": {"title": {"text": "step"}},
+                  "yaxis": {"range": [0, m + 0.5], "title": {"text": "modes"}},
+                  "yaxis2": {"range": [0, 101], "dtick": 25, "overlaying": "y", "side": "right", "title": {"text": "% HQ"}},
+                  "legend": {"orientation": "h", "y": 1.15}}
+        return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+    def save_run(self, run_dir: str | Path) -> Path:
+        """Write this arena as a run directory (config.json, metrics.jsonl, samples/, checkpoint.pt,
+        status.json) that the CLI, the monitor and `train --resume` read like any other run."""
+        run_dir = Path(run_dir)
+        if (run_dir / "config.json").exists():
+            raise ValueError(f"{run_dir} already holds a run; choose another name.")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config = replace(self.config, max_steps=max(self.step, 1))  # resume continues from here
+        rundir.atomic_write_json(run_dir / "config.json", asdict(config))
+        rundir.atomic_write_json(run_dir / "control.json", {"command": "run"})
+        for row in sorted(self.train_rows + self.eval_rows, key=lambda r: (r["step"], r["kind"] == "eval")):
+            rundir.append_metrics(run_dir, row)
+        save_samples(self.points(len(self.fixed_noise)), rundir.sample_path(run_dir, self.step), modes=self.modes)
+        last_eval = {k: v for k, v in self.eval_rows[-1].items()
+                     if isinstance(v, (int, float)) and k not in ("step", "time")} if self.eval_rows else {}
+        with self._torch():
+            rng = _rng_state()
+        rng["cpu"] = self.rng
+        save_checkpoint(run_dir / "checkpoint.pt", {
+            "family": "gan", "model_kwargs": self.kwargs, "train_config": asdict(config),
+            "dataset": {"name": self.data.name, "shape": list(self.data.shape), "num_classes": 0, "class_names": []},
+            "step": self.step, "epoch": self.step / self.steps_per_epoch, "time": self.seconds,
+            "metrics": self.train_rows[-1] if self.train_rows else {}, "eval": last_eval,
+            "G": self.G.state_dict(), "D": self.D.state_dict(),
+            "G_ema": self.G_ema.state_dict() if self.G_ema is not None else {},
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "rng": rng,
+            "fixed_noise": self.fixed_noise,
+            "best_eval": {}, "fixed_labels": torch.zeros(0, dtype=torch.long),
+        })
+        rundir.write_status(run_dir, "finished", f"Saved from the mode-collapse arena at step {self.step}.",
+                            step=self.step, epoch=self.step / self.steps_per_epoch, total_steps=self.step,
+                            steps_per_epoch=self.steps_per_epoch, device="cpu")
+        return run_dir

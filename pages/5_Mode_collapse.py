@@ -1,0 +1,237 @@
+"""Mode-collapse lab: a 2-D arena of small GANs trained live side by side (each with its own remedy),
+and the 100-sample diversity test for any digit generator, e.g. the shipped collapsed and cured DCGANs.
+
+The arena steps its tiny models in this process with ganlib's own training step (ganlib.arena);
+each panel's models live in st.session_state, so every browser session has its own.
+"""
+from __future__ import annotations
+
+import time
+
+import plotly.graph_objects as go
+import streamlit as st
+
+import ui
+from ganlib import pretrained
+from ganlib.arena import PRESETS, Arena, arena_config
+from ganlib.checkpoints import CheckpointError
+from ganlib.cli import command_for
+from ganlib.images import png_bytes
+from ganlib.metrics.diversity import diversity_grid_image, diversity_test, summary
+from ganlib.train import rundir
+from ganlib.train.jobs import runs_root
+
+FRAME_S = 0.5                       # seconds between frames of a playing panel
+DEFAULT_PANELS = ["vanilla-ring", "pacgan-ring", "vanilla-grid", "pacgan-grid"]
+SETTINGS = ("loss", "batch_size", "lr_g", "lr_d", "pack", "unrolled_steps", "minibatch_discrimination",
+            "label_smoothing", "spectral_norm", "grad_clip", "n_critic", "seed")
+
+st.title("Mode-collapse lab")
+st.caption("Watch a GAN collapse onto a few modes of a 2-D mixture and compare the cures side by side; "
+           "then measure the diversity of any digit generator with the 100-sample test.")
+arena_tab, images_tab = st.tabs(["2-D arena", "Image diversity"])
+
+
+# ---------------------------------------------------------------- 2-D arena
+
+def new_panel(i: int, preset: str, **overrides) -> None:
+    try:
+        arena = Arena(arena_config(preset, **overrides))
+    except ValueError as e:
+        st.session_state[f"arena_error_{i}"] = str(e)
+        return
+    st.session_state.pop(f"arena_error_{i}", None)
+    st.session_state[f"arena_{i}"] = {"arena": arena, "preset": preset, "playing": False, "previous": None,
+                                      "saved": ""}
+
+
+def half_step(state: dict) -> None:
+    """D update: one training step, drawn with G's points from before it (D's update does not move them);
+    G update: the same step's new points. Both halves are exact, as D updates before G in a step."""
+    if state["previous"] is not None:
+        state["previous"] = None
+    else:
+        state["previous"] = state["arena"].points()
+        state["arena"].train(1)
+
+
+def panel(i: int) -> None:
+    """One arena: controls, D's surface under real and generated points, coverage over time."""
+    state = st.session_state[f"arena_{i}"]
+    arena: Arena = state["arena"]
+    cfg = arena.config
+    if state["playing"]:
+        arena.train(st.session_state.get("arena_speed", 25))
+        state["previous"] = None
+    b = st.columns(4)
+    if b[0].button("Pause" if state["playing"] else "Play", key=f"play_{i}", icon=(
+            ":material/pause:" if state["playing"] else ":material/play_arrow:"), width="stretch"):
+        state["playing"] = not state["playing"]
+        st.rerun(scope="app")  # the fragment's timer starts or stops
+    b[1].button("G update" if state["previous"] is not None else "D update", key=f"step_{i}",
+                icon=":material/skip_next:", disabled=state["playing"], width="stretch", on_click=half_step,
+                args=(state,), help="One step of the game, shown in its two halves: D updates (its surface "
+                                    "changes under G's points), then G updates (its points move).")
+    if b[2].button("Reset", key=f"reset_{i}", icon=":material/restart_alt:", width="stretch",
+                   help="Start again with a new seed."):
+        new_panel(i, state["preset"], **{k: getattr(cfg, k) for k in SETTINGS if k != "seed"},
+                  dataset=cfg.dataset, seed=cfg.seed + 1)
+        st.rerun(scope="app")
+    if b[3].button("Save run", key=f"save_{i}", icon=":material/save:", width="stretch",
+                   help="Save this panel as an ordinary run directory (the Train page and the CLI read it)."):
+        name = rundir.sanitize_run_name(f"arena-{state['preset']}-seed{cfg.seed}-step{arena.step}")
+        try:
+            state["saved"] = str(arena.save_run(runs_root() / name))
+        except (ValueError, OSError) as e:
+            state["saved"] = ""
+            st.error(str(e))
+    show = st.session_state.get("arena_show", ["D's surface"])
+    caption = ""
+    if state["previous"] is not None:
+        fig = arena.figure(surface="D's surface" in show, arrows="G's gradient" in show, previous=state["previous"])
+        caption = "D has updated (its surface changed); G's points have not moved yet: press **G update**."
+    else:
+        fig = arena.figure(surface="D's surface" in show, arrows="G's gradient" in show)
+    st.plotly_chart(fig, key=f"arena_plot_{i}", config={"displayModeBar": False}, width="stretch")
+    ev = arena.eval_rows[-1]
+    st.markdown(f"Step **{arena.step:,}** · modes **{ev['modes_covered']}/{ev['num_modes']}** (at step "
+                f"{ev['step']:,}) · **{ev['high_quality_frac']:.0%}** high quality · reverse KL "
+                f"{ev['reverse_kl']:.2f}")
+    if caption:
+        st.caption(caption)
+    st.plotly_chart(arena.coverage_figure(), key=f"arena_cov_{i}", config={"displayModeBar": False},
+                    width="stretch")
+    if state["saved"]:
+        st.success(f"Saved as `{state['saved']}`: open it on the Train & monitor page.", icon=":material/save:")
+
+
+def settings_form(i: int, state: dict) -> None:
+    cfg = state["arena"].config
+    with st.popover("Settings", icon=":material/tune:", width="stretch"):
+        with st.form(f"settings_{i}", border=False):
+            values = {"dataset": st.selectbox("Mixture", ["toy-ring", "toy-grid"],
+                                              index=["toy-ring", "toy-grid"].index(cfg.dataset))}
+            c = st.columns(2)
+            values["loss"] = c[0].selectbox("Loss", ["ns", "lsgan", "wgan-gp", "hinge"],
+                                            index=["ns", "lsgan", "wgan-gp", "hinge"].index(cfg.loss)
+                                            if cfg.loss in ("ns", "lsgan", "wgan-gp", "hinge") else 0)
+            values["batch_size"] = int(c[1].number_input("Batch size", value=cfg.batch_size, step=32))
+            values["lr_g"] = float(c[0].number_input("G learning rate", value=cfg.lr_g, step=1e-4, format="%g"))
+            values["lr_d"] = float(c[1].number_input("D learning rate", value=cfg.lr_d, step=1e-4, format="%g"))
+            values["pack"] = int(c[0].number_input("PacGAN pack", value=cfg.pack, step=1))
+            values["unrolled_steps"] = int(c[1].number_input("Unrolled D steps", value=cfg.unrolled_steps, step=1))
+            values["n_critic"] = int(c[0].number_input("D steps per G step", value=cfg.n_critic, step=1))
+            values["label_smoothing"] = float(c[1].number_input("Label smoothing", value=cfg.label_smoothing,
+                                                                step=0.05, format="%g"))
+            values["grad_clip"] = float(c[0].number_input("Gradient clipping", value=cfg.grad_clip, step=0.5,
+                                                          format="%g"))
+            values["seed"] = int(c[1].number_input("Seed", value=cfg.seed, step=1))
+            values["minibatch_discrimination"] = st.checkbox("Minibatch discrimination",
+                                                             value=cfg.minibatch_discrimination)
+            values["spectral_norm"] = st.checkbox("Spectral norm on D", value=cfg.spectral_norm)
+            if st.form_submit_button("Apply (restarts the panel)"):
+                new_panel(i, state["preset"], **values)
+                st.rerun()
+
+
+with arena_tab:
+    wanted = [p for p in st.query_params.get_all("panel") if p in PRESETS][:4]
+    top = st.columns([2, 3, 2])
+    n_panels = top[0].segmented_control("Panels", [2, 3, 4], default=max(2, len(wanted)) if wanted else 2,
+                                        key="arena_n") or 2
+    top[1].pills("Show", ["D's surface", "G's gradient"], selection_mode="multi", default=["D's surface"],
+                 key="arena_show")
+    top[2].select_slider("Steps per frame", [1, 5, 10, 25, 50, 100], value=25, key="arena_speed")
+    presets = list(PRESETS)
+    chosen = []
+    for i, col in enumerate(st.columns(n_panels)):
+        with col:
+            default = wanted[i] if i < len(wanted) else DEFAULT_PANELS[i]
+            if f"arena_preset_{i}" not in st.session_state:
+                st.session_state[f"arena_preset_{i}"] = default
+            preset = st.selectbox(f"Panel {i + 1}", presets, key=f"arena_preset_{i}",
+                                  format_func=lambda p: PRESETS[p][0])
+            chosen.append(preset)
+            state = st.session_state.get(f"arena_{i}")
+            if state is None or state["preset"] != preset:
+                new_panel(i, preset)
+                state = st.session_state.get(f"arena_{i}")
+            if f"arena_error_{i}" in st.session_state:
+                st.error(st.session_state[f"arena_error_{i}"])
+            if state is None:
+                continue
+            st.caption(PRESETS[preset][2])
+            settings_form(i, state)
+            st.fragment(panel, run_every=FRAME_S if state["playing"] else None)(i)
+            st.code(command_for(state["arena"].config, f"runs/arena-{preset}"), language="bash", wrap_lines=True)
+    st.query_params["panel"] = chosen
+
+
+# ---------------------------------------------------------------- image diversity
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def diversity(path: str, mtime_ns: int, seed: int) -> tuple[dict, bytes]:
+    G, meta = ui.generator(path)
+    num_classes = meta["model_kwargs"]["G"].get("num_classes", 0)
+    labels = None
+    if num_classes:
+        import torch
+
+        labels = torch.arange(100) % num_classes
+    result = diversity_test(G, ui.classifier(), n=100, seed=seed, labels=labels)
+    return summary(result), png_bytes(diversity_grid_image(result, scale=3))
+
+
+def histogram_figure(hist: list[int]) -> go.Figure:
+    return go.Figure({"data": [{"type": "bar", "x": [str(d) for d in range(10)], "y": hist,
+                                "marker": {"color": "#1f77b4"}}],
+                      "layout": {"height": 200, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+                                 "xaxis": {"title": {"text": "digit the classifier reads"}},
+                                 "yaxis": {"title": {"text": "samples"}}}}, _validate=False)
+
+
+def diversity_column(key: str, default: str | None) -> None:
+    choice = ui.checkpoint_picker("Generator", key=key, families=("dcgan", "cgan", "gan"), default=default)
+    if choice is None:
+        return
+    if choice["dataset"] not in ("mnist", "typeset"):
+        st.warning(f"The diversity test reads digits; {choice['label']} was trained on {choice['dataset']}.")
+        return
+    seed = int(st.number_input("Seed", value=0, step=1, key=f"{key}_seed",
+                               help="Another seed draws another 100 samples."))
+    try:
+        mtime = __import__("os").stat(choice["path"]).st_mtime_ns
+        figures, png = diversity(choice["path"], mtime, seed)
+    except (CheckpointError, ValueError, OSError) as e:
+        st.error(str(e))
+        return
+    m = st.columns(3)
+    m[0].metric("Digits covered", f"{figures['class_coverage']}/10")
+    m[1].metric("KL to uniform", f"{figures['class_kl_uniform']:.2f}", help="0 = every digit equally often; "
+                "2.30 = one digit only.")
+    closest = figures["similar_pairs"][0][2] if figures["similar_pairs"] else 0.0
+    m[2].metric("Closest pair", f"{closest:.3f}", help="RMS pixel difference of the two most similar samples "
+                f"(median over all pairs: {figures['median_pair_distance']:.3f}); framed in the grid.")
+    st.image(png, width="stretch", output_format="PNG")
+    st.plotly_chart(histogram_figure(figures["class_histogram"]), key=f"{key}_hist",
+                    config={"displayModeBar": False}, width="stretch")
+    pairs = ", ".join(f"#{i}–#{j} ({d:.3f})" for i, j, d in figures["similar_pairs"])
+    st.caption(f"Most similar pairs (sample numbers, row by row from 0): {pairs}.")
+
+
+with images_tab:
+    st.caption("The seeds' diversity test: 100 samples, each tagged with the digit our MNIST classifier reads. "
+               "A healthy generator covers all ten digits about equally; a collapsed one repeats a few.")
+    shipped = pretrained.manifest()
+    defaults = [str(pretrained.CHECKPOINTS_DIR / shipped[n]["file"]) if n in shipped else None
+                for n in ("dcgan_mnist_collapsed", "dcgan_mnist_cured")]
+    with st.container(key="diversity"):
+        st.html("<style>.st-key-diversity img {image-rendering: pixelated;}</style>")
+        left, right = st.columns(2)
+        with left:
+            diversity_column("diversity_a", defaults[0])
+        with right:
+            diversity_column("diversity_b", defaults[1])
+    for name in ("dcgan_mnist_collapsed", "dcgan_mnist_cured"):
+        if name in shipped:
+            st.caption(f"**{shipped[name]['title']}**: `{shipped[name]['train_command']}`")

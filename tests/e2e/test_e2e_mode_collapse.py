@@ -1,0 +1,73 @@
+"""In a real browser: open the Mode-collapse lab, play two arena panels and see both plots change
+on their own (D's surface and G's points redrawn each frame), step one panel in halves, pause, and
+see the diversity grids of two generators side by side."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+# G's points (the "G(z)" trace) and the step counter of a panel, read from the page, never touched
+POINTS = """(key) => {
+  const el = document.querySelector('.st-key-' + key + ' .js-plotly-plot');
+  if (!el || !el.data) return '';
+  const g = el.data.find(t => t.name === 'G(z)');
+  return g ? JSON.stringify([g.x.slice(0, 20), g.y.slice(0, 20)]) : '';
+}"""
+SURFACE = """(key) => {
+  const el = document.querySelector('.st-key-' + key + ' .js-plotly-plot');
+  const h = el && el.data ? el.data.find(t => t.type === 'heatmap') : null;
+  return h ? JSON.stringify(h.z[10].slice(0, 20)) : '';
+}"""
+
+
+def poll(page, fn, arg, predicate, timeout_s: float, what: str):
+    deadline = time.time() + timeout_s
+    value = None
+    while time.time() < deadline:
+        value = page.evaluate(fn, arg)
+        if predicate(value):
+            return value
+        page.wait_for_timeout(200)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last value {str(value)[:80]!r})")
+
+
+def test_two_panels_play_and_change(page, server):
+    page.goto(server + "/")
+    page.get_by_role("link", name="Mode-collapse lab").first.click()
+    page.locator(".st-key-play_0 button").wait_for(timeout=60_000)
+    plots = ("arena_plot_0", "arena_plot_1")
+    start = {k: poll(page, POINTS, k, bool, 60, f"{k} drawn") for k in plots}
+    surface = {k: poll(page, SURFACE, k, bool, 30, f"{k} heat map") for k in plots}
+    assert "python -m ganlib train --model gan --dataset toy-ring" in page.locator("code").first.inner_text()
+
+    page.locator(".st-key-play_0 button").first.click()
+    page.locator(".st-key-play_0").get_by_text("Pause", exact=True).wait_for(timeout=30_000)
+    page.locator(".st-key-play_1 button").first.click()
+    page.locator(".st-key-play_1").get_by_text("Pause", exact=True).wait_for(timeout=30_000)
+    for k in plots:  # both panels animate without any further click
+        poll(page, POINTS, k, lambda v, k=k: v and v != start[k], 60, f"{k}'s points to move")
+        poll(page, SURFACE, k, lambda v, k=k: v and v != surface[k], 60, f"{k}'s D surface to change")
+    moved = page.evaluate(POINTS, "arena_plot_0")
+    poll(page, POINTS, "arena_plot_0", lambda v: v != moved, 30, "a later frame")
+
+    for k in ("play_0", "play_1"):
+        page.locator(f".st-key-{k} button").first.click()
+        page.locator(f".st-key-{k}").get_by_text("Play", exact=True).wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)
+    paused = page.evaluate(POINTS, "arena_plot_0")
+    page.wait_for_timeout(1500)
+    assert page.evaluate(POINTS, "arena_plot_0") == paused  # paused panels stay still
+
+    # one step in two halves: D's surface changes first, then G's points
+    page.locator(".st-key-step_0 button").first.click()
+    page.get_by_text("D has updated").wait_for(timeout=30_000)
+    assert page.evaluate(POINTS, "arena_plot_0") == paused
+    page.locator(".st-key-step_0 button").first.click()
+    poll(page, POINTS, "arena_plot_0", lambda v: v and v != paused, 30, "G's half step")
+
+    page.get_by_role("tab", name="Image diversity").click()
+    page.get_by_text("Digits covered").first.wait_for(timeout=90_000)
+    assert page.locator(".st-key-diversity img").count() >= 2

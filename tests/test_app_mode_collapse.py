@@ -1,0 +1,142 @@
+"""AppTest: the Mode-collapse lab page in each state: arena panels (step in halves, play, pause,
+reset, settings, save as a run, 2-4 panels, presets from the URL) and the image diversity grids."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ganlib.arena import PRESETS
+from ganlib.train import jobs, rundir
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Mode_collapse.py")
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(root))
+    return root
+
+
+def lab(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def step_line(at, i: int) -> str:
+    return [m.value for m in at.markdown if m.value.startswith("Step **")][i]
+
+
+def test_two_panels_with_presets_and_their_commands(root):
+    at = lab()
+    assert [s.value for s in at.selectbox if s.key and s.key.startswith("arena_preset_")] == ["vanilla-ring",
+                                                                                              "pacgan-ring"]
+    plots = [c for c in at.get("plotly_chart") if c.key and c.key.startswith("arena_plot_")]
+    assert len(plots) == 2
+    code = texts(at.code)
+    assert "python -m ganlib train --model gan --dataset toy-ring" in code and "--pack 4" in code
+    assert step_line(at, 0).startswith("Step **0** · modes **")
+    assert at.query_params["panel"] == ["vanilla-ring", "pacgan-ring"]
+
+
+def test_step_shows_d_then_g_update(root):
+    at = lab()
+    at.button(key="step_0").click().run()
+    assert not at.exception
+    assert step_line(at, 0).startswith("Step **1**") and step_line(at, 1).startswith("Step **0**")
+    assert "D has updated" in texts(at.caption)
+    assert at.button(key="step_0").label == "G update"
+    at.button(key="step_0").click().run()
+    assert step_line(at, 0).startswith("Step **1**") and "D has updated" not in texts(at.caption)
+    assert at.button(key="step_0").label == "D update"
+
+
+def test_play_trains_each_frame_then_pause_stops(root):
+    at = lab()
+    at.select_slider(key="arena_speed").set_value(10).run()
+    at.button(key="play_1").click().run()
+    assert at.button(key="play_1").label == "Pause" and at.button(key="step_1").disabled
+    at.run()  # a frame: the playing panel steps, the other one does not
+    assert int(step_line(at, 1).split("**")[1].replace(",", "")) >= 10
+    assert step_line(at, 0).startswith("Step **0**")
+    at.button(key="play_1").click().run()
+    assert at.button(key="play_1").label == "Play"
+    before = step_line(at, 1)
+    at.run()
+    assert step_line(at, 1) == before
+
+
+def test_reset_takes_a_new_seed_and_settings_are_checked(root):
+    at = lab()
+    at.button(key="step_0").click().run()
+    at.button(key="reset_0").click().run()
+    assert step_line(at, 0).startswith("Step **0**")
+    assert "--seed 1" in texts(at.code)
+    form_inputs = [n for n in at.number_input if n.label == "PacGAN pack"]
+    form_inputs[0].set_value(3)
+    at.button(key="FormSubmitter:settings_0-Apply (restarts the panel)").click().run()
+    assert "must be a multiple of the packing (3)" in texts(at.error)
+
+
+def test_save_panel_as_a_run(root):
+    at = lab()
+    at.button(key="step_0").click().run()
+    at.button(key="save_0").click().run()
+    assert not at.exception
+    [run] = jobs.run_dirs(root)
+    assert run.name.startswith("arena-vanilla-ring-seed0-step1")
+    assert rundir.read_status(run)["state"] == "finished"
+    assert f"Saved as `{run}`" in texts(at.success)
+
+
+def test_more_panels_and_presets_from_the_url(root):
+    at = lab({"panel": ["unrolled-ring", "wgan-gp-ring", "mbd-ring"]})
+    assert [s.value for s in at.selectbox if s.key and s.key.startswith("arena_preset_")] == [
+        "unrolled-ring", "wgan-gp-ring", "mbd-ring"]
+    at.segmented_control(key="arena_n").set_value(4).run()
+    assert not at.exception
+    assert len([c for c in at.get("plotly_chart") if c.key and c.key.startswith("arena_plot_")]) == 4
+    at.selectbox(key="arena_preset_3").set_value("clip-sn-ring").run()
+    assert "--spectral-norm" in texts(at.code) and set(at.query_params["panel"]) <= set(PRESETS)
+
+
+def test_gradient_arrows(root):
+    at = lab()
+    at.pills(key="arena_show").set_value(["D's surface", "G's gradient"]).run()
+    assert not at.exception
+
+
+def test_image_diversity_of_shipped_models(root):
+    at = lab()
+    metrics = {m.label: m.value for m in at.metric}
+    assert "Digits covered" in metrics and metrics["Digits covered"].endswith("/10")
+    assert len([i for i in at.image]) >= 2
+    pairs = [c.value for c in at.caption if c.value.startswith("Most similar pairs")]
+    assert len(pairs) == 2
+    at.number_input(key="diversity_a_seed").set_value(5).run()
+    assert not at.exception
+    rerolled = [c.value for c in at.caption if c.value.startswith("Most similar pairs")]
+    assert rerolled[0] != pairs[0] and rerolled[1] == pairs[1]  # only the left column re-rolled
+
+
+def test_image_diversity_refuses_a_toy_run(root):
+    at = lab()
+    at.button(key="step_0").click().run()
+    at.button(key="save_0").click().run()
+    [run] = jobs.run_dirs(root)
+    at = lab()
+    at.selectbox(key="diversity_a").set_value(str(run / "checkpoint.pt")).run()
+    assert not at.exception
+    assert "The diversity test reads digits" in texts(at.warning)
