@@ -310,9 +310,11 @@ class CycleGANStep:
 
 
 def fixed_examples(data, n: int = 10, seed: int = 0) -> torch.Tensor:
-    """n fixed images of a domain for sample grids (N, C, H, W): one per class 0, 1, ... where labelled."""
+    """n fixed images of a domain for sample grids (n, C, H, W) (fewer only if the data set is smaller):
+    where labelled, the first example of each class 0, 1, ... comes first; then seeded random others."""
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)).tolist()
+    first = []
     if data.y is not None and data.num_classes >= 2:
-        idx = [int((data.y == c).nonzero()[0]) for c in range(data.num_classes) if (data.y == c).any()][:n]
-    else:
-        idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n].tolist()
+        first = [int((data.y == c).nonzero()[0]) for c in range(data.num_classes) if (data.y == c).any()]
+    idx = (first + [i for i in order if i not in set(first)])[:n]
     return data.x[idx].cpu().clone()
