@@ -18,6 +18,9 @@ PAGES = [
     ("pages/2_Latent.py", "Latent explorer", ":material/explore:",
      "Open any generator (shipped or your run) and steer it: direction sliders (PCA, closed-form, "
      "attribute), truncation, interpolation, and inversion of a digit you draw or upload."),
+    ("pages/4_Translate.py", "Translate", ":material/translate:",
+     "Turn typeset digits into handwriting and back with a CycleGAN: your own drawn or uploaded digit, a "
+     "batch, every font; the round trip's error map, the identity mapping, an early checkpoint beside the final."),
     ("pages/5_Mode_collapse.py", "Mode-collapse lab", ":material/scatter_plot:",
      "Watch a GAN collapse onto a few modes of a 2-D mixture and compare the cures side by side; "
      "measure the diversity of any image generator."),

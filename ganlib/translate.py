@@ -282,3 +282,39 @@ def evaluate_cyclegan(model: CycleGAN, n: int = 2000, seed: int = 0) -> dict:
         out["fid_real_floor"] = compare_features(f_floor, compute_reference(classifier, x_b, name="half"),
                                                  seed=seed)["fid"]
     return out
+
+
+# ---------------------------------------------------------------- what the Translate page shows
+
+DOMAIN_WORDS = {"typeset": "typeset", "mnist": "handwriting", "fashion-mnist": "clothing", "folder": "your images"}
+
+
+def domain_word(name: str) -> str:
+    """A data set's name as a domain: 'mnist' -> 'handwriting'."""
+    return DOMAIN_WORDS.get(name, name)
+
+
+def domain_batch(name: str, n: int = 10, seed: int = 0, size: int = 28) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """n example images (n, 1, S, S) of a built-in domain and their labels: typeset digits in the fonts held
+    out of training, or MNIST digits. ValueError (one sentence) for other domains."""
+    from .data import _to_images, load_dataset, render_typeset_digits
+
+    if name == "typeset":
+        u8, y = render_typeset_digits(n, seed=30_000 + seed, fonts="held_out")
+        return _to_images(u8, size, 1), y
+    if name in ("mnist", "fashion-mnist"):
+        data = load_dataset(name, image_size=size)
+        idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]
+        return data.x[idx], data.y[idx]
+    raise ValueError(f"Examples of the {name} domain are not built in; upload or draw an image instead.")
+
+
+def error_map_image(err: torch.Tensor, scale: int = 10):
+    """A cycle-error map (H, W) in [0, 2] as a PIL heat-map image (inferno; black = no error, yellow = 2)."""
+    import numpy as np
+    from matplotlib import colormaps
+    from PIL import Image
+
+    rgb = colormaps["inferno"]((err.clamp(0, 2) / 2).numpy())[..., :3]
+    img = Image.fromarray((rgb * 255).astype(np.uint8))
+    return img.resize((img.width * scale, img.height * scale), Image.NEAREST)
