@@ -21,9 +21,11 @@ from ganlib.train.doctor import diagnose
 ROOT = jobs.runs_root()
 DEFAULTS = TrainConfig()
 CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "image_size": (28, 32), "channels": (0, 1, 3)}
+CHOICES["dataset_b"] = DATASETS  # CycleGAN's second domain
 NAMES = {"gan": "GAN (fully connected)", "dcgan": "DCGAN", "cgan": "CGAN (conditional DCGAN)",
          "ns": "non-saturating BCE (ns)", "bce": "minimax BCE", "lsgan": "least squares (LSGAN)",
          "wgan-gp": "WGAN-GP", "hinge": "hinge", 0: "data set's own"}
+NAMES["cyclegan"] = "CycleGAN (data set <-> domain B)"
 LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Max steps (0 = use epochs)",
           "grad_clip": "Gradient clipping (0 = off)", "ema_decay": "EMA of G weights (0 = off)",
           "subset": "Subset (0 = all)", "data_dir": "Data directory", "n_critic": "D steps per G step",
@@ -33,6 +35,9 @@ LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Ma
           "two_sided_smoothing": "Two-sided label smoothing", "minibatch_std": "Minibatch std",
           "download": "Download if missing", "augment": "DiffAugment (translation,cutout,color)",
           "r1_gamma": "R1 penalty (0 = off)"}
+LABELS.update(dataset_b="Domain B (CycleGAN)", data_dir_b="Domain B directory (CycleGAN)",
+              lambda_cycle="Cycle-loss weight (CycleGAN)", lambda_identity="Identity weight, x cycle (CycleGAN)",
+              pool_size="Image pool (CycleGAN)", res_blocks="Residual blocks (CycleGAN)")
 STEPS = {"lr_g": 1e-5, "lr_d": 1e-5, "r1_gamma": 0.5, "label_smoothing": 0.05, "grad_clip": 0.5, "ema_decay": 0.001,
          "beta1": 0.05, "beta2": 0.001, "gp_weight": 1.0}
 MAIN_FIELDS = (("model", "dataset", "loss"), ("batch_size", "lr_g", "lr_d", "epochs", "max_steps"),
@@ -271,6 +276,8 @@ def curves(run_dir: Path, config: TrainConfig | None, until: int | None, smoothi
             st.info("The first sample grid appears once the model is built.")
     with right, st.container(key="loss_chart"):
         st.plotly_chart(figs["loss"], key="fig_loss")
+        if train and "cycle_a" in train[-1]:  # a CycleGAN run: per-direction, cycle and identity losses
+            st.plotly_chart(viz.cyclegan_figure(train, smoothing, log_y), key="fig_cyclegan")
     a, b = st.columns(2)
     with a, st.container(key="d_chart"):
         st.plotly_chart(figs["d"], key="fig_d")
