@@ -75,20 +75,24 @@ class ResnetGenerator(nn.Module):
 
 
 class PatchDiscriminator(nn.Module):
-    """images (N, C, S, S) -> patch scores (N, 1, P, P), one per overlapping patch (PatchGAN,
-    Isola et al. 2017; CycleGAN appendix 7.2: C64-C128-C256-C512 shrunk to two stride-2 layers).
+    """images (N, C, S, S) -> patch scores (N, 1, S/2, S/2), one per overlapping 12x12 patch (PatchGAN,
+    Isola et al. 2017; CycleGAN appendix 7.2: C64-C128-C256-C512 shrunk to C(w)-C(2w)-C(4w)).
 
-    For S = 28: 28 -> 14 -> 7 -> 6 -> 5, i.e. 25 scores, each seeing a 22x22 patch (LSGAN: raw scores).
+    The paper's 70x70 patches are about a quarter of its 256 px images: D judges texture and local
+    shape, not the whole picture. Here a patch is 12 of 28 px, so D sees strokes and curves but never a
+    whole digit, and G is pushed to change the writing style rather than which digit it is (a D that
+    sees the whole digit lets G swap digits, hiding the original in the image for the cycle loss).
+    LSGAN: raw scores.
     """
 
     def __init__(self, image_size: int = 28, channels: int = 1, width: int = 16):
         super().__init__()
         w = width
         self.net = nn.Sequential(
-            nn.Conv2d(channels, w, 4, 2, 1), nn.LeakyReLU(0.2, True),                               # S/2
-            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.InstanceNorm2d(2 * w), nn.LeakyReLU(0.2, True),       # S/4
-            nn.Conv2d(2 * w, 4 * w, 4, 1, 1), nn.InstanceNorm2d(4 * w), nn.LeakyReLU(0.2, True),   # S/4 - 1
-            nn.Conv2d(4 * w, 1, 4, 1, 1))                                                           # S/4 - 2
+            nn.Conv2d(channels, w, 4, 2, 1), nn.LeakyReLU(0.2, True),                               # S/2, RF 4
+            nn.Conv2d(w, 2 * w, 3, 1, 1), nn.InstanceNorm2d(2 * w), nn.LeakyReLU(0.2, True),       # RF 8
+            nn.Conv2d(2 * w, 4 * w, 3, 1, 1), nn.InstanceNorm2d(4 * w), nn.LeakyReLU(0.2, True),   # RF 12
+            nn.Conv2d(4 * w, 1, 1))                                                                 # RF 12
         _init(self)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
