@@ -77,6 +77,7 @@ class TrainConfig:
     lambda_identity: float = 0.5      # identity loss weight as a fraction of lambda_cycle (paper: 0.5; 0 = off)
     pool_size: int = 50               # past fakes D learns from (paper: 50; 0 = only the newest)
     res_blocks: int = 4               # residual blocks in each CycleGAN generator (paper: 6 at 128 px, 9 at 256)
+    patch: int = 18                   # CycleGAN D's patch in pixels: 12, 18 or 34 (34 sees a whole 28 px digit)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -183,6 +184,8 @@ class TrainConfig:
             problems.append(f"The identity-loss fraction must be in [0, 10], not {self.lambda_identity}.")
         if not (0 <= self.pool_size <= 1000):
             problems.append(f"The image pool must hold between 0 and 1000 images, not {self.pool_size}.")
+        if self.patch not in (12, 18, 34):
+            problems.append(f"The discriminator's patch must be 12, 18 or 34 pixels, not {self.patch}.")
         if not (0 <= self.res_blocks <= 12):
             problems.append(f"Residual blocks must be between 0 and 12, not {self.res_blocks}.")
         return problems

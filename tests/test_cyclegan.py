@@ -27,13 +27,22 @@ def tiny(**kw) -> TrainConfig:
     return TrainConfig(**base)
 
 
-@pytest.mark.parametrize("size,patches", [(28, 14), (32, 16)])
-def test_generator_keeps_shape_and_discriminator_scores_patches(size, patches):
+@pytest.mark.parametrize("size,patch,patches", [(28, 12, 14), (32, 12, 16), (28, 18, 7), (32, 18, 8), (28, 34, 5)])
+def test_generator_keeps_shape_and_discriminator_scores_patches(size, patch, patches):
     x = torch.rand(3, 1, size, size) * 2 - 1
     G = ResnetGenerator(size, 1, width=4, blocks=2)
     y = G(x)
     assert y.shape == x.shape and y.abs().max() <= 1
-    assert PatchDiscriminator(size, 1, width=4)(x).shape == (3, 1, patches, patches)
+    D = PatchDiscriminator(size, 1, width=4, patch=patch)
+    assert D(x).shape == (3, 1, patches, patches)
+    # each score's convolutions see a patch x patch window (instance norm aside, which pools whole maps)
+    for i, layer in enumerate(D.net):
+        if isinstance(layer, torch.nn.InstanceNorm2d):
+            D.net[i] = torch.nn.Identity()
+    probe = x.clone().requires_grad_(True)
+    D(probe)[0, 0, patches // 2, patches // 2].backward()
+    rows = probe.grad[0, 0].abs().sum(1).nonzero().flatten()
+    assert min(patch, size) - 4 <= rows.max() - rows.min() + 1 <= patch
     assert ResnetGenerator(size, 3, width=4, blocks=0)(torch.zeros(2, 3, size, size)).shape == (2, 3, size, size)
 
 
@@ -92,7 +101,7 @@ def test_cyclegan_config_problems_are_one_sentence_each():
     for bad, words in [(dict(dataset_b="toy-ring"), "2-D points"), (dict(dataset_b="typeset"), "two different"),
                        (dict(loss="wgan-gp"), "wgan-gp"), (dict(lambda_cycle=0), "cycle-loss weight"),
                        (dict(pool_size=-1), "image pool"), (dict(n_critic=2), "n_critic"),
-                       (dict(dataset_b="folder"), "--data-dir-b")]:
+                       (dict(dataset_b="folder"), "--data-dir-b"), (dict(patch=20), "patch must be")]:
         problems = tiny(**bad).validate()
         assert len(problems) == 1 and words in problems[0], (bad, problems)
         assert problems[0].count(". ") == 0 and problems[0].endswith(".")

@@ -32,7 +32,7 @@ def model_kwargs(config, data_shape: tuple[int, ...], num_classes: int) -> dict:
     channels, size = data_shape[0], data_shape[-1]
     if config.model == "cyclegan":
         return {"G": dict(image_size=size, channels=channels, width=config.width, blocks=config.res_blocks),
-                "D": dict(image_size=size, channels=channels, width=config.width)}
+                "D": dict(image_size=size, channels=channels, width=config.width, patch=config.patch)}
     return {"G": dict(latent_dim=config.latent_dim, image_size=size, channels=channels, width=config.width,
                       num_classes=cond),
             "D": dict(image_size=size, channels=channels, width=config.width, num_classes=cond,

@@ -74,25 +74,36 @@ class ResnetGenerator(nn.Module):
         return self.net(x)
 
 
+PATCH_SIZES = (12, 18, 34)  # D's receptive field in pixels (34: the whole 28 px digit)
+
+
 class PatchDiscriminator(nn.Module):
-    """images (N, C, S, S) -> patch scores (N, 1, S/2, S/2), one per overlapping 12x12 patch (PatchGAN,
-    Isola et al. 2017; CycleGAN appendix 7.2: C64-C128-C256-C512 shrunk to C(w)-C(2w)-C(4w)).
+    """images (N, C, S, S) -> patch scores (N, 1, P, P), one per overlapping `patch` x `patch` region
+    (PatchGAN, Isola et al. 2017; CycleGAN appendix 7.2: C64-C128-C256-C512 shrunk to C(w)-C(2w)-C(4w)).
 
     The paper's 70x70 patches are about a quarter of its 256 px images: D judges texture and local
-    shape, not the whole picture. Here a patch is 12 of 28 px, so D sees strokes and curves but never a
-    whole digit, and G is pushed to change the writing style rather than which digit it is (a D that
-    sees the whole digit lets G swap digits, hiding the original in the image for the cycle loss).
+    shape, not the whole picture. For 28 px digits: patch 12 (P = 14) sees strokes but never a whole
+    digit, so G barely restyles; patch 34 (P = 5) sees whole digits, so G may swap one digit for another
+    and hide the original in the image for the cycle loss; patch 18 (P = 7), the default, sits between.
     LSGAN: raw scores.
     """
 
-    def __init__(self, image_size: int = 28, channels: int = 1, width: int = 16):
+    def __init__(self, image_size: int = 28, channels: int = 1, width: int = 16, patch: int = 18):
         super().__init__()
+        assert patch in PATCH_SIZES, patch
         w = width
-        self.net = nn.Sequential(
-            nn.Conv2d(channels, w, 4, 2, 1), nn.LeakyReLU(0.2, True),                               # S/2, RF 4
-            nn.Conv2d(w, 2 * w, 3, 1, 1), nn.InstanceNorm2d(2 * w), nn.LeakyReLU(0.2, True),       # RF 8
-            nn.Conv2d(2 * w, 4 * w, 3, 1, 1), nn.InstanceNorm2d(4 * w), nn.LeakyReLU(0.2, True),   # RF 12
-            nn.Conv2d(4 * w, 1, 1))                                                                 # RF 12
+
+        def block(cin, cout, k, s):  # conv, instance norm, leaky ReLU
+            return [nn.Conv2d(cin, cout, k, s, 1), nn.InstanceNorm2d(cout), nn.LeakyReLU(0.2, True)]
+
+        layers = [nn.Conv2d(channels, w, 4, 2, 1), nn.LeakyReLU(0.2, True)]                # S/2, RF 4
+        if patch == 12:
+            layers += block(w, 2 * w, 3, 1) + block(2 * w, 4 * w, 3, 1) + [nn.Conv2d(4 * w, 1, 1)]  # RF 8, 12
+        elif patch == 18:
+            layers += block(w, 2 * w, 4, 2) + block(2 * w, 4 * w, 3, 1) + [nn.Conv2d(4 * w, 1, 1)]  # S/4: RF 10, 18
+        else:
+            layers += block(w, 2 * w, 4, 2) + block(2 * w, 4 * w, 4, 1) + [nn.Conv2d(4 * w, 1, 4, 1, 1)]  # RF 10, 22, 34
+        self.net = nn.Sequential(*layers)
         _init(self)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
