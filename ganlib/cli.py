@@ -1,4 +1,4 @@
-"""The command line: `python -m ganlib {train,sample,info,evaluate,export,train-classifier} ...`.
+"""The command line: `python -m ganlib {train,sample,info,evaluate,export,train-classifier,translate,...} ...`.
 It only builds arguments for ganlib functions; every user-facing failure is one sentence on stderr and exit code 2."""
 from __future__ import annotations
 

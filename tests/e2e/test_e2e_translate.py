@@ -30,7 +30,7 @@ def test_upload_a_digit_and_see_its_translation(page, server, tmp_path):
     page.get_by_text("Pretrained models").wait_for(timeout=90_000)
     page.goto(server + "/translate")
     page.get_by_text("CycleGAN is deterministic").wait_for(timeout=90_000)
-    page.get_by_role("button", name="Upload").click()
+    page.locator(".st-key-translate_digit_how").get_by_text("Upload", exact=True).click()
     page.locator("input[type=file]").set_input_files(str(path))
     page.wait_for_function(f"() => ({OUT_SRC})() !== ''", timeout=90_000)
     shown = Image.open(io.BytesIO(page.request.get(page.evaluate(OUT_SRC)).body())).convert("L")
@@ -44,5 +44,5 @@ def test_upload_a_digit_and_see_its_translation(page, server, tmp_path):
     page.get_by_text(f"G(x): handwriting").wait_for(timeout=30_000)
     assert page.get_by_text("classifier reads").count() >= 3
 
-    page.get_by_role("button", name="Font gallery").click()
+    page.locator(".st-key-translate_view").get_by_text("Font gallery", exact=True).click()
     page.get_by_text("DejaVuSerif-Italic (held out)").wait_for(timeout=90_000)
