@@ -137,3 +137,25 @@ def digit_input(key: str = "digit", label: str = "Your digit") -> torch.Tensor |
     except ValueError as e:
         st.error(str(e), icon=":material/error:")
         return None
+
+
+# ---------------------------------------------------------------- CycleGAN translators
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _cached_translator(path: str, mtime_ns: int, size: int):
+    from ganlib.translate import load_cyclegan
+
+    return load_cyclegan(path)
+
+
+def translator(path: str | Path):
+    """A CycleGAN checkpoint's two generators (ganlib.translate.CycleGAN), loaded once per file version
+    for every session. Raises CheckpointError with one sentence for a bad file."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "checkpoint.pt"
+    try:
+        stat = p.stat()
+    except OSError:
+        raise CheckpointError(f"{p} does not exist.") from None
+    return _cached_translator(str(p), stat.st_mtime_ns, stat.st_size)

@@ -23,9 +23,11 @@ from live_chart import live_chart
 ROOT = jobs.runs_root()
 DEFAULTS = TrainConfig()
 CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "image_size": (28, 32), "channels": (0, 1, 3)}
+CHOICES["dataset_b"] = DATASETS  # CycleGAN's second domain
 NAMES = {"gan": "GAN (fully connected)", "dcgan": "DCGAN", "cgan": "CGAN (conditional DCGAN)",
          "ns": "non-saturating BCE (ns)", "bce": "minimax BCE", "lsgan": "least squares (LSGAN)",
          "wgan-gp": "WGAN-GP", "hinge": "hinge", 0: "data set's own"}
+NAMES["cyclegan"] = "CycleGAN (data set <-> domain B)"
 LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Max steps (0 = use epochs)",
           "grad_clip": "Gradient clipping (0 = off)", "ema_decay": "EMA of G weights (0 = off)",
           "subset": "Subset (0 = all)", "data_dir": "Data directory", "n_critic": "D steps per G step",
@@ -36,6 +38,9 @@ LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Ma
           "download": "Download if missing", "augment": "DiffAugment (translation,cutout,color)",
           "r1_gamma": "R1 penalty (0 = off)"}
 LABELS.update(pack="PacGAN pack (1 = off)", unrolled_steps="Unrolled D steps (0 = off)")
+LABELS.update(dataset_b="Domain B (CycleGAN)", data_dir_b="Domain B directory (CycleGAN)",
+              lambda_cycle="Cycle-loss weight (CycleGAN)", lambda_identity="Identity weight, x cycle (CycleGAN)",
+              pool_size="Image pool (CycleGAN)", res_blocks="Residual blocks (CycleGAN)")
 STEPS = {"lr_g": 1e-5, "lr_d": 1e-5, "r1_gamma": 0.5, "label_smoothing": 0.05, "grad_clip": 0.5, "ema_decay": 0.001,
          "beta1": 0.05, "beta2": 0.001, "gp_weight": 1.0}
 MAIN_FIELDS = (("model", "dataset", "loss"), ("batch_size", "lr_g", "lr_d", "epochs", "max_steps"),
@@ -345,6 +350,8 @@ def curves(run_dir: Path, config: TrainConfig | None, until: int | None, smoothi
     base = f"{run_dir.name}:{mstat.st_ino if mstat else 0}:{until}"
     with right, st.container(key="loss_chart"):
         live_chart("loss", viz.loss_spec(log_y), train, smoothing, base)
+        if train and "cycle_a" in train[-1]:  # a CycleGAN run: per-direction, cycle and identity losses
+            live_chart("cyclegan", viz.cyclegan_spec(log_y), train, smoothing, base)
     a, b = st.columns(2)
     with a, st.container(key="d_chart"):
         live_chart("d", viz.d_outputs_spec(loss), train, smoothing, base)

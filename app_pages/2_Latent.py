@@ -134,7 +134,7 @@ for key, default in PERSISTENT.items():
 
 top = st.columns([3, 2, 1.2, 1.6], vertical_alignment="bottom")
 with top[0]:
-    choice = ui.checkpoint_picker("Model", key="latent_model", default=url_path)
+    choice = ui.checkpoint_picker("Model", key="latent_model", families=("gan", "dcgan", "cgan"), default=url_path)
 if choice is None:
     st.stop()
 path = choice["path"]

@@ -6,7 +6,9 @@ torch.load(weights_only=True) can read it without unpickling arbitrary objects:
     format "gan-studio", format_version, family, model_kwargs {G: {...}, D: {...}},
     train_config (TrainConfig as a dict), dataset {name, shape, num_classes, class_names},
     step, epoch, time (training seconds), metrics (last logged row), eval (last evaluation),
-    G, D, G_ema (state dicts; G_ema may be absent), opt_g, opt_d, rng, fixed_noise, fixed_labels
+    G, D, G_ema (state dicts; G_ema may be absent), opt_g, opt_d, rng, fixed_noise, fixed_labels;
+    a CycleGAN holds G (A -> B), F (B -> A), G_ema, F_ema, D_A, D_B, pool_a, pool_b, fixed_a, fixed_b
+    and dataset_b instead of D and the fixed noise (each step's nets, emas, optimizers and extra_state)
 
 An exported checkpoint (`export_checkpoint`, what checkpoints/ ships) keeps the generators and the
 metadata but not D, the optimisers or the RNG: it is small, and it can be sampled and evaluated
@@ -80,6 +82,9 @@ def load_checkpoint(path: str | Path, family: str | None = None, map_location="c
 def load_generator(path: str | Path, device="cpu", prefer_ema: bool = True) -> tuple[nn.Module, dict]:
     """The generator (EMA weights when present) in eval mode, and the checkpoint's metadata."""
     ckpt = load_checkpoint(path)
+    if ckpt["family"] == "cyclegan":
+        raise CheckpointError(f"{path} is a CycleGAN, which translates images rather than generating them from "
+                              "noise: use `python -m ganlib translate` or the Translate page.")
     G = build_generator(ckpt["family"], ckpt["model_kwargs"])
     state = ckpt.get("G_ema") if prefer_ema and ckpt.get("G_ema") else ckpt["G"]
     try:
@@ -91,7 +96,7 @@ def load_generator(path: str | Path, device="cpu", prefer_ema: bool = True) -> t
     return G.to(device).eval(), meta
 
 
-TRAINING_STATE = ("D", "opt_g", "opt_d", "rng")
+TRAINING_STATE = ("D", "opt_g", "opt_d", "rng", "D_A", "D_B", "pool_a", "pool_b")  # CycleGAN: D_A, D_B, pools
 
 
 def export_checkpoint(src: str | Path, dst: str | Path) -> dict:

@@ -1,4 +1,4 @@
-"""The command line: `python -m ganlib {train,sample,info,evaluate,export,train-classifier} ...`.
+"""The command line: `python -m ganlib {train,sample,info,evaluate,export,train-classifier,translate,...} ...`.
 It only builds arguments for ganlib functions; every user-facing failure is one sentence on stderr and exit code 2."""
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 from .config import DATASETS, LOSSES, MODELS, TrainConfig
 
-_CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS}
+_CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "dataset_b": DATASETS}
 _HELP = {
-    "model": "gan (fully connected), dcgan, or cgan (conditional DCGAN)",
+    "model": "gan (fully connected), dcgan, cgan (conditional DCGAN), or cyclegan (translate --dataset <-> --dataset-b)",
     "dataset": "data set name",
     "data_dir": "folder of MNIST idx files, or of images for --dataset folder",
     "download": "allow downloading a data set that is not bundled (needs internet)",
@@ -24,6 +24,8 @@ _HELP = {
     "ema_decay": "EMA decay of generator weights used for samples and checkpoints (0 = off)",
     "label_smoothing": "one-sided label smoothing: real targets become 1 - S",
     "eval_every": "evaluate quality metrics every N steps (0 = off)",
+    "dataset_b": "CycleGAN's domain B (domain A is --dataset)",
+    "data_dir_b": "domain B's folder of MNIST idx files or images",
 }
 _HELP.update(pack="PacGAN: D judges M samples at once, concatenated (1 = off; the batch size must be a multiple)",
              unrolled_steps="Unrolled GAN: G's loss through K simulated D updates (0 = off; costs ~K+1 D passes)")
@@ -181,10 +183,12 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .checkpoints import load_generator
+    from .checkpoints import load_checkpoint, load_generator
     from .device import pick_device
     from .evaluate import can_evaluate, evaluate_generator
 
+    if load_checkpoint(args.checkpoint)["family"] == "cyclegan":
+        return cmd_evaluate_cyclegan(args)
     device = pick_device(args.device)
     G, meta = load_generator(args.checkpoint, device=device)
     ds = meta.get("dataset", {})
@@ -338,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--device", default="auto")
     c.set_defaults(func=cmd_train_classifier)
     add_latent_commands(sub)
+    add_translate_commands(sub)
 
     v = sub.add_parser("diversity", help="the 100-sample diversity test of a digit generator: class histogram, "
                                          "coverage of 0-9, KL to uniform, most similar pairs")
@@ -538,6 +543,60 @@ def add_latent_commands(sub) -> None:
     iv.add_argument("--latent-out", default="", help="also save the found latent (a tensor) here")
     iv.add_argument("--device", default="auto")
     iv.set_defaults(func=cmd_invert)
+
+
+# ---------------------------------------------------------------- CycleGAN (python -m ganlib translate / evaluate)
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from .device import pick_device
+    from .translate import load_cyclegan, load_images, save_images
+
+    model = load_cyclegan(args.checkpoint, device=pick_device(args.device))
+    x = load_images(args.input)
+    if tuple(x.shape[1:]) != model.image_shape:
+        raise ValueError(f"The model translates {list(model.image_shape)} images; the input is {list(x.shape[1:])}.")
+    y, rec = model.round_trip(x, args.direction)
+    save_images(y, args.out, nrow=min(len(y), 10))
+    src, dst = model.domains if args.direction == "a2b" else model.domains[::-1]
+    print(f"wrote {args.out}: {len(y)} image(s) translated {src} -> {dst}; mean cycle error "
+          f"|x - back(translate(x))| {float((rec - x).abs().mean()):.4f}")
+    if model.image_shape == (1, 28, 28) and len(x) <= 20:
+        from .metrics.classifier import load_classifier
+        from .metrics.image import classify
+
+        _, probs = classify(load_classifier(), y)
+        print("classifier reads: " + " ".join(str(int(d)) for d in probs.argmax(1)))
+    return 0
+
+
+def cmd_evaluate_cyclegan(args: argparse.Namespace) -> int:
+    from .translate import evaluate_cyclegan, load_cyclegan
+
+    model = load_cyclegan(args.checkpoint)
+    result = {"checkpoint": str(args.checkpoint), "family": "cyclegan", "dataset": model.domains[0],
+              "dataset_b": model.domains[1], "step": model.meta.get("step"), "ema": model.meta["ema"],
+              **evaluate_cyclegan(model, n=min(args.n, 2500), seed=args.seed)}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    for k, v in result.items():
+        print(f"{k:24s} {v:.4g}" if isinstance(v, float) else f"{k:24s} {v}")
+    return 0
+
+
+def add_translate_commands(sub) -> None:
+    tr = sub.add_parser("translate", help="translate images with a CycleGAN checkpoint (a2b: G, b2a: F)",
+                        description="Translate an image file, a folder of images or a .npy array with a CycleGAN. "
+                                    "Evaluate one with `python -m ganlib evaluate --checkpoint FILE` (label "
+                                    "preservation, FID, a typeset-vs-handwriting judge, cycle errors; n <= 2500).")
+    tr.add_argument("--checkpoint", required=True, help="cyclegan checkpoint file or run directory")
+    tr.add_argument("--direction", default="a2b", choices=("a2b", "b2a"),
+                    help="a2b: domain A -> B with G (typeset -> handwriting for the shipped model); b2a: B -> A with F")
+    tr.add_argument("--input", required=True, help="IMG (any format; made white-on-black 28x28 like MNIST), a folder "
+                                                   "of images, or FILE.npy (N, 1, 28, 28) or (N, 28, 28) in [-1, 1]")
+    tr.add_argument("--out", required=True, help="OUT.png (grid) or OUT.npy ((N, 1, 28, 28) in [-1, 1])")
+    tr.add_argument("--device", default="auto")
+    tr.set_defaults(func=cmd_translate)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-MODELS = ("gan", "dcgan", "cgan")
+MODELS = ("gan", "dcgan", "cgan", "cyclegan")
 LOSSES = ("ns", "bce", "lsgan", "wgan-gp", "hinge")
 DATASETS = ("mnist", "fashion-mnist", "typeset", "toy-ring", "toy-grid", "folder")
 AUGMENTATIONS = ("translation", "cutout", "color")  # DiffAugment policies (ganlib.augment)
@@ -70,6 +70,14 @@ class TrainConfig:
     eval_every: int = 1000            # steps between quality evaluations, and at the end (0 = off)
     eval_samples: int = 2000          # generated samples per evaluation
     n_fixed: int = 64                 # fixed-noise samples in each grid
+    # CycleGAN (model cyclegan): translate `dataset` (domain A) <-> `dataset_b` (domain B), unpaired
+    dataset_b: str = "mnist"          # domain B (see DATASETS; images only)
+    data_dir_b: str = ""              # domain B's idx files or image folder ("" = bundled/default)
+    lambda_cycle: float = 10.0        # weight of the cycle loss |F(G(a)) - a| + |G(F(b)) - b| (paper: 10)
+    lambda_identity: float = 0.5      # identity loss weight as a fraction of lambda_cycle (paper: 0.5; 0 = off)
+    pool_size: int = 50               # past fakes D learns from (paper: 50; 0 = only the newest)
+    res_blocks: int = 4               # residual blocks in each CycleGAN generator (paper: 6 at 128 px, 9 at 256)
+    patch: int = 18                   # CycleGAN D's patch in pixels: 12, 18 or 34 (34 sees a whole 28 px digit)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -101,6 +109,8 @@ class TrainConfig:
             problems.append(f"{self.model.upper()} generates images; use the gan model for 2-D {self.dataset}.")
         if self.model == "cgan" and self.dataset in ("toy-ring", "toy-grid", "folder"):
             problems.append(f"CGAN needs a labelled data set (mnist, fashion-mnist or typeset), not {self.dataset}.")
+        if self.model == "cyclegan":
+            problems += self._cyclegan_problems()
         if self.image_size not in (28, 32):
             problems.append(f"Image size must be 28 or 32, not {self.image_size}.")
         if self.channels not in (0, 1, 3):
@@ -148,4 +158,34 @@ class TrainConfig:
                 problems.append(f"{name} must be at least 1.")
         if self.n_fixed < 1 or self.n_fixed > 256:
             problems.append("Number of fixed-noise samples must be between 1 and 256.")
+        return problems
+
+    def _cyclegan_problems(self) -> list[str]:
+        """What a CycleGAN config cannot have, each one sentence."""
+        problems = []
+        for name, value in (("Domain A", self.dataset), ("Domain B", self.dataset_b)):
+            if value.startswith("toy-"):
+                problems.append(f"CycleGAN translates images; {name} cannot be the 2-D points of {value}.")
+            elif value not in DATASETS:
+                problems.append(f"{name} must be one of {', '.join(DATASETS)}, not {value!r}.")
+        if self.dataset_b == "folder" and not self.data_dir_b:
+            problems.append("The folder data set for domain B needs a data directory (--data-dir-b).")
+        if self.dataset == self.dataset_b and self.data_dir == self.data_dir_b:
+            problems.append("CycleGAN needs two different domains; choose another --dataset-b (or another folder).")
+        if self.loss == "wgan-gp":
+            problems.append("CycleGAN uses the ns, bce, lsgan (the paper's) or hinge loss, not wgan-gp.")
+        if self.n_critic != 1:
+            problems.append("CycleGAN updates its discriminators once per step; set n_critic to 1.")
+        if self.pack > 1 or self.unrolled_steps > 0:
+            problems.append("Packing and unrolled D steps are for the unconditional GANs, not CycleGAN.")
+        if not (0 < self.lambda_cycle <= 100):
+            problems.append(f"The cycle-loss weight must be in (0, 100], not {self.lambda_cycle}.")
+        if not (0 <= self.lambda_identity <= 10):
+            problems.append(f"The identity-loss fraction must be in [0, 10], not {self.lambda_identity}.")
+        if not (0 <= self.pool_size <= 1000):
+            problems.append(f"The image pool must hold between 0 and 1000 images, not {self.pool_size}.")
+        if self.patch not in (12, 18, 34):
+            problems.append(f"The discriminator's patch must be 12, 18 or 34 pixels, not {self.patch}.")
+        if not (0 <= self.res_blocks <= 12):
+            problems.append(f"Residual blocks must be between 0 and 12, not {self.res_blocks}.")
         return problems

@@ -170,23 +170,65 @@ def font_paths() -> list[Path]:
     return [folder / n for n in names if (folder / n).exists()]
 
 
-def render_typeset_digits(n: int, seed: int = 0, size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
+# Fonts kept out of CycleGAN's training domain, so its label preservation is measured on unseen typefaces
+HELD_OUT_FONTS = ("DejaVuSerif-Italic.ttf", "STIXGeneralBol.ttf", "cmss10.ttf")
+FONT_SPLITS = ("all", "train", "held_out")
+
+
+def typeset_fonts(split: str = "all") -> list[int]:
+    """Indices into font_paths() + [Pillow's default] (index len(font_paths())) of a font split:
+    'all', 'train' (all but HELD_OUT_FONTS) or 'held_out'."""
+    if split not in FONT_SPLITS:
+        raise ValueError(f"Unknown font split {split!r}; use one of {', '.join(FONT_SPLITS)}.")
+    paths = font_paths()
+    everything = list(range(len(paths) + 1))
+    if split == "all":
+        return everything
+    held = [i for i, p in enumerate(paths) if p.name in HELD_OUT_FONTS]
+    return held if split == "held_out" else [i for i in everything if i not in held]
+
+
+def font_name(index: int) -> str:
+    """A font index's display name ('DejaVuSans', ..., 'Pillow default')."""
+    paths = font_paths()
+    return paths[index].stem if index < len(paths) else "Pillow default"
+
+
+def render_digit(digit: int, font_index: int, size: int = 28, pt: int = 19) -> torch.Tensor:
+    """One upright, centred digit in one font as uint8 (size, size), white on black (the font gallery)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    paths, scale = font_paths(), 4
+    font = (ImageFont.truetype(str(paths[font_index]), pt * scale) if font_index < len(paths)
+            else ImageFont.load_default(size=pt * scale))
+    img = Image.new("L", (size * scale, size * scale), 0)
+    ImageDraw.Draw(img).text((size * scale / 2, size * scale / 2), str(digit), fill=255, font=font, anchor="mm")
+    return torch.from_numpy(np.asarray(img.resize((size, size), Image.LANCZOS)).copy())
+
+
+def render_typeset_digits(n: int, seed: int = 0, size: int = 28,
+                          fonts: str = "all") -> tuple[torch.Tensor, torch.Tensor]:
     """n typeset digits as uint8 (n, size, size), white on black like MNIST, and their labels.
 
-    Each digit gets a random font (matplotlib's fonts and Pillow's default), size, offset,
-    rotation and stroke width; drawn at 4x and downsampled for anti-aliasing.
+    Each digit gets a random font (matplotlib's fonts and Pillow's default; `fonts` picks a split,
+    see typeset_fonts), size, offset, rotation and stroke width; drawn at 4x and downsampled for
+    anti-aliasing.
     """
     from PIL import Image, ImageDraw, ImageFont
 
     rng = np.random.default_rng(seed)
     paths = font_paths()
+    allowed = typeset_fonts(fonts) if fonts != "all" else None
     scale = 4
     canvas = size * scale
     fonts: dict[tuple[int, int], ImageFont.FreeTypeFont] = {}
     images = np.zeros((n, size, size), dtype=np.uint8)
     labels = rng.integers(0, 10, size=n)
     for i in range(n):
-        font_idx = int(rng.integers(0, len(paths) + 1))  # the last index is Pillow's default font
+        if allowed is None:
+            font_idx = int(rng.integers(0, len(paths) + 1))  # the last index is Pillow's default font
+        else:
+            font_idx = allowed[int(rng.integers(0, len(allowed)))]
         pt = int(rng.integers(15, 23)) * scale
         key = (font_idx, pt)
         if key not in fonts:
@@ -276,7 +318,7 @@ def load_image_folder(folder: str | Path, image_size: int, channels: int) -> Gan
 
 def load_dataset(name: str, *, data_dir: str = "", download: bool = False, image_size: int = 28,
                  channels: int = 0, subset: int = 0, seed: int = 0, n_points: int = 20000,
-                 n_typeset: int = 10000) -> GanData:
+                 n_typeset: int = 10000, fonts: str = "all") -> GanData:
     """Load a data set by name into memory. Raises DataError with a one-sentence message."""
     if name in ("mnist", "fashion-mnist"):
         u8, y, note = _mnist_uint8(data_dir, download, fashion=(name == "fashion-mnist"))
@@ -287,7 +329,7 @@ def load_dataset(name: str, *, data_dir: str = "", download: bool = False, image
                   "Bag", "Ankle boot"])
         return GanData(name, _to_images(u8, image_size, channels or 1), y, 10, names, note)
     if name == "typeset":
-        u8, y = render_typeset_digits(subset or n_typeset, seed=seed)
+        u8, y = render_typeset_digits(subset or n_typeset, seed=seed, fonts=fonts)
         return GanData(name, _to_images(u8, image_size, channels or 1), y, 10,
                        [str(i) for i in range(10)])
     if name in ("toy-ring", "toy-grid"):

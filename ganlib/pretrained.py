@@ -36,6 +36,13 @@ def preview_png(name: str, n: int = 100, seed: int = 0) -> bytes:
     from .images import grid_image, png_bytes
     from .sampling import generate
 
+    if manifest()[name]["family"] == "cyclegan":  # typeset digits (fonts held out of training) over their translations
+        from .translate import domain_batch, load_cyclegan
+
+        model = load_cyclegan(pretrained_path(name))
+        x, _ = domain_batch(model.domains[0], 20, seed=seed, size=model.image_shape[-1])
+        y = model.translate(x, "a2b")
+        return png_bytes(grid_image(torch.cat([x[:10], y[:10], x[10:], y[10:]]), nrow=10))
     G, meta = load_generator(pretrained_path(name))
     num_classes = meta["model_kwargs"]["G"].get("num_classes", 0)
     labels = torch.arange(n) % num_classes if num_classes else None
@@ -44,6 +51,14 @@ def preview_png(name: str, n: int = 100, seed: int = 0) -> bytes:
 
 def summary_line(entry: dict) -> str:
     """One line of a manifest entry's measured quality, e.g. for the home page."""
+    if entry["family"] == "cyclegan":
+        ev = entry["evaluate"]
+        return (f"typeset → handwriting keeps the digit in {ev['label_a2b']:.1%} of cases (fonts held out of "
+                f"training; handwriting → typeset {ev['label_b2a']:.1%}); FID of translations vs MNIST "
+                f"{ev['fid_a2b']:.2f} on our MNIST-classifier features (typeset itself: {ev['fid_typeset']:.2f}); "
+                f"a typeset-vs-handwriting judge calls {ev['judge_handwritten_a2b']:.0%} handwritten; cycle error "
+                f"{ev['cycle_a']:.3f} / {ev['cycle_b']:.3f}; trained {entry['train_seconds'] / 60:.0f} min on "
+                f"{entry['machine']}.")
     ev, floor = entry["evaluate"], entry["real_floor"]
     parts = [f"FID {ev['fid']:.2f} on our MNIST-classifier features (real digits: {floor['fid']:.2f})",
              f"{ev['coverage_100']}/10 digits in 100 samples", f"precision {ev['precision']:.2f}",
@@ -74,3 +89,12 @@ def generator_choices(runs_root: str | Path | None = None) -> list[dict]:
                     "path": str(run_dir / "checkpoint.pt"), "family": config.model,
                     "dataset": config.dataset, "shipped": False})
     return out
+
+
+def early_checkpoint(path: str | Path) -> Path | None:
+    """The early-training checkpoint shipped beside a model (manifest "early_file"), if any."""
+    for entry in manifest().values():
+        if entry.get("early_file") and Path(path).resolve() == (CHECKPOINTS_DIR / entry["file"]).resolve():
+            early = CHECKPOINTS_DIR / entry["early_file"]
+            return early if early.is_file() else None
+    return None

@@ -388,3 +388,18 @@ def fmt_duration(seconds: float | None) -> str:
     if s >= 60:
         return f"{s // 60}m {s % 60:02d}s"
     return f"{s}s"
+
+
+CYCLEGAN_KEYS = {"g_adv_ab": ("adversarial G: A→B", PALETTE[0]), "g_adv_ba": ("adversarial F: B→A", PALETTE[1]),
+                 "cycle_a": ("cycle |F(G(a)) − a|", PALETTE[2]), "cycle_b": ("cycle |G(F(b)) − b|", PALETTE[3]),
+                 "identity_a": ("identity |F(a) − a|", PALETTE[4]), "identity_b": ("identity |G(b) − b|", PALETTE[5])}
+
+
+def cyclegan_spec(log_y: bool = False) -> dict:
+    """A CycleGAN run's own curves: adversarial losses per direction, cycle and identity losses (unweighted)."""
+    return _spec("CycleGAN losses", "loss", [_series_spec(k, name, color) for k, (name, color) in CYCLEGAN_KEYS.items()],
+                 log_y)
+
+
+def cyclegan_figure(rows: list[dict], smoothing: float = 0.6, log_y: bool = False) -> go.Figure:
+    return spec_figure(cyclegan_spec(log_y), rows, smoothing)

@@ -15,6 +15,7 @@ from ganlib.evaluate import evaluate_generator
 from ganlib.pretrained import manifest, pretrained_path, preview_png
 
 MODELS = manifest()
+IMAGE_GANS = sorted(n for n, e in MODELS.items() if e["family"] != "cyclegan")  # sample from noise
 
 
 def test_the_manifest_lists_the_dcgan_and_the_cgan():
@@ -31,6 +32,7 @@ def test_file_matches_manifest_and_commands(name):
     ckpt = load_checkpoint(path, family=entry["family"])
     assert ckpt["inference_only"] and ckpt["dataset"]["name"] == entry["dataset"]
     assert ckpt["G_ema"] or ckpt["train_config"]["ema_decay"] == 0  # the collapse demos train without EMA
+    assert not {"D", "D_A", "D_B", "opt_g", "opt_d", "pool_a", "pool_b"} & set(ckpt)
     parser = build_parser()
     for key in ("train_command", "export_command", "evaluate_command", "sample_command"):
         words = shlex.split(entry[key])
@@ -48,7 +50,7 @@ def test_file_matches_manifest_and_commands(name):
     assert float(ckpt["time"]) == pytest.approx(entry["train_seconds"], abs=1)
 
 
-GOOD = sorted(n for n, e in MODELS.items() if not e.get("demo"))  # the collapse demos are tested below
+GOOD = sorted(n for n in IMAGE_GANS if not MODELS[n].get("demo"))  # the collapse demos are tested below
 
 
 @pytest.mark.parametrize("name", GOOD)
@@ -108,3 +110,39 @@ def test_collapse_demo_pair_is_collapsed_and_cured():
                for e in (collapsed, cured)]
     changed = {k for k in configs[0] if configs[0][k] != configs[1][k]}
     assert changed == set(cured["cure_changes"]) and len(changed) == 1
+
+
+def test_the_shipped_cyclegan_matches_its_manifest():
+    """The manifest's figures are what the file does: a fresh, smaller evaluation (other digits, another
+    judge seed) agrees; handwriting -> typeset keeps the digit; the round trips come back."""
+    from ganlib.translate import evaluate_cyclegan, load_cyclegan
+
+    entry = MODELS["cyclegan_typeset_mnist"]
+    ev = entry["evaluate"]
+    assert entry["family"] == "cyclegan" and ev["n"] == 2000
+    assert entry["train_seconds"] < 45 * 60
+    assert ev["label_b2a"] >= 0.9 and ev["judge_accuracy"] > 0.95
+    assert ev["cycle_a"] < 0.05 and ev["cycle_b"] < 0.05
+    early = pretrained.early_checkpoint(pretrained_path("cyclegan_typeset_mnist"))
+    assert early is not None and load_checkpoint(early)["step"] < entry["step"]
+    assert entry["evaluate_early"]["cycle_a"] > ev["cycle_a"]  # what training on bought: the round trip
+    quick = evaluate_cyclegan(load_cyclegan(pretrained_path("cyclegan_typeset_mnist")), n=500, seed=1)
+    for key in ("label_a2b", "label_b2a"):  # (the judge is retrained per seed; its verdict on these
+        assert quick[key] == pytest.approx(ev[key], abs=0.06), key  # in-between images moves 0.39 -> 0.57)
+    assert quick["cycle_a"] == pytest.approx(ev["cycle_a"], rel=0.3)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10's bars not yet met by the shipped model (12 min of training): "
+                   "typeset -> handwriting keeps 81% of digits (bar 90%), its FID is above typeset's own, and "
+                   "the judge calls 39% of translations handwritten; an XPASS means a better model shipped")
+def test_the_shipped_cyclegan_meets_the_issue_bars():
+    ev = MODELS["cyclegan_typeset_mnist"]["evaluate"]
+    assert ev["label_a2b"] >= 0.9 and ev["label_b2a"] >= 0.9
+    assert ev["fid_a2b"] < ev["fid_typeset"] / 2
+    assert ev["judge_handwritten_a2b"] > 0.5
+
+
+def test_home_page_line_for_the_cyclegan():
+    line = pretrained.summary_line(MODELS["cyclegan_typeset_mnist"])
+    assert "keeps the digit" in line and "held out" in line and "min on" in line
+    assert preview_png("cyclegan_typeset_mnist")[:4] == b"\x89PNG"

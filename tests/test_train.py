@@ -92,7 +92,7 @@ def test_nan_stops_with_failed_status_and_keeps_last_checkpoint(tmp_path):
     cfg.update(lr_g=0.1, lr_d=0.1, loss="lsgan", checkpoint_every=1000, max_steps=400, beta1=0.0)
     (out / "config.json").write_text(json.dumps(cfg))
     torch.manual_seed(0)
-    from ganlib.train import loop
+    from ganlib.train import steps as loop  # the step class the loop builds
 
     orig = loop.AdversarialStep.__call__
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
+from .cyclegan import PatchDiscriminator, ResnetGenerator
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
 
@@ -11,6 +12,7 @@ FAMILIES = {
     "gan": (MLPGenerator, MLPDiscriminator),
     "dcgan": (DCGANGenerator, DCGANDiscriminator),
     "cgan": (DCGANGenerator, DCGANDiscriminator),
+    "cyclegan": (ResnetGenerator, PatchDiscriminator),  # G: A -> B and F: B -> A share kwargs["G"]
 }
 
 
@@ -30,6 +32,9 @@ def model_kwargs(config, data_shape: tuple[int, ...], num_classes: int) -> dict:
                           spectral_norm=config.spectral_norm,
                           minibatch_discrimination=config.minibatch_discrimination, **pack)}
     channels, size = data_shape[0], data_shape[-1]
+    if config.model == "cyclegan":
+        return {"G": dict(image_size=size, channels=channels, width=config.width, blocks=config.res_blocks),
+                "D": dict(image_size=size, channels=channels, width=config.width, patch=config.patch)}
     return {"G": dict(latent_dim=config.latent_dim, image_size=size, channels=channels, width=config.width,
                       num_classes=cond),
             "D": dict(image_size=size, channels=channels, width=config.width, num_classes=cond,
@@ -48,9 +53,14 @@ def build_generator(family: str, kwargs: dict) -> nn.Module:
     return FAMILIES[family][0](**g)
 
 
-def build_models(family: str, kwargs: dict) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for a family from model_kwargs()."""
+def build_discriminator(family: str, kwargs: dict) -> nn.Module:
+    """D alone, from model_kwargs()."""
     d = dict(kwargs["D"])
     if "in_shape" in d:
         d["in_shape"] = tuple(d["in_shape"])
-    return build_generator(family, kwargs), FAMILIES[family][1](**d)
+    return FAMILIES[family][1](**d)
+
+
+def build_models(family: str, kwargs: dict) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for a family from model_kwargs()."""
+    return build_generator(family, kwargs), build_discriminator(family, kwargs)

@@ -1,0 +1,62 @@
+"""AppTest: a CycleGAN run started from the Train & monitor page trains for real (the page's form
+comes from TrainConfig, so CycleGAN's fields are there) and the monitor shows it like any run."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ganlib.train import jobs, rundir
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TRAIN_PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "1_Train.py")
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(root))
+    yield root
+    for d in jobs.run_dirs(root):
+        pid = rundir.read_status(d).get("pid")
+        if jobs.pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def test_start_and_watch_a_cyclegan_run(root):
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page(TRAIN_PAGE).run()
+    assert not at.exception, at.exception
+    at.selectbox(key="cfg_model").set_value("cyclegan").run()
+    assert "CycleGAN needs two different domains" in texts(at.error)   # mnist <-> mnist by default
+    at.selectbox(key="cfg_dataset").set_value("typeset")
+    assert at.selectbox(key="cfg_dataset_b").value == "mnist"
+    for key, value in (("cfg_subset", 48), ("cfg_batch_size", 8), ("cfg_max_steps", 4), ("cfg_width", 4),
+                       ("cfg_res_blocks", 1), ("cfg_log_every", 2), ("cfg_sample_every", 2)):
+        at.number_input(key=key).set_value(value)
+    at.text_input(key="run_name").input("cg").run()
+    assert not at.error, texts(at.error)
+    at.button(key="start").click().run()
+    assert not at.exception, at.exception
+    [run] = jobs.run_dirs(root)
+    deadline = time.time() + 240
+    while jobs.status(run).get("state") not in ("finished", "failed") and time.time() < deadline:
+        time.sleep(0.5)
+    assert jobs.status(run)["state"] == "finished", jobs.status(run)
+    rows = rundir.read_metrics(run, "train")
+    assert rows and {"d_loss", "g_loss", "cycle_a", "cycle_b", "g_adv_ab", "g_adv_ba", "identity_a"} <= set(rows[-1])
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="run").value == "cg"
+    assert ":violet-badge[finished]" in texts(at.markdown)
+    assert "CycleGAN" in texts(at.caption)
+    charts = [c for c in at.get("plotly_chart")]
+    assert any("CycleGAN losses" in c.proto.spec for c in charts)

@@ -1,0 +1,243 @@
+"""CycleGAN: networks, losses, image pool, lr schedule, training in the one loop, resume, translate CLI."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganlib.checkpoints import CheckpointError, export_checkpoint, load_checkpoint, load_generator
+from ganlib.cli import main
+from ganlib.config import TrainConfig
+from ganlib.data import HELD_OUT_FONTS, font_paths, render_typeset_digits, typeset_fonts
+from ganlib.models.cyclegan import (ImagePool, PatchDiscriminator, ResnetGenerator, cycle_loss, identity_loss,
+                                    linear_decay)
+from ganlib.train import rundir
+from ganlib.train.loop import TrainingError, train
+from ganlib.translate import cycle_error_map, load_cyclegan, load_images
+
+
+def tiny(**kw) -> TrainConfig:
+    base = dict(model="cyclegan", dataset="typeset", dataset_b="mnist", subset=48, batch_size=8, width=4,
+                res_blocks=1, max_steps=4, log_every=2, sample_every=2, checkpoint_every=2, pool_size=6,
+                device="cpu", amp=False, n_fixed=8)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize("size,patch,patches", [(28, 12, 14), (32, 12, 16), (28, 18, 7), (32, 18, 8), (28, 34, 5)])
+def test_generator_keeps_shape_and_discriminator_scores_patches(size, patch, patches):
+    x = torch.rand(3, 1, size, size) * 2 - 1
+    G = ResnetGenerator(size, 1, width=4, blocks=2)
+    y = G(x)
+    assert y.shape == x.shape and y.abs().max() <= 1
+    D = PatchDiscriminator(size, 1, width=4, patch=patch)
+    assert D(x).shape == (3, 1, patches, patches)
+    # each score's convolutions see a patch x patch window (instance norm aside, which pools whole maps)
+    for i, layer in enumerate(D.net):
+        if isinstance(layer, torch.nn.InstanceNorm2d):
+            D.net[i] = torch.nn.Identity()
+    probe = x.clone().requires_grad_(True)
+    D(probe)[0, 0, patches // 2, patches // 2].backward()
+    rows = probe.grad[0, 0].abs().sum(1).nonzero().flatten()
+    assert min(patch, size) - 4 <= rows.max() - rows.min() + 1 <= patch
+    assert ResnetGenerator(size, 3, width=4, blocks=0)(torch.zeros(2, 3, size, size)).shape == (2, 3, size, size)
+
+
+def test_cycle_and_identity_losses_on_known_inputs():
+    x = torch.zeros(2, 1, 4, 4)
+    rec = torch.zeros(2, 1, 4, 4)
+    rec[0] = 0.5            # half the pixels off by 0.5, half exact
+    assert cycle_loss(x, rec).item() == pytest.approx(0.25)
+    assert identity_loss(x, -rec).item() == pytest.approx(0.25)
+    assert cycle_loss(x, x).item() == 0
+    assert torch.allclose(cycle_error_map(x, rec), torch.cat([torch.full((1, 4, 4), 0.5), torch.zeros(1, 4, 4)]))
+
+
+def test_image_pool_fills_then_mixes_old_and_new():
+    torch.manual_seed(0)
+    pool = ImagePool(4)
+    first = torch.arange(4.0).view(4, 1, 1, 1)
+    assert torch.equal(pool(first), first)          # filling: every fake goes straight through
+    assert len(pool.images) == 4
+    new = torch.arange(100.0, 164.0).view(64, 1, 1, 1)
+    out = pool(new)
+    values = set(out.flatten().tolist())
+    assert len(pool.images) == 4                      # never grows past its size
+    assert values & set(range(4)) and values & set(range(100, 164))  # some old fakes came back, some new went through
+    # every returned image is either the new one at its place or one that was stored
+    seen = set(range(4)) | set(range(100, 164))
+    assert values <= seen
+    state = pool.state()
+    again = ImagePool(4)
+    again.load(state)
+    assert torch.equal(again.images, pool.images)
+    off = ImagePool(0)
+    assert torch.equal(off(new), new) and off.state().numel() == 0
+
+
+def test_linear_decay_is_flat_then_falls_to_near_zero():
+    factors = [linear_decay(s, 10) for s in range(10)]
+    assert factors[:6] == [1.0] * 6                   # steps 0..5: the first half (and the step at the half)
+    assert factors[6:] == pytest.approx([1 - 1 / 6, 1 - 2 / 6, 1 - 3 / 6, 1 - 4 / 6])
+    assert all(a > b for a, b in zip(factors[5:], factors[6:]))
+    assert 0 < linear_decay(999, 1000) < 0.01
+
+
+def test_held_out_fonts_are_not_in_training_fonts():
+    train_fonts, held = typeset_fonts("train"), typeset_fonts("held_out")
+    assert held and not set(held) & set(train_fonts)
+    assert sorted(held + train_fonts) == typeset_fonts("all")
+    assert {font_paths()[i].name for i in held} == set(HELD_OUT_FONTS)
+    x, y = render_typeset_digits(6, seed=1, fonts="held_out")
+    assert x.shape == (6, 28, 28) and x.max() > 200
+
+
+def test_cyclegan_config_problems_are_one_sentence_each():
+    assert tiny().validate() == []
+    assert TrainConfig(model="cyclegan", dataset="typeset").validate() == []  # defaults: B = mnist
+    for bad, words in [(dict(dataset_b="toy-ring"), "2-D points"), (dict(dataset_b="typeset"), "two different"),
+                       (dict(loss="wgan-gp"), "wgan-gp"), (dict(lambda_cycle=0), "cycle-loss weight"),
+                       (dict(pool_size=-1), "image pool"), (dict(n_critic=2), "n_critic"),
+                       (dict(dataset_b="folder"), "--data-dir-b"), (dict(patch=20), "patch must be")]:
+        problems = tiny(**bad).validate()
+        assert len(problems) == 1 and words in problems[0], (bad, problems)
+        assert problems[0].count(". ") == 0 and problems[0].endswith(".")
+
+
+def test_a_few_steps_in_the_one_loop_write_the_run_directory(tmp_path):
+    out = tmp_path / "r"
+    summary = train(tiny(), out)
+    assert summary["state"] == "finished" and summary["step"] == 4
+    rows = rundir.read_metrics(out)
+    train_rows = [r for r in rows if r["kind"] == "train"]
+    assert [r["step"] for r in train_rows] == [2, 4]
+    for key in ("d_loss", "g_loss", "g_adv_ab", "g_adv_ba", "d_a", "d_b", "cycle_a", "cycle_b",
+                "identity_a", "identity_b", "lr_g", "lr_d", "grad_norm_g", "grad_norm_d"):
+        assert all(np.isfinite(r[key]) for r in train_rows), key
+    assert train_rows[-1]["lr_g"] < TrainConfig().lr_g      # the second half decays
+    ckpt = load_checkpoint(out)
+    assert {"G", "F", "D_A", "D_B", "G_ema", "F_ema", "opt_g", "opt_d", "pool_a", "pool_b"} <= set(ckpt)
+    assert ckpt["dataset"]["name"] == "typeset" and ckpt["dataset_b"]["name"] == "mnist"
+    assert len(ckpt["pool_a"]) == 6                          # full after 4 steps of 8
+    grid = Image.open(sorted((out / "samples").glob("*.png"))[-1])
+    assert grid.height > 5 * 28                              # six rows: a, G(a), F(G(a)), b, F(b), G(F(b))
+    # nothing that samples from noise opens it by mistake
+    with pytest.raises(CheckpointError, match="translates images"):
+        load_generator(out)
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    train(tiny(max_steps=4), tmp_path / "full")
+    train(tiny(max_steps=2), tmp_path / "half")
+    train(None, tmp_path / "half", resume=True, overrides={"max_steps": 4})
+    a, b = load_checkpoint(tmp_path / "full"), load_checkpoint(tmp_path / "half")
+    for net in ("G", "F", "D_A", "D_B", "G_ema"):
+        for k in a[net]:
+            assert torch.equal(a[net][k], b[net][k]), (net, k)
+    assert torch.equal(a["pool_a"], b["pool_a"]) and torch.equal(a["pool_b"], b["pool_b"])
+
+
+def test_domains_of_different_shapes_are_refused(tmp_path):
+    folder = tmp_path / "rgb"
+    folder.mkdir()
+    for i in range(10):
+        Image.fromarray(np.full((30, 30, 3), i * 20, np.uint8)).save(folder / f"{i}.png")
+    with pytest.raises(TrainingError, match="domains' images differ"):
+        train(tiny(dataset_b="folder", data_dir_b=str(folder), batch_size=4), tmp_path / "r")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cg")
+    train(tiny(max_steps=2), d / "run")
+    export_checkpoint(d / "run", d / "cg.pt")
+    return d / "cg.pt"
+
+
+def _digit_png(path, polarity="dark-on-light", size=(60, 90)):
+    x, _ = render_typeset_digits(1, seed=3)
+    arr = x[0].numpy()
+    img = Image.fromarray(255 - arr if polarity == "dark-on-light" else arr).resize(size)
+    img.convert("RGB").save(path)
+
+
+def test_translate_cli_png_folder_and_npy(tmp_path, exported, capsys):
+    png = tmp_path / "digit.jpg"
+    _digit_png(png)
+    assert main(["translate", "--checkpoint", str(exported), "--input", str(png), "--out", str(tmp_path / "o.png")]) == 0
+    assert Image.open(tmp_path / "o.png").size[1] >= 28
+    assert "classifier reads" in capsys.readouterr().out
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(3):
+        _digit_png(folder / f"{i}.png", polarity="light-on-dark" if i % 2 else "dark-on-light", size=(40 + i, 50))
+    assert main(["translate", "--checkpoint", str(exported), "--direction", "b2a", "--input", str(folder),
+                 "--out", str(tmp_path / "o.npy")]) == 0
+    y = np.load(tmp_path / "o.npy")
+    assert y.shape == (3, 1, 28, 28) and -1 <= y.min() and y.max() <= 1
+
+    x = np.random.default_rng(0).uniform(-1, 1, (5, 28, 28)).astype(np.float32)
+    np.save(tmp_path / "in.npy", x)
+    assert main(["translate", "--checkpoint", str(exported), "--input", str(tmp_path / "in.npy"),
+                 "--out", str(tmp_path / "o2.npy")]) == 0
+    model = load_cyclegan(exported)
+    assert np.allclose(np.load(tmp_path / "o2.npy"), model.translate(torch.from_numpy(x)[:, None], "a2b").numpy(),
+                       atol=1e-5)
+
+
+@pytest.mark.parametrize("make,words", [
+    (lambda p: np.save(p / "x.npy", np.zeros((2, 3, 28, 28), np.float32)) or p / "x.npy", "(N, 1, 28, 28)"),
+    (lambda p: np.save(p / "x.npy", np.full((2, 28, 28), 255.0, np.float32)) or p / "x.npy", "in [-1, 1]"),
+    (lambda p: [(p / "x.png").write_bytes(b"not an image")] and p / "x.png", "not an image"),
+    (lambda p: Image.new("L", (50, 50), 255).save(p / "blank.png") or p / "blank.png", "blank"),
+    (lambda p: (p / "empty").mkdir() or p / "empty", "holds no images"),
+    (lambda p: p / "missing.png", "does not exist"),
+])
+def test_translate_cli_bad_input_is_one_sentence_exit_2(tmp_path, exported, capsys, make, words):
+    path = make(tmp_path)
+    assert main(["translate", "--checkpoint", str(exported), "--input", str(path), "--out", str(tmp_path / "o.png")]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_translate_refuses_other_families_and_bad_directions(tmp_path, exported, capsys):
+    from ganlib.pretrained import pretrained_path
+
+    code = main(["translate", "--checkpoint", str(pretrained_path("dcgan_mnist")), "--input", str(tmp_path),
+                 "--out", str(tmp_path / "o.png")])
+    assert code == 2 and "not a CycleGAN" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="a2b or b2a"):
+        load_cyclegan(exported).translate(torch.zeros(1, 1, 28, 28), "sideways")
+
+
+def test_upload_normalisation_of_odd_inputs(tmp_path):
+    """Any format, size and polarity ends up as an MNIST-like digit (white on black, centred)."""
+    _digit_png(tmp_path / "a.png", "dark-on-light", (300, 40))
+    _digit_png(tmp_path / "b.png", "light-on-dark", (13, 17))
+    Image.open(tmp_path / "a.png").convert("RGBA").save(tmp_path / "c.webp")
+    for name in ("a.png", "b.png", "c.webp"):
+        x = load_images(tmp_path / name)
+        assert x.shape == (1, 1, 28, 28)
+        assert x[0, 0, 0].max() == -1 and x[0, 0, :, 0].max() == -1    # background black at the border
+        assert x.max() == 1                                              # the ink is white
+
+
+def test_two_image_folders_can_be_the_domains(tmp_path):
+    """A user's own horses and zebras: two folders of RGB images of any size."""
+    rng = np.random.default_rng(0)
+    for name, colour in (("horses", (150, 90, 40)), ("zebras", (230, 230, 230))):
+        (tmp_path / name).mkdir()
+        for i in range(10):
+            arr = (rng.uniform(0.5, 1.0, (40, 36, 1)) * np.array(colour)).astype(np.uint8)
+            Image.fromarray(arr).save(tmp_path / name / f"{i}.jpg")
+    cfg = tiny(dataset="folder", data_dir=str(tmp_path / "horses"), dataset_b="folder",
+               data_dir_b=str(tmp_path / "zebras"), image_size=32, batch_size=4, max_steps=2)
+    assert cfg.validate() == []
+    train(cfg, tmp_path / "r")
+    model = load_cyclegan(tmp_path / "r")
+    assert model.image_shape == (3, 32, 32) and model.domains == ("folder", "folder")
+    assert model.translate(torch.zeros(2, 3, 32, 32), "b2a").shape == (2, 3, 32, 32)
