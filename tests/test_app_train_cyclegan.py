@@ -2,6 +2,7 @@
 comes from TrainConfig, so CycleGAN's fields are there) and the monitor shows it like any run."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -58,5 +59,8 @@ def test_start_and_watch_a_cyclegan_run(root):
     assert at.selectbox(key="run").value == "cg"
     assert ":violet-badge[finished]" in texts(at.markdown)
     assert "CycleGAN" in texts(at.caption)
-    charts = [c for c in at.get("plotly_chart")]
-    assert any("CycleGAN losses" in c.proto.spec for c in charts)
+    charts = {json.loads(c.proto.json)["key"]: json.loads(c.proto.json) for c in at.get("bidi_component")}
+    cyc = charts["cyclegan"]  # the live chart of the CycleGAN losses (live_chart.py)
+    assert cyc["layout"]["title"]["text"] == "CycleGAN losses"
+    assert cyc["start"] + len(cyc["x"]) == len(rows)  # rows sent before plus rows sent now: the browser holds them all
+    assert {"g_adv_ab", "g_adv_ba", "cycle_a", "cycle_b", "identity_a", "identity_b"} <= {s["key"] for s in cyc["series"]}
