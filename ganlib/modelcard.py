@@ -140,6 +140,13 @@ def _model_card(family: str, kwargs: dict, batch_size: int) -> dict[str, list[La
     torch.manual_seed(0)
     G, D = build_models(family, kwargs)
     g = kwargs["G"]
+    if "latent_dim" not in g:  # CycleGAN: image-to-image G (F: B -> A is the same network) and patch D's
+        x = torch.rand(PROBE_BATCH, g["channels"], g["image_size"], g["image_size"]) * 2 - 1
+        g_rows = layer_table(G, x, batch_size=batch_size, input_label="image of domain A (F: B→A alike)")
+        with torch.no_grad():
+            fake = G.eval()(x)
+        return {"G": g_rows, "D": layer_table(D, fake, batch_size=batch_size,
+                                              input_label="image of domain B (D_A alike)")}
     classes = g.get("num_classes", 0)
     n = PROBE_BATCH * max(1, int(kwargs["D"].get("pack", 1) or 1))  # a packing D takes whole packs
     z = torch.randn(n, g["latent_dim"])

@@ -109,3 +109,13 @@ def test_every_family_of_the_form_has_a_card():
 def test_a_family_the_card_cannot_probe_gets_one_sentence():
     with pytest.raises(ValueError, match="No layer table for the dcgan family"):
         model_card("dcgan", {"G": {}, "D": {}})
+
+
+def test_cyclegan_card_is_image_to_image_and_counts_every_parameter():
+    config = TrainConfig(model="cyclegan", dataset="typeset", dataset_b="mnist", width=8, res_blocks=2)
+    kwargs = model_kwargs(config, *data_shape_for(config))
+    card = model_card("cyclegan", kwargs)
+    G, D = build_models("cyclegan", kwargs)
+    assert card["G"][0].output_shape == card["G"][-1].output_shape == (1, 28, 28)  # G maps an image to an image
+    assert totals(card["G"])[0] == sum(p.numel() for p in G.parameters())
+    assert totals(card["D"])[0] == sum(p.numel() for p in D.parameters())
