@@ -19,6 +19,19 @@ from ganlib.train.jobs import runs_root
 LAST_CHECKPOINT = "last_checkpoint"  # session-state key: the path last chosen on any page
 
 
+def _file_version(path: str | Path) -> tuple[str, int, int]:
+    """(path, mtime_ns, size) of a checkpoint file or run directory: the cache key of a loaded model, so a
+    file rewritten by training is loaded afresh. CheckpointError (one sentence) when it does not exist."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "checkpoint.pt"
+    try:
+        stat = p.stat()
+    except OSError:
+        raise CheckpointError(f"{p} does not exist.") from None
+    return str(p), stat.st_mtime_ns, stat.st_size
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _cached_generator(path: str, mtime_ns: int, size: int):
     return load_generator(path)
@@ -27,14 +40,7 @@ def _cached_generator(path: str, mtime_ns: int, size: int):
 def generator(path: str | Path):
     """(G, meta) for a checkpoint, loaded once per file version for every session (eval mode, CPU).
     Raises CheckpointError with one sentence for a bad file."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "checkpoint.pt"
-    try:
-        stat = p.stat()
-    except OSError:
-        raise CheckpointError(f"{p} does not exist.") from None
-    return _cached_generator(str(p), stat.st_mtime_ns, stat.st_size)
+    return _cached_generator(*_file_version(path))
 
 
 @st.cache_resource(show_spinner=False)
@@ -151,11 +157,4 @@ def _cached_translator(path: str, mtime_ns: int, size: int):
 def translator(path: str | Path):
     """A CycleGAN checkpoint's two generators (ganlib.translate.CycleGAN), loaded once per file version
     for every session. Raises CheckpointError with one sentence for a bad file."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "checkpoint.pt"
-    try:
-        stat = p.stat()
-    except OSError:
-        raise CheckpointError(f"{p} does not exist.") from None
-    return _cached_translator(str(p), stat.st_mtime_ns, stat.st_size)
+    return _cached_translator(*_file_version(path))

@@ -111,36 +111,9 @@ def throughput(lines: list, t0: float, t1: float, batch: int) -> float | None:
     return (sb - sa) * batch / (tb - ta)
 
 
-@contextlib.contextmanager
 def app_server(app_dir: Path, runs_root: Path, log_path: Path):
-    """(url, process) of `streamlit run app.py` started in app_dir (harness.streamlit_server serves this repo)."""
-    port = harness.free_port()
-    env = dict(os.environ, GAN_STUDIO_RUNS=str(runs_root), PYTHONPATH=str(app_dir))
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.time() + 90
-            while True:
-                try:
-                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                        break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.time() > deadline:
-                    raise SystemExit(f"streamlit in {app_dir} did not start: {log_path.read_text()[-2000:]}")
-                time.sleep(0.2)
-            yield url, proc
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+    """(url, process) of `streamlit run app.py` started in app_dir, importing that folder's ganlib."""
+    return harness.streamlit_server(runs_root, {"PYTHONPATH": str(app_dir)}, log_path, app_dir=app_dir)
 
 
 def open_monitor(page, url: str, refresh: str | None) -> None:

@@ -25,15 +25,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(runs_root: Path, extra_env: dict | None = None, log_path: Path | None = None):
-    """Yield (url, process) of `streamlit run app.py` on a free port, with runs under runs_root."""
+def streamlit_server(runs_root: Path, extra_env: dict | None = None, log_path: Path | None = None,
+                     app_dir: Path = REPO):
+    """Yield (url, process) of `streamlit run app.py` in app_dir (default: this repo) on a free port, with
+    runs under runs_root."""
     port = free_port()
     env = dict(os.environ, GAN_STUDIO_RUNS=str(runs_root), **(extra_env or {}))
     log = open(log_path or runs_root.parent / "streamlit.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 60
