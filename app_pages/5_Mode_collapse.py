@@ -55,19 +55,26 @@ def half_step(state: dict) -> None:
         state["arena"].train(1)
 
 
+def toggle_play(state: dict) -> None:
+    state["playing"] = not state["playing"]
+    state["toggled"] = True
+
+
 def panel(i: int) -> None:
     """One arena: controls, D's surface under real and generated points, coverage over time."""
     state = st.session_state[f"arena_{i}"]
+    if state.pop("toggled", False):
+        st.rerun(scope="app")  # play/pause changed: the fragment's timer starts or stops
     arena: Arena = state["arena"]
     cfg = arena.config
     if state["playing"]:
         arena.train(st.session_state.get("arena_speed", 25))
         state["previous"] = None
     b = st.columns(4)
-    if b[0].button("Pause" if state["playing"] else "Play", key=f"play_{i}", icon=(
-            ":material/pause:" if state["playing"] else ":material/play_arrow:"), width="stretch"):
-        state["playing"] = not state["playing"]
-        st.rerun(scope="app")  # the fragment's timer starts or stops
+    # toggled in a callback: a click that lands while a timer rerun of the fragment runs is never lost
+    b[0].button("Pause" if state["playing"] else "Play", key=f"play_{i}", icon=(
+        ":material/pause:" if state["playing"] else ":material/play_arrow:"), width="stretch",
+        on_click=toggle_play, args=(state,))
     b[1].button("G update" if state["previous"] is not None else "D update", key=f"step_{i}",
                 icon=":material/skip_next:", disabled=state["playing"], width="stretch", on_click=half_step,
                 args=(state,), help="One step of the game, shown in its two halves: D updates (its surface "
