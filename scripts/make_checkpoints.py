@@ -44,7 +44,7 @@ MODELS = {
         "family": "dcgan",
         "dataset": "mnist",
         "demo": "collapsed",
-        "note": "trained with OMP_NUM_THREADS=1 (one thread) on the 2-core machine while three other engineers' "
+        "note": "trained with OMP_NUM_THREADS=1 (one thread) on the 2-core machine while other "
                 "jobs ran (load average 7-9), so the time is wall-clock under contention",
         "breaks": "the seeds' Adam learning rate of 2e-4 for both nets: G's is 1e-2, D's 1e-4, so G jumps to "
                   "whatever D currently accepts faster than D can learn that it is one digit",
@@ -58,7 +58,7 @@ MODELS = {
         "family": "dcgan",
         "dataset": "mnist",
         "demo": "cured",
-        "note": "trained with OMP_NUM_THREADS=1 (one thread) on the 2-core machine while three other engineers' "
+        "note": "trained with OMP_NUM_THREADS=1 (one thread) on the 2-core machine while other "
                 "jobs ran (load average 7-9), so the time is wall-clock under contention",
         "cure_changes": ["lr_g"],
         "train_command": "python -m ganlib train --model dcgan --dataset mnist --lr-g 2e-4 --lr-d 1e-4 --r1-gamma 0 "
