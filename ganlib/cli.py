@@ -234,31 +234,31 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
 
 def print_config_card(config: TrainConfig, args: argparse.Namespace) -> int:
     """`train --dry-run`: the networks a config (or the run given to --resume) would train; nothing is written."""
-    from .modelcard import card_json, config_card, format_card
+    from .modelcard import config_card
 
     if args.resume:
         config = TrainConfig.load(Path(args.resume) / "config.json")
     problems = config.validate()
     if problems:
         raise ValueError(problems[0])
-    card = config_card(config)
-    if getattr(args, "json", False):
-        print(json.dumps(card_json(card), indent=2))
-    else:
-        print(f"{config.model} on {config.dataset} (dry run: nothing trained, nothing written)\n")
-        print(format_card(card), end="")
-    return 0
+    return _print_card(config_card(config), getattr(args, "json", False),
+                       f"{config.model} on {config.dataset} (dry run: nothing trained, nothing written)")
 
 
 def print_checkpoint_card(args: argparse.Namespace) -> int:
     """`info --layers`: the networks stored in a checkpoint, layer by layer."""
-    from .modelcard import card_json, checkpoint_card, format_card
+    from .modelcard import checkpoint_card
 
-    card = checkpoint_card(args.checkpoint)
-    if args.json:
+    return _print_card(checkpoint_card(args.checkpoint), args.json, str(args.checkpoint))
+
+
+def _print_card(card: dict, as_json: bool, title: str) -> int:
+    from .modelcard import card_json, format_card
+
+    if as_json:
         print(json.dumps(card_json(card), indent=2))
     else:
-        print(f"{args.checkpoint}\n")
+        print(f"{title}\n")
         print(format_card(card), end="")
     return 0
 
