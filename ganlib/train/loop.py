@@ -87,7 +87,10 @@ class _BatchStream:
         k, i = divmod(self.index, self.per_pass)
         if k != self._pass:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + k)
-            self._pass, self._perm = k, torch.randperm(len(self.x), generator=g).to(self.x.device)
+            perm = torch.randperm(len(self.x), generator=g)
+            if self.x.device.type == "cuda":  # a pinned copy goes without making the host wait for the GPU
+                perm = perm.pin_memory().to(self.x.device, non_blocking=True)
+            self._pass, self._perm = k, perm.to(self.x.device)
         idx = self._perm[i * self.bs:(i + 1) * self.bs]
         self.index += 1
         return self.x[idx], (self.y[idx] if self.y is not None else None)
@@ -295,6 +298,8 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
         write_samples()
     acc: dict[str, torch.Tensor] = {}
     acc_n, t_log, step_log = 0, time.monotonic(), step
+    watch = _FiniteWatch(device)
+    sync_every_step = _sync_every_step(device)
     last_control_check = 0.0
     final_state, final_msg = "finished", ""
     for net in step_fn.nets.values():
@@ -323,13 +328,10 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
             want = (step + 1) % config.log_every == 0 or step + 1 == total_steps
             stats = step_fn(stream, step, want)
             step += 1
-            losses_now = torch.stack([stats["d_loss"], stats["g_loss"]])
-            if not bool(torch.isfinite(losses_now).all()):
-                d_l, g_l = losses_now.tolist()
-                which = "D loss" if not math.isfinite(d_l) else "G loss"
-                raise _Diverged(f"Training diverged: the {which} became {d_l if which == 'D loss' else g_l} "
-                                f"at step {step}; the last good checkpoint is kept — lower the learning rates "
-                                "or try another loss.")
+            watch.update(step, torch.stack([stats["d_loss"], stats["g_loss"]]))
+            if sync_every_step or want or step % config.sample_every == 0 or step % config.checkpoint_every == 0 \
+                    or (evaluating and step % config.eval_every == 0):
+                watch.check()  # before anything is logged, drawn or saved from these weights
             for k, v in stats.items():  # d_loss, g_loss, d_real, d_fake and any family's own losses
                 if not k.startswith("grad_norm"):
                     acc[k] = acc[k] + v if k in acc else v.clone()
@@ -381,6 +383,37 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
 
 class _Diverged(Exception):
     pass
+
+
+def _sync_every_step(device: torch.device) -> bool:
+    """Whether the loop reads the losses on the host after every step. On a CPU that costs nothing; on a
+    GPU it would stall the queue of kernels each step, so there the check waits for the next step that
+    logs, draws, evaluates or saves (a NaN is still caught before any of those, with its exact step)."""
+    return device.type == "cpu"
+
+
+class _FiniteWatch:
+    """Remembers, on the device, the first step whose losses were not finite, without a host sync."""
+
+    def __init__(self, device: torch.device):
+        self.bad_step = torch.full((), -1, dtype=torch.long, device=device)
+        self.bad_losses = torch.zeros(2, device=device)
+
+    def update(self, step: int, losses: torch.Tensor) -> None:
+        """losses: [d_loss, g_loss] of this step (0-dim tensors stacked), still on the device."""
+        newly_bad = (self.bad_step < 0) & ~torch.isfinite(losses).all()
+        self.bad_step = torch.where(newly_bad, step, self.bad_step)
+        self.bad_losses = torch.where(newly_bad, losses.detach().float(), self.bad_losses)
+
+    def check(self) -> None:
+        """Raises _Diverged (one sentence) if any step since the start was not finite; syncs once."""
+        bad_step = int(self.bad_step)
+        if bad_step < 0:
+            return
+        d_l, g_l = self.bad_losses.tolist()
+        which, value = ("D loss", d_l) if not math.isfinite(d_l) else ("G loss", g_l)
+        raise _Diverged(f"Training diverged: the {which} became {value} at step {bad_step}; the last good "
+                        "checkpoint is kept — lower the learning rates or try another loss.")
 
 
 def _resume_note(step: int, data_note: str) -> str:
