@@ -455,7 +455,7 @@ def direction_strip(G: nn.Module, latent: torch.Tensor, direction: torch.Tensor,
 
 def steer(latent: torch.Tensor, directions: torch.Tensor, amounts) -> torch.Tensor:
     """latent (D,) + sum_i amounts[i] * directions[i]; directions (K, D), amounts (K,)."""
-    a = torch.as_tensor(list(amounts), dtype=torch.float32)
+    a = torch.as_tensor(list(amounts), dtype=torch.float32, device=directions.device)
     return latent + (a[:, None] * directions[:len(a)]).sum(0)
 
 

@@ -1,0 +1,74 @@
+"""The CUDA path, run for real where a CUDA GPU exists (skipped elsewhere; CI has none, and
+tests/test_device.py fakes the device checks there). Each family trains a few steps on the GPU with
+bf16 autocast, its checkpoint opens on the CPU, and the exploring tools run on the GPU.
+
+    python -m pytest -q tests/test_cuda.py     # on a GPU machine
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ganlib.checkpoints import load_checkpoint
+from ganlib.cli import main
+from ganlib.config import TrainConfig
+from ganlib.train import rundir
+from ganlib.train.loop import _autocast_dtype, train
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+TINY = dict(subset=256, batch_size=32, width=8, latent_dim=16, log_every=2, sample_every=4,
+            checkpoint_every=4, max_steps=8, ema_decay=0.9, eval_every=0, device="cuda", amp=True)
+
+
+@pytest.mark.parametrize("model,dataset,extra", [
+    ("gan", "toy-ring", {}), ("dcgan", "mnist", {}), ("cgan", "mnist", {}), ("dcgan", "mnist", {"loss": "wgan-gp"}),
+    ("dcgan", "mnist", {"pack": 2, "minibatch_discrimination": True}),
+    ("cyclegan", "typeset", {"dataset_b": "mnist", "res_blocks": 1}),
+])
+def test_each_family_trains_on_the_gpu_and_opens_on_the_cpu(tmp_path, model, dataset, extra):
+    cfg = TrainConfig(**{**TINY, "model": model, "dataset": dataset, **extra})
+    summary = train(cfg, tmp_path / "r")
+    assert summary["state"] == "finished" and summary["device"].startswith("cuda")
+    status = rundir.read_status(tmp_path / "r")
+    assert status["device"].startswith("cuda")
+    ckpt = load_checkpoint(tmp_path / "r")  # saved from the GPU, read here on the CPU
+    assert all(t.device.type == "cpu" for t in ckpt["G"].values())
+    rows = rundir.read_metrics(tmp_path / "r")
+    assert rows and all(np.isfinite(r["d_loss"]) and np.isfinite(r["g_loss"]) for r in rows if r["kind"] == "train")
+    # and it resumes on the GPU
+    assert train(None, tmp_path / "r", resume=True, overrides={"max_steps": 10})["step"] == 10
+
+
+def test_bf16_autocast_is_on_for_this_gpu():
+    dtype = _autocast_dtype(TrainConfig(amp=True), torch.device("cuda"))
+    assert dtype is (torch.bfloat16 if torch.cuda.is_bf16_supported() else None)
+
+
+def test_cli_sample_evaluate_latent_translate_on_the_gpu(tmp_path, capsys):
+    assert main(["sample", "--checkpoint", "checkpoints/dcgan_mnist.pt", "--device", "cuda", "--n", "16",
+                 "--out", str(tmp_path / "s.npy")]) == 0
+    x = np.load(tmp_path / "s.npy")
+    assert x.shape == (16, 1, 28, 28) and np.isfinite(x).all()
+    assert main(["evaluate", "--checkpoint", "checkpoints/cgan_mnist.pt", "--device", "cuda", "--n", "500"]) == 0
+    assert "fid " in capsys.readouterr().out
+    assert main(["translate", "--checkpoint", "checkpoints/cyclegan_typeset_mnist.pt", "--direction", "a2b",
+                 "--input", str(tmp_path / "s.npy"), "--out", str(tmp_path / "t.npy"), "--device", "cuda"]) == 0
+    assert np.load(tmp_path / "t.npy").shape == (16, 1, 28, 28)
+
+
+def test_latent_tools_on_the_gpu():
+    from ganlib import latent
+    from ganlib.checkpoints import load_generator
+
+    G, _ = load_generator("checkpoints/dcgan_mnist.pt", device=torch.device("cuda"))
+    z = latent.sample_latents(G, 4, seed=0)
+    img = latent.render(G, z)
+    assert img.shape == (4, 1, 28, 28)
+    dirs = latent.find_directions(G, "sefa", k=3)
+    moved = latent.render(G, latent.steer(z, dirs.vectors[:1], [2.0]))
+    assert (moved - img).abs().mean() > 0
+    target = img[0]
+    result = latent.invert(G, target, restarts=2, steps=30)
+    assert result.image.shape == (1, 28, 28)
