@@ -18,7 +18,8 @@ from ganlib.device import available_devices, describe_device
 from ganlib.train import jobs, rundir
 from ganlib.modelcard import card_records, config_card, human
 from ganlib.train.doctor import diagnose, doctor_fix
-from live_chart import live_chart
+from ganlib.train import live
+from live_chart import live_chart, live_grid, live_status, poll_spec
 
 ROOT = jobs.runs_root()
 DEFAULTS = TrainConfig()
@@ -236,14 +237,17 @@ def controls(run_dir: Path, st_: dict, config: TrainConfig | None, until: int | 
                         help="One HTML file: config, curves, grids, metrics and the command that reproduces the run")
 
 
-# While a run trains, the live part of the monitor (a fragment) re-reads its files every few seconds
-# (the user's pick, REFRESH_S). The charts grow in the browser: each refresh sends only the rows that
-# are new (live_chart), the grid is re-sent only when a new one exists, and the header, controls and
-# view settings are outside the fragment, so a refresh that finds nothing new costs next to nothing
+# While a run trains, the browser follows it by itself: the charts, the status strip and the sample grid
+# poll the run's live API (live_api.py) every few seconds (the user's pick, REFRESH_S) and draw only what
+# is new, with no Streamlit rerun. The page itself (a fragment: the doctor, and the run's state) re-runs
+# only every DOCTOR_S, or at once when the strip sees the run change state. Before, every refresh re-ran
+# the fragment and the browser re-rendered it: 7% of a 2-core machine's training speed at a 2 s refresh
 # (benchmarks/monitor_overhead.py measures what watching costs training).
 REFRESH_S = {"1 s": 1.0, "2 s": 2.0, "5 s": 5.0, "10 s": 10.0}
 DEFAULT_REFRESH = "2 s"
 PAUSED_POLL_S = 5.0
+DOCTOR_S = 15.0
+RUNS_TABLE_S = 10.0  # each re-run of the runs table costs the browser a table redraw
 
 
 def monitor(run_dir: Path, refresh: float) -> None:
@@ -284,47 +288,53 @@ def monitor(run_dir: Path, refresh: float) -> None:
     if config:
         with st.expander("Networks (layer by layer)", icon=":material/schema:"):
             model_card(config.to_json(), "run")
-    poll = max(refresh, PAUSED_POLL_S) if state == "paused" else refresh if active else None
-    st.fragment(live_view, run_every=poll)(run_dir, config, until, smoothing, log_y)
+    # the browser follows a live run through the live API; the fragment re-runs for the doctor (and when the
+    # status strip sees the state change); a paused run is checked now and then for a resume from elsewhere
+    every = max(refresh, PAUSED_POLL_S) if state == "paused" else DOCTOR_S if active else None
+    follow = refresh if live else None
+    st.fragment(live_view, run_every=every)(run_dir, config, until, smoothing, log_y, follow)
 
 
-def live_view(run_dir: Path, config: TrainConfig | None, until: int | None, smoothing: float, log_y: bool) -> None:
-    """The parts of the monitor that change while a run trains (a fragment, re-run every refresh)."""
+def live_view(run_dir: Path, config: TrainConfig | None, until: int | None, smoothing: float, log_y: bool,
+              follow: float | None) -> None:
+    """The parts of the monitor that change while a run trains (a fragment). follow: while a run is
+    followed live, how often (s) the browser polls the live API for new rows, figures and grids."""
     if not run_dir.is_dir():
         st.rerun(scope="app")
     st_ = jobs.status(run_dir)
     if st.session_state.get("shown_state", {}).get(run_dir.name) != st_.get("state", "queued"):
         st.rerun(scope="app")  # new buttons, polling on or off, the runs table; rare, so a full rerun
-    status_figures(run_dir, st_)
-    curves(run_dir, config, until, smoothing, log_y)
+    rows = rundir.read_metrics(run_dir)
+    train = viz.rows_until([r for r in rows if r.get("kind", "train") == "train"], until)
+    evals = viz.rows_until([r for r in rows if r.get("kind") == "eval"], until)
+    base = live.chart_base(run_dir, until)
+
+    def poll(kind: str) -> dict | None:
+        if follow is None:
+            return None
+        return poll_spec(run_dir.name, follow, kind, live.chart_base(run_dir),
+                         sum("step" in r for r in train), sum("step" in r for r in evals))
+
+    status_figures(run_dir, st_, train, poll("status"))
+    curves(run_dir, config, until, smoothing, log_y, train, evals, base, poll)
 
 
-def status_figures(run_dir: Path, st_: dict) -> None:
-    """Step, epoch, times, speed, device, progress and the status message."""
+def status_figures(run_dir: Path, st_: dict, train: list[dict], poll: dict | None) -> None:
+    """Step, epoch, times, speed, device, progress and the status message (live_status: the browser keeps
+    them current between reruns while the run is followed)."""
     state = st_.get("state", "queued")
-    train_all = rundir.read_metrics(run_dir, "train")
-    prog = jobs.progress(st_, train_all)
-    # each figure as wide as its text (a row of equal columns cut "Elapsed 1m 05s" short)
-    with st.container(horizontal=True, gap="large", key="run_figures"):
-        st.metric(f"Step (of {prog['total']})" if prog["total"] else "Step", prog["step"], width="content")
-        st.metric("Epoch", f"{float(prog['epoch'] or 0):.2f}", width="content")
-        st.metric("Elapsed", viz.fmt_duration(prog["elapsed"]), width="content")
-        st.metric("ETA", viz.fmt_duration(prog["eta"]) if state in jobs.ACTIVE_STATES else "—", width="content")
-        st.metric("Images/s", f"{train_all[-1].get('images_per_s', 0):.0f}" if train_all else "—", width="content")
-        st.metric("Device", st_.get("device", "—"), width="content")
-    if state in jobs.ACTIVE_STATES and prog["total"]:
-        st.progress(prog["fraction"])
-    if st_.get("message"):
-        (st.error if state == "failed" else st.info if state == "queued" else st.caption)(st_["message"])
+    with st.container(key="run_figures"):
+        live_status("run_status_strip", live.figures(st_, train[-1] if train else None), poll)
+    if state == "failed" and st_.get("message"):
+        st.error(st_["message"])
     if state == "failed":
         st.code(jobs.tail_log(run_dir, 25) or "(log.txt is empty)", language=None)
 
 
-def curves(run_dir: Path, config: TrainConfig | None, until: int | None, smoothing: float, log_y: bool) -> None:
-    """The doctor, the latest sample grid and the curves, up to step `until` (None: everything)."""
-    rows = rundir.read_metrics(run_dir)
-    train = viz.rows_until([r for r in rows if r.get("kind", "train") == "train"], until)
-    evals = viz.rows_until([r for r in rows if r.get("kind") == "eval"], until)
+def curves(run_dir: Path, config: TrainConfig | None, until: int | None, smoothing: float, log_y: bool,
+           train: list[dict], evals: list[dict], base: str, poll) -> None:
+    """The doctor, the latest sample grid and the curves, up to step `until` (None: everything).
+    poll(kind) -> how a component follows the run live (live_chart.poll_spec), or None."""
     samples = [s for s in rundir.list_samples(run_dir) if until is None or s[0] <= until]
     loss = config.loss if config else "ns"
 
@@ -340,36 +350,38 @@ def curves(run_dir: Path, config: TrainConfig | None, until: int | None, smoothi
 
     left, right = st.columns([2, 3])
     with left, st.container(key="sample_grid"):
-        if samples:
-            step, path = samples[-1]
-            png = grid_png(str(path), path.stat().st_mtime_ns)
-            st.image(png, width="stretch", output_format="PNG", caption=f"Fixed noise at step {step}" + (" (latest)" if until is None else ""))
+        grid_poll = poll("grid")
+        if samples or grid_poll:
+            latest = {"step": samples[-1][0], "version": samples[-1][1].stat().st_mtime_ns} if samples else None
+            what = ("Fixed inputs: A → G(A) → F(G(A)) and B → F(B) → G(F(B))" if config and config.model == "cyclegan"
+                    else "Fixed noise")
+            live_grid("grid", run_dir.name, latest, f"{what} at step {{step}}" + (" (latest)" if until is None else ""),
+                      grid_poll)
         else:
             st.info("The first sample grid appears once the model is built.")
-    # the rows a browser holds belong to one version of the metrics file (a resume may rewrite it)
-    base = f"{run_dir.name}:{mstat.st_ino if mstat else 0}:{until}"
+    # the rows a browser holds belong to one version of the metrics file (a resume may rewrite it): base
     with right, st.container(key="loss_chart"):
-        live_chart("loss", viz.loss_spec(log_y), train, smoothing, base)
+        live_chart("loss", viz.loss_spec(log_y), train, smoothing, base, poll("train"))
         if train and "cycle_a" in train[-1]:  # a CycleGAN run: per-direction, cycle and identity losses
-            live_chart("cyclegan", viz.cyclegan_spec(log_y), train, smoothing, base)
+            live_chart("cyclegan", viz.cyclegan_spec(log_y), train, smoothing, base, poll("train"))
     a, b = st.columns(2)
     with a, st.container(key="d_chart"):
-        live_chart("d", viz.d_outputs_spec(loss), train, smoothing, base)
+        live_chart("d", viz.d_outputs_spec(loss), train, smoothing, base, poll("train"))
     with b:
         # only the open tab is drawn
         tabs = st.tabs(["Gradient norms", "Speed", "Quality metrics"], key="more_curves", on_change="rerun")
         if tabs[0].open:
             with tabs[0], st.container(key="grad_chart"):
-                live_chart("grad", viz.grad_norm_spec(log_y), train, smoothing, base)
+                live_chart("grad", viz.grad_norm_spec(log_y), train, smoothing, base, poll("train"))
         if tabs[1].open:
             with tabs[1], st.container(key="speed_chart"):
-                live_chart("speed", viz.throughput_spec(), train, smoothing, base)
+                live_chart("speed", viz.throughput_spec(), train, smoothing, base, poll("train"))
         if tabs[2].open:
             with tabs[2], st.container(key="eval_chart"):
                 spec = viz.eval_spec(evals)
                 if spec is not None:
                     keys = ",".join(s["key"] for s in spec["series"])
-                    live_chart("eval", spec, evals, 0.0, f"{base}:{keys}")
+                    live_chart("eval", spec, evals, 0.0, f"{base}:{keys}", poll("eval"))
                 else:
                     st.caption("Quality metrics (FID, class coverage) are plotted here when the run evaluates "
                                "(set *Evaluate every* under More settings).")
@@ -398,12 +410,6 @@ def doctor(run_dir: Path, config: TrainConfig | None, findings: list) -> None:
                     continue
                 st.session_state["select_run"] = new_dir.name
                 st.rerun(scope="app")
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def grid_png(path: str, mtime_ns: int) -> bytes:
-    """The grid PNG as stored (shown stretched; the page CSS keeps its pixels crisp)."""
-    return Path(path).read_bytes()
 
 
 # ---------------------------------------------------------------- runs table
@@ -472,4 +478,4 @@ else:
              "cores the page took about 5% of the machine at 2 s (10% with 20,000 logged steps).")]
     run_dir = ROOT / run_name
     monitor(run_dir, refresh)
-st.fragment(runs_table, run_every=5.0)()  # notices runs started elsewhere (CLI, another tab)
+st.fragment(runs_table, run_every=RUNS_TABLE_S)()  # notices runs started elsewhere (CLI, another tab)

@@ -15,7 +15,7 @@ from ganlib import latent as L
 from ganlib.checkpoints import load_generator
 from ganlib.pretrained import pretrained_path
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "studio.py")
 PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "2_Latent.py")
 
 

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from ganlib.arena import PRESETS
 from ganlib.train import jobs, rundir
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "studio.py")
 PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "5_Mode_collapse.py")
 
 

@@ -16,7 +16,7 @@ from ganlib.config import TrainConfig
 from ganlib.train import jobs, rundir
 
 FAKE = str(Path(__file__).with_name("fake_train.py"))
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "studio.py")
 TRAIN_PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "1_Train.py")
 CFG = TrainConfig(dataset="typeset", subset=64, batch_size=16, max_steps=30)
 
@@ -62,9 +62,20 @@ def buttons(at) -> set[str]:
     return {b.label for b in at.button}
 
 
+def components(at, name: str) -> list[dict]:
+    """What this rerun sent the browser for each live component of one kind (live_chart.py)."""
+    return [json.loads(c.proto.json) for c in at.get("bidi_component") if c.proto.component_name.endswith(name)]
+
+
 def charts(at) -> dict[str, dict]:
     """The live charts on the page: {key: what this rerun sent the browser} (see live_chart.py)."""
-    return {json.loads(c.proto.json)["key"]: json.loads(c.proto.json) for c in at.get("bidi_component")}
+    return {c["key"]: c for c in components(at, "live_chart")}
+
+
+def strip(at) -> dict:
+    """The run's status strip: {label: value}, and the rest of what the page sent it."""
+    [status] = components(at, "live_status")
+    return {"cells": dict(status["figures"]["cells"]), **status}
 
 
 def test_home_lists_existing_pages_and_the_device(root):
@@ -122,7 +133,17 @@ def test_running_then_paused_then_stopped(root):
     assert ":green-badge[running]" in texts(at.markdown)
     assert {"Pause", "Stop"} <= buttons(at) and "Resume" not in buttons(at)
     sent = charts(at)
-    assert list(sent) == ["loss", "d", "grad"] and len(at.image) == 1  # only the open tab is drawn
+    assert list(sent) == ["loss", "d", "grad"]  # only the open tab is drawn
+    [grid] = components(at, "live_grid")
+    assert grid["grid"]["step"] in {s for s, _ in rundir.list_samples(run)} and grid["run"] == "live"
+    assert grid["caption"].startswith("Fixed noise at step {step}")
+    # while followed live, every live part polls the run's live API itself (no Streamlit rerun per refresh)
+    fig = strip(at)
+    assert fig["poll"]["url"] == grid["poll"]["url"] == sent["loss"]["poll"]["url"] == "/api/runs/live/live"
+    assert fig["poll"]["every_ms"] == 2000 and sent["loss"]["poll"]["kind"] == "train"
+    assert sent["loss"]["poll"]["held"]["train"] == len(sent["loss"]["x"])
+    assert fig["figures"]["state"] == "running" and fig["figures"]["progress"] is not None
+    assert int(fig["cells"]["Step (of 100000)"]) >= 10 and fig["cells"]["Device"] == "cpu"
     loss = sent["loss"]
     assert loss["start"] == 0 and loss["x"] and loss["x"] == sorted(loss["x"])  # first draw: every row
     assert [s["key"] for s in loss["series"]] == ["d_loss", "g_loss"] and len(loss["y"]["g_loss"]) == len(loss["x"])
@@ -185,7 +206,9 @@ def test_finished_run_replay_downloads_and_delete(root):
     assert scrub.options == [str(s) for s in range(2, 31)  # logged steps (every 2) and grids (every 5)
                              if s % 2 == 0 or s % 5 == 0] and scrub.value == 30
     scrub.set_value(10).run()
-    assert at.image[0].proto.imgs[0].caption == "Fixed noise at step 10"
+    [grid] = components(at, "live_grid")
+    assert grid["grid"]["step"] == 10 and grid["caption"] == "Fixed noise at step {step}" and grid["poll"] is None
+    assert strip(at)["poll"] is None and strip(at)["cells"]["ETA"] == "—"
     replay = charts(at)["loss"]  # a replay step is a new stream: sent whole, up to that step
     assert replay["start"] == 0 and replay["x"] == [2, 4, 6, 8, 10]
     labels = {d.label for d in at.download_button}

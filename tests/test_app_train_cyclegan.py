@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from ganlib.train import jobs, rundir
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "studio.py")
 TRAIN_PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "1_Train.py")
 
 
@@ -59,7 +59,10 @@ def test_start_and_watch_a_cyclegan_run(root):
     assert at.selectbox(key="run").value == "cg"
     assert ":violet-badge[finished]" in texts(at.markdown)
     assert "CycleGAN" in texts(at.caption)
-    charts = {json.loads(c.proto.json)["key"]: json.loads(c.proto.json) for c in at.get("bidi_component")}
+    sent = [json.loads(c.proto.json) for c in at.get("bidi_component")]
+    charts = {c["key"]: c for c in sent if "series" in c}
+    [grid] = [c for c in sent if "grid" in c]  # the sample grid says what a CycleGAN grid shows
+    assert grid["caption"].startswith("Fixed inputs: A → G(A) → F(G(A)) and B → F(B) → G(F(B)) at step {step}")
     cyc = charts["cyclegan"]  # the live chart of the CycleGAN losses (live_chart.py)
     assert cyc["layout"]["title"]["text"] == "CycleGAN losses"
     assert cyc["start"] + len(cyc["x"]) == len(rows)  # rows sent before plus rows sent now: the browser holds them all

@@ -19,7 +19,7 @@ from ganlib.pretrained import early_checkpoint, manifest, pretrained_path
 from ganlib.train.loop import train
 from ganlib.translate import load_cyclegan
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "studio.py")
 PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "4_Translate.py")
 SHIPPED = "cyclegan_typeset_mnist" in manifest()
 

@@ -162,8 +162,8 @@ NAV_RECORDER = """(() => {
 
 
 def app_pages() -> list[tuple]:
-    """app.py's PAGES list, read without running the app."""
-    tree = ast.parse((harness.REPO / "app.py").read_text())
+    """studio.py's PAGES list, read without running the app."""
+    tree = ast.parse((harness.REPO / "studio.py").read_text())
     node = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES")
     return ast.literal_eval(node.value)
 
@@ -197,9 +197,15 @@ def test_first_paint_toolbar_offline_and_live_charts(page, server, runs_root):
     raw = [r["d_loss"] for r in rundir.read_metrics(run, "train")][: len(drawn[0])]
     assert drawn[0] == pytest.approx(raw, rel=1e-5)
     assert drawn[1] == pytest.approx(viz.smooth(raw, 0.6), rel=1e-4)
-    cut = page.evaluate("""() => [...document.querySelectorAll('.st-key-run_figures [data-testid="stMetricValue"]')]
+    values = page.locator(".st-key-run_figures .gs-fig-value")
+    values.first.wait_for()
+    cut = page.evaluate("""() => [...document.querySelectorAll('.st-key-run_figures .gs-fig-value')]
         .filter(el => el.scrollWidth > el.clientWidth + 1).map(el => el.innerText)""")
-    assert cut == [], f"metric values cut off: {cut}"
+    assert values.count() == 6 and cut == [], f"metric values cut off: {cut}"
+    # the status strip follows the run by itself (the live API), between the page's slow reruns
+    step_js = "() => document.querySelector('.st-key-run_figures .gs-fig-value').innerText"
+    first_step = int(page.evaluate(step_js))
+    poll(page, step_js, lambda v: int(v) > first_step, 30, "the step figure to advance")
 
     # another tab and back: the gradient chart is mounted afresh and gets every row again
     page.get_by_role("tab", name="Speed").click()
