@@ -63,7 +63,7 @@ class TrainConfig:
     ema_decay: float = 0.999          # EMA of G weights for samples/checkpoints (0 = off)
     seed: int = 0
     device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
-    amp: bool = True                  # bf16 autocast on CUDA GPUs and CPUs with AVX-512 BF16/AMX (on a GPU it pays for wide nets only: benchmarks/gpu_check.py)
+    amp: bool = True                  # bf16 autocast on CUDA GPUs and AVX-512 BF16/AMX CPUs (GPU: pays for wide nets only)
     log_every: int = 20               # steps between metrics.jsonl lines
     sample_every: int = 200           # steps between sample grids
     checkpoint_every: int = 500       # steps between checkpoints (also at the end and on stop)
