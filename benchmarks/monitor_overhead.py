@@ -257,7 +257,8 @@ def main() -> int:
 REDRAW_PROBE = """() => {
   window.__stepSeen = 0; let last = null;
   setInterval(() => {  // a refresh that found new rows changes the step figure
-    const el = document.querySelector('[data-testid="stMetricValue"]');
+    // the step figure: the live status strip's first value (older pages: Streamlit's first st.metric)
+    const el = document.querySelector('.gs-fig-value, [data-testid="stMetricValue"]');
     const t = el ? el.innerText : null;
     if (t !== last) { if (last !== null) window.__stepSeen += 1; last = t; }
   }, 50);
