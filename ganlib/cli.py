@@ -115,6 +115,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    if summary.get("rank", 0) != 0:
+        return 0  # torchrun: rank 0 reports for every rank
     if summary.get("data_note"):
         print(f"note: {summary['data_note']}", file=sys.stderr)
     m = summary.get("metrics") or {}

@@ -137,12 +137,16 @@ def wrap_nets(step, device: torch.device) -> None:
     over the ranks in backward. A step must call its nets through those attributes (not through a
     submodule such as G.mapping, which would bypass DDP; `check_in_sync` catches that).
     """
+    import inspect
+
+    # per-rank BatchNorm statistics, averaged at sync points (average_buffers) instead of a broadcast per forward
+    newer = "forward_sync_buffers" in inspect.signature(nn.parallel.DistributedDataParallel).parameters
+    no_buffer_sync = {"forward_sync_buffers": False} if newer else {"broadcast_buffers": False}
     wrapped = {}
     for net in step.nets.values():
         if any(p.requires_grad for p in net.parameters()):
             wrapped[id(net)] = nn.parallel.DistributedDataParallel(
-                net, device_ids=[device.index] if device.type == "cuda" else None,
-                broadcast_buffers=False)  # per-rank BatchNorm statistics; averaged at sync points instead
+                net, device_ids=[device.index] if device.type == "cuda" else None, **no_buffer_sync)
     for attr, value in list(vars(step).items()):
         if id(value) in wrapped:
             setattr(step, attr, wrapped[id(value)])
@@ -180,6 +184,18 @@ def check_in_sync(step, world: World, at_step: int) -> None:
         if abs(hi - lo) > 1e-9 * max(1.0, abs(hi)):
             raise RuntimeError(f"The ranks' copies of {name} differ at step {at_step}: the step called a net "
                                "outside its DistributedDataParallel wrapper.")
+
+
+@torch.no_grad()
+def mean_over_ranks(stats: dict[str, torch.Tensor], world: World) -> dict[str, torch.Tensor]:
+    """Each scalar statistic averaged over the ranks (one collective): the global batch's losses."""
+    if not world.distributed or not stats:
+        return stats
+    keys = list(stats)  # the same order on every rank
+    values = torch.stack([stats[k].detach().float().reshape(()) for k in keys])
+    dist.all_reduce(values)
+    values /= world.size
+    return dict(zip(keys, values))
 
 
 RUN, PAUSE, STOP = 0, 1, 2

@@ -445,6 +445,8 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
             acc_n += 1
             row = None
             if want:
+                if world.distributed:  # the logged losses are the global batch's, as with one process
+                    acc = distributed.mean_over_ranks(acc, world)
                 dt = max(time.monotonic() - t_log, 1e-9)
                 row = {"kind": "train", "step": step, "epoch": round(step / steps_per_epoch, 4),
                        "time": round(elapsed(), 3)}
