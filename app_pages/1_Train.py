@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from ganlib import viz
-from ganlib.config import DATASETS, LOSSES, MODELS, TrainConfig
+from ganlib.config import DATASETS, IMAGE_SIZES, LOSSES, MODELS, TrainConfig
 from ganlib.device import available_devices, describe_device
 from ganlib.train import jobs, rundir
 from ganlib.modelcard import card_records, config_card, human
@@ -24,6 +24,7 @@ ROOT = jobs.runs_root()
 DEFAULTS = TrainConfig()
 CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "image_size": (28, 32), "channels": (0, 1, 3)}
 CHOICES["dataset_b"] = DATASETS  # CycleGAN's second domain
+CHOICES["image_size"] = IMAGE_SIZES  # 64 and 128: image folders
 NAMES = {"gan": "GAN (fully connected)", "dcgan": "DCGAN", "cgan": "CGAN (conditional DCGAN)",
          "ns": "non-saturating BCE (ns)", "bce": "minimax BCE", "lsgan": "least squares (LSGAN)",
          "wgan-gp": "WGAN-GP", "hinge": "hinge", 0: "data set's own"}
@@ -370,6 +371,8 @@ def curves(run_dir: Path, config: TrainConfig | None, until: int | None, smoothi
                 if spec is not None:
                     keys = ",".join(s["key"] for s in spec["series"])
                     live_chart("eval", spec, evals, 0.0, f"{base}:{keys}")
+                elif rundir.read_status(run_dir).get("metrics_note"):  # not digits: say what is reported instead
+                    st.caption(rundir.read_status(run_dir)["metrics_note"])
                 else:
                     st.caption("Quality metrics (FID, class coverage) are plotted here when the run evaluates "
                                "(set *Evaluate every* under More settings).")

@@ -21,7 +21,7 @@ from ..checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from ..config import TrainConfig
 from ..data import DataError, GanData, load_dataset
 from ..device import pick_device
-from ..evaluate import can_evaluate, evaluate_generator, is_better
+from ..evaluate import can_evaluate, evaluate_generator, is_better, metrics_note
 from ..images import save_samples
 from ..models import model_kwargs
 from . import distributed, rundir
@@ -389,7 +389,7 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
 
     common = dict(pid=os.getpid(), device=str(device), total_steps=total_steps, steps_per_epoch=steps_per_epoch)
     # world_size 1 is written too, so a resumed run's status forgets an earlier run's ranks
-    common.update(world_size=world.size, ranks=world.members)
+    common.update(world_size=world.size, ranks=world.members, metrics_note=metrics_note(data.name, data.shape))
     rundir.write_status(run_dir, "running", _resume_note(step, data.note), step=step,
                         epoch=step / steps_per_epoch, started=time.time(), **common)
     if step == 0:
