@@ -29,6 +29,15 @@ _HELP = {
 }
 _HELP.update(pack="PacGAN: D judges M samples at once, concatenated (1 = off; the batch size must be a multiple)",
              unrolled_steps="Unrolled GAN: G's loss through K simulated D updates (0 = off; costs ~K+1 D passes)")
+# several processes (torchrun): what the batch and the learning rates mean there
+_HELP.update(batch_size="the GLOBAL batch: under torchrun N processes take batch_size / N each, so the learning "
+                        "rates mean what they mean in one process and a run resumes with any N that divides it",
+             image_size="28 or 32; 64 or 128 for --dataset folder")
+TORCHRUN_EPILOG = ("Several GPUs or machines: launch the same command with torchrun, e.g. "
+                   "torchrun --nproc_per_node=2 -m ganlib train --model dcgan --out runs/ddp "
+                   "(add --nnodes=2 --rdzv-backend=c10d --rdzv-endpoint=HOST:29400 on each machine for two). "
+                   "Each process takes the GPU of its local rank and a slice of every batch; rank 0 alone writes "
+                   "the run directory.")
 
 
 def _flag(name: str) -> str:
@@ -296,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a GAN into a run directory, or resume one",
                        description="Train a GAN into a run directory (config.json, metrics.jsonl, samples/, "
-                                   "checkpoint.pt, status.json), or continue one with --resume.")
+                                   "checkpoint.pt, status.json), or continue one with --resume.",
+                       epilog=TORCHRUN_EPILOG)
     t.add_argument("--out", help="run directory to create")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue this run exactly where it stopped")
     t.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -24,6 +24,18 @@ def run(spec: dict, rank: int) -> None:
     def keep(*args, **kwargs):  # the real step; the test only keeps a reference to read its nets afterwards
         step = build_step(*args, **kwargs)
         steps.append(step)
+        fail = spec.get("fail")  # {"rank": r, "step": s}: that rank's step s raises, as a bug or an OOM would
+        if fail and fail["rank"] == rank:
+            real_call = step.__call__
+            step_class = type(step)
+
+            class Failing(step_class):
+                def __call__(self, next_batch, at: int, want: bool):
+                    if at == fail["step"]:
+                        raise ValueError("the injected failure")
+                    return real_call(next_batch, at, want)
+
+            step.__class__ = Failing
         return step
 
     loop.build_step = keep
@@ -44,7 +56,7 @@ def main() -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo")
     for spec in json.loads(sys.argv[1]):
-        run(spec, dist.get_rank())
+        run(spec, dist.get_rank())  # an injected failure ends the process here, with torchrun's usual teardown
     dist.destroy_process_group()
 
 

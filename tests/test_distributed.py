@@ -151,6 +151,20 @@ def test_resume_one_process_in_two(runs, tmp_path):
     assert_same_trajectory(train_rows(run), train_rows(runs / "single"))
 
 
+def test_a_rank_that_raises_fails_the_run_naming_rank_step_and_error(tmp_path):
+    out = tmp_path / "run"
+    spec = {"run_dir": str(out), "states": str(tmp_path / "states"), "fail": {"rank": 1, "step": 7},
+            "config": dict(RING, max_steps=40, log_every=5, checkpoint_every=5)}
+    done = torchrun([str(ROOT / "tests" / "ddp_worker.py"), json.dumps([spec])])
+    assert done.returncode != 0
+    st = rundir.read_status(out)
+    assert st["state"] == "failed", st
+    assert st["message"].startswith("Rank 1 of 2 failed at step 7 (ValueError: the injected failure); "
+                                    "the last checkpoint is kept"), st["message"]
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 5
+    assert not (tmp_path / "states").exists() and not Path(f"{out}.rank1").exists()
+
+
 def test_batch_that_does_not_split_over_the_ranks_fails_with_one_sentence(tmp_path):
     out = tmp_path / "odd"
     done = torchrun(["-m", "ganlib", "train", "--model", "gan", "--dataset", "toy-ring", "--subset", "200",
