@@ -85,6 +85,20 @@ def command_for(config: TrainConfig, out: str) -> str:
 
 # ---------------------------------------------------------------- commands
 
+def default_run_dir(config: TrainConfig) -> Path:
+    """Where `train` without --out trains: a fresh directory under the runs root ($GAN_STUDIO_RUNS, else
+    ./runs) named like the Train page's runs, so the page lists it. Under torchrun rank 0 makes it (the
+    other ranks never write)."""
+    import os
+
+    from .train import jobs
+
+    name = jobs.default_run_name(config)
+    if os.environ.get("RANK", "0") != "0":
+        return jobs.runs_root() / name
+    return jobs.new_run_dir(jobs.runs_root(), name)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -103,9 +117,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             given["max_steps"] = 0  # a new epoch count replaces a step limit the run had
         run_dir, overrides = Path(args.resume), given
     else:
-        if not args.out:
-            raise ValueError("Give --out RUN_DIR for a new run (or --resume RUN_DIR to continue one).")
-        run_dir, overrides = Path(args.out), None
+        run_dir, overrides = (Path(args.out) if args.out else default_run_dir(config)), None
 
     bar = None
 
@@ -307,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train a GAN into a run directory (config.json, metrics.jsonl, samples/, "
                                    "checkpoint.pt, status.json), or continue one with --resume.",
                        epilog=TORCHRUN_EPILOG)
-    t.add_argument("--out", help="run directory to create")
+    t.add_argument("--out", help="run directory to create (default: a new one under $GAN_STUDIO_RUNS or ./runs, "
+                                 "which the Train page lists)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue this run exactly where it stopped")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--dry-run", action="store_true", help="print the networks layer by layer (shapes, parameters, "
