@@ -9,6 +9,10 @@ Each process runs ganlib's own step (train.steps.build_step) wrapped in Distribu
 `torchrun -m ganlib train` does, minus logging. The batch per rank is fixed (weak scaling, as
 multi-GPU figures are usually quoted): 2 processes train on twice the global batch.
 
+`--batchnorm` measures instead what per-rank BatchNorm statistics change: the loss gap between 2 ranks
+x 32 and 1 process x 64 (same data and noise), beside the gap of 1 process x 32, for the DCGAN (BatchNorm
+in G and D) and for the MLP GAN on the ring (none).
+
 Communication fraction: the same steps are timed once as in training and once with every net under
 DDP's no_sync (no gradient all-reduce); (t_sync - t_local) / t_sync is the share of a step that the
 all-reduce adds, i.e. the communication not hidden behind backward. Target on a multi-GPU machine:
@@ -91,6 +95,50 @@ def worker(rank: int, world: int, port: int, args: argparse.Namespace, results) 
     distributed.shutdown(w)
 
 
+def train_worker(rank: int, world: int, port: int, config_json: str, run_dir: str) -> None:
+    """ganlib's loop on one rank (as torchrun would start it); ranks other than 0 write nothing."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE=str(world))
+    torch.set_num_threads(1)
+    from ganlib.config import TrainConfig
+    from ganlib.train.loop import train
+
+    train(TrainConfig.from_dict(__import__("json").loads(config_json)), run_dir)
+
+
+def batchnorm_effect(args: argparse.Namespace) -> None:
+    """Per-rank BatchNorm statistics, measured: how far 2 ranks x B/2 drift from 1 process x B (same data
+    order and noise), against how far 1 process x B/2 drifts; the same without BatchNorm for reference."""
+    import json
+    import tempfile
+
+    from ganlib.config import TrainConfig
+    from ganlib.train import rundir
+    from ganlib.train.loop import train
+
+    def rows(run) -> list[dict]:
+        return [r for r in rundir.read_metrics(run) if r.get("kind") == "train"]
+
+    def gap(a, b) -> float:  # mean |difference| of the logged losses, step by step
+        return sum(abs(x[k] - y[k]) for x, y in zip(a, b) for k in ("d_loss", "g_loss")) / (2 * len(a))
+
+    tmp = Path(tempfile.mkdtemp())
+    torch.set_num_threads(1)
+    cases = {"DCGAN (BatchNorm in G and D)": dict(model="dcgan", dataset="mnist", width=16, amp=False),
+             "MLP GAN on the ring (no BatchNorm)": dict(model="gan", dataset="toy-ring", width=16)}
+    print(f"per-rank BatchNorm: mean |loss gap| over {args.bn_steps} steps against 1 process x {args.bn_batch}")
+    for name, extra in cases.items():
+        base = dict(extra, batch_size=args.bn_batch, max_steps=args.bn_steps, log_every=1, eval_every=0,
+                    sample_every=10_000, checkpoint_every=10_000, device="cpu", subset=2048)
+        one, half, two = tmp / f"{name[:4]}-one", tmp / f"{name[:4]}-half", tmp / f"{name[:4]}-two"
+        train(TrainConfig(**base), one)
+        train(TrainConfig(**dict(base, batch_size=args.bn_batch // 2)), half)
+        mp.start_processes(train_worker, args=(2, free_port(), json.dumps(base), str(two)), nprocs=2,
+                           start_method="spawn")
+        print(f"  {name}: 2 ranks x {args.bn_batch // 2}: {gap(rows(two), rows(one)):.2e}; "
+              f"1 process x {args.bn_batch // 2}: {gap(rows(half), rows(one)):.2e}")
+
+
 def measure(world: int, args: argparse.Namespace) -> dict:
     ctx = mp.get_context("spawn")
     results = ctx.SimpleQueue()
@@ -109,7 +157,12 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3, help="timed rounds of each kind (the best is kept)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads per process")
     p.add_argument("--no-amp", action="store_true", help="full precision (default: bf16 autocast where it helps)")
+    p.add_argument("--batchnorm", action="store_true", help="instead: measure per-rank BatchNorm's effect (CPU)")
+    p.add_argument("--bn-steps", type=int, default=30)
+    p.add_argument("--bn-batch", type=int, default=64)
     args = p.parse_args()
+    if args.batchnorm:
+        return batchnorm_effect(args)
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     on_gpu = args.device.startswith("cuda") or (args.device == "auto" and gpus > 0)
     worlds = [1, 2] if (not on_gpu or gpus >= 2) else [1]
