@@ -201,3 +201,25 @@ def test_a_rank_that_dies_fails_the_run_naming_rank_and_step(tmp_path):
     step = int(st["message"].split("died at step ")[1].split(";")[0])
     assert step >= 20
     assert load_checkpoint(out / "checkpoint.pt")["step"] >= 10  # the last checkpoint stays
+
+
+def test_torchrun_train_without_out_makes_a_run_the_monitor_lists(tmp_path):
+    """The issue's command, shrunk: `torchrun --nproc_per_node=2 -m ganlib train --model dcgan --dataset mnist
+    --epochs 3 --device cpu` (here 1 epoch of 256 images) ends in a run under the runs root."""
+    from ganlib.train import jobs
+
+    runs = tmp_path / "runs"
+    env_runs = dict(os.environ, GAN_STUDIO_RUNS=str(runs))
+    done = subprocess.run([str(TORCHRUN), "--nproc_per_node", "2", "--master-port", str(free_port()), "-m", "ganlib",
+                           "train", "--model", "dcgan", "--dataset", "mnist", "--subset", "256", "--width", "8",
+                           "--epochs", "1", "--device", "cpu", "--quiet"],
+                          cwd=ROOT, env=dict(env_runs, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT)),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [run] = jobs.run_dirs(runs)
+    assert run.name.startswith("dcgan-mnist-ns-")
+    assert done.stdout.count("finished: ") == 1 and str(run) in done.stdout  # rank 0 reports, once
+    row = jobs.summary(run)
+    assert row["state"] == "finished" and row["step"] == row["total"] == 4  # 256 / 64 per epoch
+    assert rundir.read_status(run)["world_size"] == 2
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_00000000.png", "step_00000004.png"]

@@ -209,7 +209,7 @@ def train(config: TrainConfig | None, run_dir: str | Path, *, resume: bool = Fal
         watch.stop()
         msg = _failure_sentence(e, world, watch, at_step[0], run_dir)
         if not world.is_main:
-            if not _is_collective_error(e):  # a collective error here is another rank's failure
+            if isinstance(e, Exception) and not _is_collective_error(e):  # a collective error: another rank's failure
                 distributed.report_failure(world, at_step[0], e)
             raise
         if isinstance(e, KeyboardInterrupt):
@@ -284,7 +284,8 @@ def _failure_sentence(e: BaseException, world: distributed.World, watch: distrib
 
 
 def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, abort_fn,
-           world: distributed.World = distributed.World(), at_step: list | None = None) -> dict:
+           world: distributed.World | None = None, at_step: list | None = None) -> dict:
+    world = world or distributed.World()
     # rank 0 alone writes the run directory: the other ranks' `rundir` is a stand-in whose writes do nothing
     rundir = _run_files if world.is_main else _NoWrites()
     at_step = at_step if at_step is not None else [0]
