@@ -223,3 +223,38 @@ def test_torchrun_train_without_out_makes_a_run_the_monitor_lists(tmp_path):
     assert row["state"] == "finished" and row["step"] == row["total"] == 4  # 256 / 64 per epoch
     assert rundir.read_status(run)["world_size"] == 2
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_00000000.png", "step_00000004.png"]
+
+
+def test_pause_continue_and_stop_are_agreed_by_both_ranks(tmp_path, monkeypatch):
+    """The Train page's buttons (ganlib.train.jobs) on a 2-process run started as the page starts one."""
+    from ganlib.train import jobs
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    config = TrainConfig(**dict(RING, max_steps=100_000, log_every=5, checkpoint_every=1000, sample_every=1000))
+    run = jobs.start(config, "two", root=tmp_path, argv=jobs.torchrun_argv(config, "{run_dir}", 2))
+    try:
+        def wait(pred, what, timeout=120):
+            deadline = time.time() + timeout
+            while not pred(rundir.read_status(run)):
+                assert time.time() < deadline, (what, rundir.read_status(run), jobs.tail_log(run))
+                time.sleep(0.2)
+            return rundir.read_status(run)
+
+        wait(lambda st: st.get("state") == "running" and st.get("step", 0) >= 10, "running")
+        jobs.pause(run)
+        paused = wait(lambda st: st.get("state") == "paused", "paused")
+        time.sleep(1.5)  # both ranks wait: no step is taken while paused
+        assert rundir.read_status(run)["step"] == paused["step"] and paused["step"] % 5 == 0
+        jobs.proceed(run)
+        wait(lambda st: st.get("state") == "running" and st.get("step", 0) > paused["step"], "running again")
+        final = jobs.stop(run, timeout=60)
+    finally:
+        if jobs.pid_alive(rundir.read_status(run).get("launcher_pid")):
+            os.killpg(rundir.read_status(run)["launcher_pid"], signal.SIGKILL)
+    assert final["state"] == "stopped" and final["message"].startswith("Stopped at step"), final
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == final["step"]
+    deadline = time.time() + 30
+    while any(jobs.pid_alive(r["pid"]) for r in final["ranks"]):  # rank 1 exits a moment after rank 0
+        assert time.time() < deadline, final["ranks"]
+        time.sleep(0.1)
+    assert "killed" not in final["message"]
