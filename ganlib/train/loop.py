@@ -293,7 +293,10 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
     if config.model == "cyclegan":
         datas.append(load_domain_b(config, datas[0]))
     data = datas[0]
-    device = distributed.device_for(config.device, world)
+    try:
+        device = distributed.device_for(config.device, world)
+    except ValueError as e:  # an absent device, or more processes than GPUs: one sentence, every rank alike
+        raise TrainingError(str(e)) from None
     if world.distributed and config.batch_size % (world.size * config.pack):
         raise TrainingError(f"The batch size ({config.batch_size}) is the global batch and must split evenly over "
                             f"{world.size} processes" + (f" in packs of {config.pack}" if config.pack > 1 else "")
