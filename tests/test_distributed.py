@@ -258,3 +258,19 @@ def test_pause_continue_and_stop_are_agreed_by_both_ranks(tmp_path, monkeypatch)
         assert time.time() < deadline, final["ranks"]
         time.sleep(0.1)
     assert "killed" not in final["message"]
+
+
+def test_resume_uses_as_many_processes_as_before_where_the_gpus_exist(tmp_path, monkeypatch):
+    import ganlib.device
+    from ganlib.train import jobs
+
+    run = tmp_path / "run"
+    assert jobs._resume_command(run, {"world_size": 2})[1:] == ["-m", "ganlib", "train", "--resume", str(run)]
+    monkeypatch.setattr(ganlib.device, "gpu_count", lambda: 4)  # no GPU here: the resume is told of four
+    assert jobs._resume_command(run, {"world_size": 2})[1:6] == ["-m", "torch.distributed.run", "--standalone",
+                                                                "--nproc_per_node=2", "-m"]
+    assert jobs._resume_command(run, {"world_size": 8})[1:3] == ["-m", "ganlib"]  # more than there are: one
+    assert jobs._resume_command(run, {})[1:3] == ["-m", "ganlib"]
+    assert jobs.launch_problems(TrainConfig(batch_size=64, pack=2), 4) == []
+    assert jobs.launch_problems(TrainConfig(batch_size=60, pack=2), 4) == [
+        "With 4 GPUs the batch size (60) must be a multiple of 8: it is the global batch, split evenly over the GPUs."]
