@@ -94,3 +94,21 @@ def test_big_images_are_for_folders():
     assert TrainConfig(model="dcgan", dataset="folder", data_dir="x", image_size=128).validate() == []
     cyc = TrainConfig(model="cyclegan", dataset="folder", data_dir="x", dataset_b="mnist", image_size=64).validate()
     assert any("--dataset-b folder" in p for p in cyc)
+
+
+def test_the_monitor_says_what_is_reported_for_non_digit_images(folder, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    root = tmp_path / "runs"
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(root))
+    train(TrainConfig(**TINY64, data_dir=str(folder)), root / "discs")
+    repo = Path(__file__).resolve().parents[1]
+    at = AppTest.from_file(str(repo / "app.py"), default_timeout=30).run()
+    at.switch_page(str(repo / "app_pages" / "1_Train.py")).run()
+    at.session_state["more_curves"] = "Quality metrics"  # open that tab
+    at.run()
+    assert not at.exception, at.exception
+    captions = "\n".join(c.value for c in at.caption)
+    assert "apply to one-channel digits only; for folder images (3x64x64) the run reports losses" in captions
