@@ -289,5 +289,6 @@ class RankWatch:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             if self.check() is not None:
-                self.on_failure(self.failure)
+                if not self._stop.is_set():  # the main thread, once it knows, writes the status itself
+                    self.on_failure(self.failure)
                 return
