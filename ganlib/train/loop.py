@@ -20,7 +20,6 @@ import torch
 from ..checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from ..config import TrainConfig
 from ..data import DataError, GanData, load_dataset
-from ..device import pick_device
 from ..evaluate import can_evaluate, evaluate_generator, is_better, metrics_note
 from ..images import save_samples
 from ..models import model_kwargs
