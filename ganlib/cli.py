@@ -29,6 +29,15 @@ _HELP = {
 }
 _HELP.update(pack="PacGAN: D judges M samples at once, concatenated (1 = off; the batch size must be a multiple)",
              unrolled_steps="Unrolled GAN: G's loss through K simulated D updates (0 = off; costs ~K+1 D passes)")
+# several processes (torchrun): what the batch and the learning rates mean there
+_HELP.update(batch_size="the GLOBAL batch: under torchrun N processes take batch_size / N each, so the learning "
+                        "rates mean what they mean in one process and a run resumes with any N that divides it",
+             image_size="28 or 32; 64 or 128 for --dataset folder")
+TORCHRUN_EPILOG = ("Several GPUs or machines: launch the same command with torchrun, e.g. "
+                   "torchrun --nproc_per_node=2 -m ganlib train --model dcgan --out runs/ddp "
+                   "(add --nnodes=2 --rdzv-backend=c10d --rdzv-endpoint=HOST:29400 on each machine for two). "
+                   "Each process takes the GPU of its local rank and a slice of every batch; rank 0 alone writes "
+                   "the run directory.")
 
 
 def _flag(name: str) -> str:
@@ -76,6 +85,20 @@ def command_for(config: TrainConfig, out: str) -> str:
 
 # ---------------------------------------------------------------- commands
 
+def default_run_dir(config: TrainConfig) -> Path:
+    """Where `train` without --out trains: a fresh directory under the runs root ($GAN_STUDIO_RUNS, else
+    ./runs) named like the Train page's runs, so the page lists it. Under torchrun rank 0 makes it (the
+    other ranks never write)."""
+    import os
+
+    from .train import jobs
+
+    name = jobs.default_run_name(config)
+    if os.environ.get("RANK", "0") != "0":
+        return jobs.runs_root() / name
+    return jobs.new_run_dir(jobs.runs_root(), name)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -94,9 +117,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             given["max_steps"] = 0  # a new epoch count replaces a step limit the run had
         run_dir, overrides = Path(args.resume), given
     else:
-        if not args.out:
-            raise ValueError("Give --out RUN_DIR for a new run (or --resume RUN_DIR to continue one).")
-        run_dir, overrides = Path(args.out), None
+        run_dir, overrides = (Path(args.out) if args.out else default_run_dir(config)), None
 
     bar = None
 
@@ -115,6 +136,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    if summary.get("rank", 0) != 0:
+        return 0  # torchrun: rank 0 reports for every rank
     if summary.get("data_note"):
         print(f"note: {summary['data_note']}", file=sys.stderr)
     m = summary.get("metrics") or {}
@@ -294,8 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a GAN into a run directory, or resume one",
                        description="Train a GAN into a run directory (config.json, metrics.jsonl, samples/, "
-                                   "checkpoint.pt, status.json), or continue one with --resume.")
-    t.add_argument("--out", help="run directory to create")
+                                   "checkpoint.pt, status.json), or continue one with --resume.",
+                       epilog=TORCHRUN_EPILOG)
+    t.add_argument("--out", help="run directory to create (default: a new one under $GAN_STUDIO_RUNS or ./runs, "
+                                 "which the Train page lists)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue this run exactly where it stopped")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--dry-run", action="store_true", help="print the networks layer by layer (shapes, parameters, "

@@ -9,6 +9,7 @@ MODELS = ("gan", "dcgan", "cgan", "cyclegan")
 LOSSES = ("ns", "bce", "lsgan", "wgan-gp", "hinge")
 DATASETS = ("mnist", "fashion-mnist", "typeset", "toy-ring", "toy-grid", "folder")
 AUGMENTATIONS = ("translation", "cutout", "color")  # DiffAugment policies (ganlib.augment)
+IMAGE_SIZES = (28, 32, 64, 128)  # 64 and 128: image folders only
 
 
 def parse_augment(text: str) -> tuple[str, ...]:
@@ -36,7 +37,7 @@ class TrainConfig:
     data_dir: str = ""                # MNIST idx files or an image folder ("" = bundled/default)
     download: bool = False            # let torchvision download a data set that is not bundled
     subset: int = 0                   # use only the first N training examples (0 = all)
-    image_size: int = 28              # 28 or 32 (image data sets)
+    image_size: int = 28              # 28 or 32 (image data sets); 64 or 128 for image folders
     channels: int = 0                 # 0 = the data set's own (1 for digits, 3 for RGB folders)
     loss: str = "ns"                  # see LOSSES
     epochs: int = 20
@@ -111,8 +112,10 @@ class TrainConfig:
             problems.append(f"CGAN needs a labelled data set (mnist, fashion-mnist or typeset), not {self.dataset}.")
         if self.model == "cyclegan":
             problems += self._cyclegan_problems()
-        if self.image_size not in (28, 32):
-            problems.append(f"Image size must be 28 or 32, not {self.image_size}.")
+        if self.image_size not in IMAGE_SIZES:
+            problems.append(f"Image size must be 28, 32, 64 or 128, not {self.image_size}.")
+        elif self.image_size > 32:
+            problems += self._big_image_problems()
         if self.channels not in (0, 1, 3):
             problems.append(f"Channels must be 1 (grey) or 3 (RGB), not {self.channels}.")
         if self.batch_size < 2:
@@ -159,6 +162,15 @@ class TrainConfig:
         if self.n_fixed < 1 or self.n_fixed > 256:
             problems.append("Number of fixed-noise samples must be between 1 and 256.")
         return problems
+
+    def _big_image_problems(self) -> list[str]:
+        """64 and 128 px are for image folders (the digits are 28 px; upscaling them teaches nothing)."""
+        datasets = [self.dataset] + ([self.dataset_b] if self.model == "cyclegan" else [])
+        if any(d != "folder" for d in datasets):
+            return [f"Image sizes 64 and 128 are for image folders (--dataset folder"
+                    + (" and --dataset-b folder" if self.model == "cyclegan" else "") + "); use 28 or 32 for "
+                    f"{', '.join(sorted({d for d in datasets if d != 'folder'}))}."]
+        return []
 
     def _cyclegan_problems(self) -> list[str]:
         """What a CycleGAN config cannot have, each one sentence."""

@@ -45,3 +45,8 @@ def available_devices() -> list[str]:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         names.append("mps")
     return names + ["cpu"]
+
+
+def gpu_count() -> int:
+    """CUDA GPUs on this machine (0 without CUDA): more than one lets a run use several through torchrun."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0

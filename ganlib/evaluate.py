@@ -45,3 +45,13 @@ def is_better(new: dict, old: dict | None) -> bool:
     if "fid" in new:
         return new["fid"] < old.get("fid", float("inf"))
     return (new["modes_covered"], new["high_quality_frac"]) > (old["modes_covered"], old["high_quality_frac"])
+
+
+def metrics_note(dataset: str, data_shape) -> str:
+    """What a run's quality metrics report for this data, one sentence ('' where the usual metrics apply)."""
+    if len(list(data_shape)) != 3 or can_evaluate(dataset, data_shape):
+        return ""
+    shape = "x".join(str(s) for s in data_shape)
+    return (f"Quality metrics (FID, precision/recall, class coverage) use an MNIST classifier's features, so they "
+            f"apply to one-channel digits only; for {dataset} images ({shape}) the run reports losses, D's outputs, "
+            "gradient norms, speed and sample grids.")

@@ -50,7 +50,6 @@ def test_toy_sample_npy_is_points(tmp_path):
     (["train", "--out", "{tmp}/x", "--lr", "3"], "Learning rate lr_g must be in (0, 0.1]"),
     (["train", "--dataset", "fashion-mnist", "--out", "{tmp}/x"], "Fashion-MNIST is not available"),
     (["train", "--resume", "{tmp}"], "is not a run directory"),
-    (["train", "--model", "dcgan"], "Give --out RUN_DIR"),
 ])
 def test_bad_input_is_one_sentence(tmp_path, capsys, argv, message):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]

@@ -146,8 +146,8 @@ def test_preflight_explains_problems():
     assert any("labelled" in p for p in probs)
     probs = preflight(TrainConfig(batch_size=64), mnist)
     assert any("larger than the data set (40" in p for p in probs)
-    probs = preflight(TrainConfig(image_size=64, lr_g=5.0))
-    assert any("Image size must be 28 or 32" in p for p in probs) and any("lr_g" in p for p in probs)
+    probs = preflight(TrainConfig(image_size=48, lr_g=5.0))
+    assert any("Image size must be 28, 32, 64 or 128" in p for p in probs) and any("lr_g" in p for p in probs)
 
 
 def test_cgan_on_unlabelled_folder_is_refused(tmp_path):

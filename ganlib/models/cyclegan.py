@@ -1,5 +1,6 @@
 """CycleGAN (Zhu, Park, Isola & Efros 2017, "Unpaired Image-to-Image Translation using Cycle-Consistent
-Adversarial Networks") sized for 28x28 / 32x32 images.
+Adversarial Networks") sized for 28x28 / 32x32 images, and for 64x64 / 128x128 image folders with
+one more down- and up-sampling block in G and one more stride-2 block in D per doubling.
 
 Two generators G: A -> B and F: B -> A (ResNet generators, sec. 4 / appendix 7.2, shrunk: two
 stride-2 downsamplings to 7x7 or 8x8, a few residual blocks, two upsamplings) and two PatchGAN
@@ -49,21 +50,27 @@ class ResidualBlock(nn.Module):
 
 
 class ResnetGenerator(nn.Module):
-    """images (N, C, S, S) in [-1, 1] -> translated images (N, C, S, S) in [-1, 1], S = 28 or 32.
+    """images (N, C, S, S) in [-1, 1] -> translated images (N, C, S, S) in [-1, 1], S = 28, 32, 64 or 128.
 
     c7s1-w, d2w, d4w, R4w x blocks, u2w, uw, c7s1-C (the paper's 6-block ResNet generator with
-    width w instead of 64): (N, C, S, S) -> (N, 4w, S/4, S/4) -> (N, C, S, S).
+    width w instead of 64): (N, C, S, S) -> (N, 4w, S/4, S/4) -> (N, C, S, S). 64 and 128 px add one
+    d4w / u4w pair per doubling, so the residual blocks work at 8x8 whatever the image size.
     """
 
     def __init__(self, image_size: int = 28, channels: int = 1, width: int = 16, blocks: int = 4):
         super().__init__()
-        assert image_size in (28, 32), image_size
+        assert image_size in IMAGE_SIZES, image_size
         self.image_size, self.channels = image_size, channels
         w = width
+        extra = EXTRA_BLOCKS[image_size]
         layers = [nn.ReflectionPad2d(3), nn.Conv2d(channels, w, 7), nn.InstanceNorm2d(w), nn.ReLU(True),
                   nn.Conv2d(w, 2 * w, 3, 2, 1), nn.InstanceNorm2d(2 * w), nn.ReLU(True),
                   nn.Conv2d(2 * w, 4 * w, 3, 2, 1), nn.InstanceNorm2d(4 * w), nn.ReLU(True)]
+        layers += [m for _ in range(extra) for m in (nn.Conv2d(4 * w, 4 * w, 3, 2, 1), nn.InstanceNorm2d(4 * w),
+                                                     nn.ReLU(True))]
         layers += [ResidualBlock(4 * w) for _ in range(blocks)]
+        layers += [m for _ in range(extra) for m in (nn.ConvTranspose2d(4 * w, 4 * w, 3, 2, 1, output_padding=1),
+                                                     nn.InstanceNorm2d(4 * w), nn.ReLU(True))]
         layers += [nn.ConvTranspose2d(4 * w, 2 * w, 3, 2, 1, output_padding=1), nn.InstanceNorm2d(2 * w), nn.ReLU(True),
                    nn.ConvTranspose2d(2 * w, w, 3, 2, 1, output_padding=1), nn.InstanceNorm2d(w), nn.ReLU(True),
                    nn.ReflectionPad2d(3), nn.Conv2d(w, channels, 7), nn.Tanh()]
@@ -74,7 +81,9 @@ class ResnetGenerator(nn.Module):
         return self.net(x)
 
 
-PATCH_SIZES = (12, 18, 34)  # D's receptive field in pixels (34: the whole 28 px digit)
+PATCH_SIZES = (12, 18, 34)  # D's receptive field in pixels at 28/32 px (34: the whole 28 px digit)
+IMAGE_SIZES = (28, 32, 64, 128)
+EXTRA_BLOCKS = {28: 0, 32: 0, 64: 1, 128: 2}  # one more stride-2 block per doubling beyond 32 px
 
 
 class PatchDiscriminator(nn.Module):
@@ -97,6 +106,9 @@ class PatchDiscriminator(nn.Module):
             return [nn.Conv2d(cin, cout, k, s, 1), nn.InstanceNorm2d(cout), nn.LeakyReLU(0.2, True)]
 
         layers = [nn.Conv2d(channels, w, 4, 2, 1), nn.LeakyReLU(0.2, True)]                # S/2, RF 4
+        # 64 / 128 px: one more stride-2 block per doubling first, so the patch covers the same share of the image
+        for _ in range(EXTRA_BLOCKS.get(image_size, 0)):
+            layers += [nn.Conv2d(w, w, 4, 2, 1), nn.InstanceNorm2d(w), nn.LeakyReLU(0.2, True)]
         if patch == 12:
             layers += block(w, 2 * w, 3, 1) + block(2 * w, 4 * w, 3, 1) + [nn.Conv2d(4 * w, 1, 1)]  # RF 8, 12
         elif patch == 18:

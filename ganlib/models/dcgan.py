@@ -1,6 +1,10 @@
-"""DCGAN (Radford et al. 2016) for 28x28 or 32x32 images; with num_classes > 0 it is the
-conditional GAN (Mirza & Osindero 2014): the label embedding joins z in G and joins the image
-as an extra input channel in D. One module, not a copy."""
+"""DCGAN (Radford et al. 2016) for 28x28, 32x32, 64x64 or 128x128 images; with num_classes > 0 it is
+the conditional GAN (Mirza & Osindero 2014): the label embedding joins z in G and joins the image
+as an extra input channel in D. One module, not a copy.
+
+64x64 is the paper's architecture (pytorch/examples dcgan: G 8w -> 4w -> 2w -> w -> C from 4x4, D the
+mirror image); each doubling of the image adds one up-block to G and one down-block to D, with twice
+the channels at 4x4 (28 and 32 px have three up-blocks, 4w at 4x4)."""
 from __future__ import annotations
 
 import torch
@@ -9,13 +13,21 @@ import torch.nn as nn
 from .layers import MinibatchDiscrimination, MinibatchStd, init_weights, norm2d, sn
 
 
+IMAGE_SIZES = (28, 32, 64, 128)
+
+
+def _doublings(image_size: int) -> int:
+    """Extra blocks beyond the 32 px nets: 0 for 28/32, 1 for 64, 2 for 128."""
+    return {28: 0, 32: 0, 64: 1, 128: 2}[image_size]
+
+
 class DCGANGenerator(nn.Module):
     """z (N, latent_dim) [+ labels (N,)] -> images (N, channels, S, S) in [-1, 1]."""
 
     def __init__(self, latent_dim: int = 100, image_size: int = 28, channels: int = 1, width: int = 64,
                  num_classes: int = 0, embed_dim: int = 16):
         super().__init__()
-        assert image_size in (28, 32), image_size
+        assert image_size in IMAGE_SIZES, image_size
         self.latent_dim, self.image_size, self.channels, self.num_classes = latent_dim, image_size, channels, num_classes
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
         n_in = latent_dim + (embed_dim if num_classes else 0)
@@ -26,9 +38,14 @@ class DCGANGenerator(nn.Module):
         def up(cin, cout, kernel=4):  # doubles H and W (4 -> 7 with kernel 3)
             return [nn.ConvTranspose2d(cin, cout, kernel, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
 
-        # (N, n_in, 1, 1) -> (N, 4w, 4, 4) -> (N, 2w, 7|8, 7|8) -> (N, w, 14|16, ...) -> (N, C, 28|32, ...)
-        layers = [nn.ConvTranspose2d(n_in, 4 * w, 4, 1, 0, bias=False), nn.BatchNorm2d(4 * w), nn.ReLU(True),
-                  *up(4 * w, 2 * w, k), *up(2 * w, w), nn.ConvTranspose2d(w, channels, 4, 2, 1)]
+        # (N, n_in, 1, 1) -> (N, 4w, 4, 4) -> (N, 2w, 7|8, 7|8) -> (N, w, 14|16, ...) -> (N, C, 28|32, ...);
+        # 64 px: (N, 8w, 4, 4) -> (N, 4w, 8, 8) -> ... -> (N, C, 64, 64); 128 px: one more from (N, 16w, 4, 4)
+        extra = _doublings(image_size)
+        top = 4 * w * 2 ** extra
+        layers = [nn.ConvTranspose2d(n_in, top, 4, 1, 0, bias=False), nn.BatchNorm2d(top), nn.ReLU(True)]
+        for i in range(extra, 0, -1):
+            layers += up(4 * w * 2 ** i, 4 * w * 2 ** (i - 1))
+        layers += [*up(4 * w, 2 * w, k), *up(2 * w, w), nn.ConvTranspose2d(w, channels, 4, 2, 1)]
         self.net = nn.Sequential(*layers, nn.Tanh())
         init_weights(self)
 
@@ -46,7 +63,7 @@ class DCGANDiscriminator(nn.Module):
                  norm: str = "batch", spectral_norm: bool = False, minibatch_std: bool = False,
                  minibatch_discrimination: bool = False, pack: int = 1):
         super().__init__()
-        assert image_size in (28, 32), image_size
+        assert image_size in IMAGE_SIZES, image_size
         if pack > 1 and num_classes:
             raise ValueError("PacGAN packing is for unconditional discriminators.")
         self.image_size, self.num_classes, self.pack = image_size, num_classes, pack
@@ -62,6 +79,10 @@ class DCGANDiscriminator(nn.Module):
                   sn(nn.Conv2d(2 * w, 4 * w, k, 2, 1, bias=False), spectral_norm), norm2d(norm, 4 * w),
                   nn.LeakyReLU(0.2, True)]
         cout, side = 4 * w, 4
+        for _ in range(_doublings(image_size)):  # 64 px: (N, 4w, 8, 8) -> (N, 8w, 4, 4); 128 px: once more
+            layers += [sn(nn.Conv2d(cout, 2 * cout, 4, 2, 1, bias=False), spectral_norm), norm2d(norm, 2 * cout),
+                       nn.LeakyReLU(0.2, True)]
+            cout *= 2
         if minibatch_std:
             layers.append(MinibatchStd())
             cout += 1

@@ -129,6 +129,35 @@ def resume_argv(run_dir: str | Path) -> list[str]:
     return [sys.executable, "-m", "ganlib", "train", "--resume", str(run_dir)]
 
 
+def torchrun_argv(config: TrainConfig, run_dir: str | Path, nproc: int) -> list[str]:
+    """train_argv on `nproc` processes of this machine through torchrun (one per GPU; a free port of its own)."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+            *train_argv(config, run_dir)[1:]]
+
+
+def torchrun_resume_argv(run_dir: str | Path, nproc: int) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+            *resume_argv(run_dir)[1:]]
+
+
+def launch_problems(config: TrainConfig, nproc: int) -> list[str]:
+    """What keeps `config` from training on `nproc` processes, each one sentence ([] for one process)."""
+    if nproc <= 1:
+        return []
+    if config.batch_size % (nproc * config.pack):
+        return [f"With {nproc} GPUs the batch size ({config.batch_size}) must be a multiple of "
+                f"{nproc * config.pack}: it is the global batch, split evenly over the GPUs."]
+    return []
+
+
+def _resume_command(run_dir: Path, st: dict) -> list[str]:
+    """Resume on as many processes as the run last used, where this machine has that many GPUs; else one."""
+    from ganlib.device import gpu_count
+
+    nproc = int(st.get("world_size") or 1)
+    return torchrun_resume_argv(run_dir, nproc) if 1 < nproc <= gpu_count() else resume_argv(run_dir)
+
+
 def default_run_name(config: TrainConfig) -> str:
     return f"{config.model}-{config.dataset}-{config.loss}-{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -211,7 +240,7 @@ def _record_pid(run_dir: Path, pid: int, launched: float) -> None:
     st = rundir.read_status(run_dir)
     if st.get("state", "queued") == "queued" and not st.get("pid"):
         rundir.write_status(run_dir, "queued", st.get("message", "Starting the training process."),
-                            pid=pid, launched=launched)
+                            pid=pid, launched=launched, launcher_pid=pid)
 
 
 def resume(run_dir: str | Path, argv: list[str] | None = None) -> None:
@@ -231,7 +260,7 @@ def resume(run_dir: str | Path, argv: list[str] | None = None) -> None:
         rundir.request(run_dir, "run")
         launched = time.time()
         rundir.write_status(run_dir, "queued", "Resuming from the last checkpoint.", pid=0, launched=launched)
-        argv = argv or resume_argv(run_dir)
+        argv = argv or _resume_command(run_dir, st)
         pid = _launch([a.replace("{run_dir}", str(run_dir)) for a in argv], run_dir)
         _record_pid(run_dir, pid, launched)
 
@@ -259,6 +288,10 @@ def stop(run_dir: str | Path, timeout: float = 10.0) -> dict:
         for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 2.0)):
             with contextlib.suppress(OSError):
                 os.killpg(pid, sig)  # the job leads its own session: its group is its pid
+            launcher = st.get("launcher_pid")
+            if launcher and launcher != pid and pid_alive(launcher, _not_after(st)):  # torchrun's session: every rank
+                with contextlib.suppress(OSError):
+                    os.killpg(launcher, sig)
             with contextlib.suppress(OSError):
                 os.kill(pid, sig)
             if _wait_dead(pid, wait, st):

@@ -67,6 +67,10 @@ def figures(status: dict, last_row: dict | None) -> dict:
              ("ETA", fmt_duration(prog["eta"]) if active else "—"),
              ("Images/s", f"{ips:.0f}" if isinstance(ips, (int, float)) and math.isfinite(ips) else "—"),
              ("Device", str(status.get("device", "—")))]
+    if (status.get("world_size") or 1) > 1:  # torchrun: how many processes, and each one's speed
+        speeds = status.get("rank_images_per_s") or []
+        cells += [("Processes", str(status["world_size"])),
+                  ("Images/s per rank", " · ".join(f"{v:.0f}" for v in speeds) or "—")]
     return {"state": state, "cells": [[html.escape(a), html.escape(b)] for a, b in cells],
             "progress": prog["fraction"] if active and prog["total"] else None,
             "message": html.escape(status.get("message", "") or "") if state != "failed" else ""}

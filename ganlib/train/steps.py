@@ -7,6 +7,13 @@ Every step owns its networks and optimisers and tells the loop what to save and 
 `sample_grid()` (the fixed-input picture for samples/) and `sampler` (the generator that periodic
 evaluation samples, or None where none applies). `build_step` makes the step a config asks for;
 `next_batch()` returns (x, y) for one-domain families and ((x_a, y_a), (x_b, y_b)) for CycleGAN.
+
+Several processes (torchrun): the loop wraps each net of `nets` in DistributedDataParallel by
+replacing the step's attributes that hold it (distributed.wrap_nets). So a step must (1) call its
+nets through those attributes, never through a submodule, (2) read attributes such as latent_dim
+from `nets` or its own copies (a DDP wrapper does not forward them), (3) draw batch-sized noise with
+distributed.shard_randn, and (4) run a D whose gradient it throws away (D inside G's step) under
+distributed.local_grads(D). With one process all four are no-ops.
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ from ..config import parse_augment
 from ..models import build_discriminator, build_generator, build_models
 from ..models.cyclegan import ImagePool, cycle_loss, identity_loss, linear_decay
 from ..models.layers import ema_update, make_ema
+from .distributed import local_grads, shard_randn, unwrap
 
 
 def _adam(params, lr: float, config) -> torch.optim.Adam:
@@ -71,6 +79,7 @@ class AdversarialStep:
         self.G, self.D, self.opt_g, self.opt_d, self.cfg = G, D, opt_g, opt_d, config
         self.conditional = config.model == "cgan"
         self.G_ema, self.device = G_ema, device
+        self.latent_dim = G.latent_dim
         self.g_params = [p for p in G.parameters() if p.requires_grad]
         self.d_params = [p for p in D.parameters() if p.requires_grad]
         self.ema_params = list(G_ema.parameters()) if G_ema is not None else []
@@ -122,17 +131,18 @@ class AdversarialStep:
         """
         cfg, group = self.cfg, self.opt_d.param_groups[0]
         lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
-        params = dict(self.D.named_parameters())
+        D = unwrap(self.D)  # simulated updates of the plain module: nothing here is averaged over ranks
+        params = dict(D.named_parameters())
         state = {n: self.opt_d.state.get(p, {}) for n, p in params.items()}
         t = {n: float(state[n].get("step", 0)) for n in params}
         m = {n: state[n]["exp_avg"].detach() if "exp_avg" in state[n] else torch.zeros_like(p) for n, p in params.items()}
         v = {n: state[n]["exp_avg_sq"].detach() if "exp_avg_sq" in state[n] else torch.zeros_like(p)
              for n, p in params.items()}
         w = {n: p.detach().requires_grad_(True) for n, p in params.items()}  # leaves: the graph starts here
-        buffers = {n: b.clone() for n, b in self.D.named_buffers()}
+        buffers = {n: b.clone() for n, b in D.named_buffers()}
         for _ in range(k):
-            d_real = functional_call(self.D, {**w, **buffers}, (real, real_y)).float()
-            d_fake = functional_call(self.D, {**w, **buffers}, (fake, fake_y)).float()
+            d_real = functional_call(D, {**w, **buffers}, (real, real_y)).float()
+            d_fake = functional_call(D, {**w, **buffers}, (fake, fake_y)).float()
             loss = losses.d_loss(cfg.loss, d_real, d_fake, cfg.label_smoothing, cfg.two_sided_smoothing)
             grads = torch.autograd.grad(loss, list(w.values()), create_graph=True, allow_unused=True)
             for (n, p), g in zip(list(w.items()), grads):
@@ -153,7 +163,7 @@ class AdversarialStep:
             if cfg.r1_gamma > 0:
                 real = real.detach().requires_grad_(True)
             real_y = real_y if cond else None
-            z = torch.randn(real.shape[0], self.G.latent_dim, device=self.device)
+            z = shard_randn(real.shape[0], self.latent_dim, device=self.device)
             fake_y = real_y  # conditional fakes take the real labels: D must judge image-label fit
             last = i == cfg.n_critic - 1
             with self.autocast:
@@ -173,10 +183,10 @@ class AdversarialStep:
                            if (want_grad_norms or cfg.grad_clip > 0) else None)
             self.opt_d.step()
 
-        with self.autocast:
+        with self.autocast, local_grads(self.D):  # D's gradient from G's loss is thrown away
             if cfg.unrolled_steps > 0:
                 future_d = self.unrolled_d(real.detach(), real_y, fake, fake_y, cfg.unrolled_steps)
-                g_out = functional_call(self.D, future_d, (fake, fake_y)).float()
+                g_out = functional_call(unwrap(self.D), future_d, (fake, fake_y)).float()
             else:
                 g_out = self.D(fake, fake_y).float()
             g_loss = losses.g_loss(cfg.loss, g_out)
@@ -187,7 +197,7 @@ class AdversarialStep:
         self.opt_g.step()
         if self.G_ema is not None:
             # warm-up (as TF's ExponentialMovingAverage): early on, the average follows G closely
-            ema_update(self.G_ema, self.G, min(cfg.ema_decay, (1 + step) / (10 + step)))
+            ema_update(self.G_ema, self.nets["G"], min(cfg.ema_decay, (1 + step) / (10 + step)))
 
         stats = {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
                  "d_real": losses.d_output_mean(cfg.loss, d_real.detach()),
@@ -238,7 +248,7 @@ class CycleGANStep:
     @torch.no_grad()
     def sample_grid(self) -> tuple[torch.Tensor, int]:
         """Six rows: a, G(a), F(G(a)), b, F(b), G(F(b)) for the fixed inputs (EMA weights when on)."""
-        G, F = self.G_ema or self.G, self.F_ema or self.F
+        G, F = self.G_ema or unwrap(self.G), self.F_ema or unwrap(self.F)
         modes = [(m, m.training) for m in (G, F)]
         G.eval(), F.eval()
         a, b = self.fixed_a.to(self.device), self.fixed_b.to(self.device)
@@ -249,7 +259,8 @@ class CycleGANStep:
         return rows, len(a)
 
     def _adversarial(self, D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
-        return losses.g_loss(self.cfg.loss, D(fake).float().flatten())
+        with local_grads(D):  # D's gradient from G's loss is thrown away
+            return losses.g_loss(self.cfg.loss, D(fake).float().flatten())
 
     def _discriminator(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor):
         cfg = self.cfg
@@ -295,8 +306,8 @@ class CycleGANStep:
         self.opt_d.step()
         if self.G_ema is not None:
             decay = min(cfg.ema_decay, (1 + step) / (10 + step))
-            ema_update(self.G_ema, self.G, decay)
-            ema_update(self.F_ema, self.F, decay)
+            ema_update(self.G_ema, self.nets["G"], decay)
+            ema_update(self.F_ema, self.nets["F"], decay)
 
         stats = {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
                  "d_real": losses.d_output_mean(cfg.loss, torch.cat([real_a, real_b]).detach()),
