@@ -107,7 +107,7 @@ class Arena:
         self.fixed_noise = torch.randn(max(config.n_fixed, n_fixed), config.latent_dim, generator=g)
         self.stream = _BatchStream(self.data.x, None, config.batch_size, config.seed)
         self.step_fn = AdversarialStep(self.G, self.D, self.opt_g, self.opt_d, config, self.G_ema, self.device,
-                                       _autocast_dtype(config, self.device))
+                                       _autocast_dtype(config, self.device), config.max_steps)
         self.steps_per_epoch = max(1, self.stream.per_pass // config.n_critic)
         self.step, self.seconds = 0, 0.0
         self.train_rows: list[dict] = []   # metrics.jsonl "train" rows
@@ -152,7 +152,7 @@ class Arena:
                     row = {"kind": "train", "step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
                            "time": round(self.seconds, 3), **{k: v / n for k, v in self._acc.items()},
                            "grad_norm_d": float(stats["grad_norm_d"]), "grad_norm_g": float(stats["grad_norm_g"]),
-                           "lr_d": cfg.lr_d, "lr_g": cfg.lr_g}
+                           "lr_d": self.opt_d.param_groups[0]["lr"], "lr_g": self.opt_g.param_groups[0]["lr"]}
                     self.train_rows.append(row)
                     self._acc = {}
                 if cfg.eval_every > 0 and self.step % cfg.eval_every == 0:

@@ -29,6 +29,8 @@ _HELP = {
 }
 _HELP.update(pack="PacGAN: D judges M samples at once, concatenated (1 = off; the batch size must be a multiple)",
              unrolled_steps="Unrolled GAN: G's loss through K simulated D updates (0 = off; costs ~K+1 D passes)")
+_HELP.update(lr_decay="both learning rates fall linearly to ~0 over this last fraction of the steps, e.g. 0.5 "
+                      "(0 = constant; CycleGAN then decays over its second half)")
 
 
 def _flag(name: str) -> str:
