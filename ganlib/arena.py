@@ -33,7 +33,7 @@ from .train.loop import _autocast_dtype, _BatchStream, _rng_state, load_training
 from .train.steps import AdversarialStep
 
 # The arena's base recipe: the seeds' MLP GAN (Adam, betas (0.5, 0.999), non-saturating loss, 256
-# hidden units, z of 16) without the house's image tricks (R1, EMA: R1 slowed the toys down), D
+# hidden units, z of 16) without the house's image tricks (R1, EMA: they are remedies here), D
 # learning 4x faster than G (2e-3 vs 5e-4: D must resolve modes 0.05 wide; 2.5x the high-quality
 # samples of equal rates at 10k steps), evaluated every 250 steps on 2,500 samples.
 BASE = dict(model="gan", dataset="toy-ring", width=64, latent_dim=16, batch_size=128, lr_g=5e-4, lr_d=2e-3,
@@ -51,7 +51,15 @@ PRESETS: dict[str, tuple[str, dict, str]] = {
                     "D judges 2 samples at once, so samples that sit on one mode are easy to call fake; "
                     "G's averaged weights (EMA) keep the points sharp."),
     "pacgan-grid": ("PacGAN (pack 2) + EMA, grid", {"dataset": "toy-grid", "pack": 2, "ema_decay": 0.999},
-                    "The benchmark's best cure on 25 Gaussians: all or nearly all modes found."),
+                    "Packing on 25 Gaussians: more modes found than the vanilla GAN, but blurred."),
+    "r1-decay-grid": ("R1 + learning-rate decay, grid", {"dataset": "toy-grid", "r1_gamma": 1.0, "lr_decay": 0.5},
+                      "The benchmark's best cure: D's gradient is penalised at real points (R1), so the game "
+                      "settles on the data instead of circling it; both learning rates then fall to ~0 over "
+                      "the second half of 10,000 steps, which freezes G's points on the modes (all 25 found "
+                      "on every seed measured). After step 10,000 the panel barely moves."),
+    "r1-decay-ring": ("R1 + learning-rate decay, ring", {"r1_gamma": 1.0, "lr_decay": 0.5},
+                      "The same cure on the ring: no hopping from mode to mode; the points settle as the "
+                      "learning rates fall to ~0 by step 10,000."),
     "pacgan4-grid": ("PacGAN (pack 4), grid", {"dataset": "toy-grid", "pack": 4},
                      "Packing 4: finds modes, but D is slower to judge each one sharply."),
     "unrolled-ring": ("Unrolled GAN (5 steps), ring", {"unrolled_steps": 5},
