@@ -89,6 +89,26 @@ def test_minibatch_discrimination_shapes():
     assert torch.allclose(same, torch.full((4, 6), 3.0))
     D = MLPDiscriminator((2,), hidden=16, minibatch_discrimination=True, pack=2)
     assert D(torch.randn(10, 2)).shape == (5,)
+    # against a reference batch: each row gets what it would get in a batch with the reference rows
+    ref = torch.randn(7, 20)
+    for i in range(5):
+        in_batch = layer(torch.cat([x[i:i + 1], ref]))[0]
+        assert torch.allclose(layer(x, reference=ref)[i], in_batch, atol=1e-6)
+    grid, samples = torch.randn(6, 2), torch.randn(8, 2)
+    with torch.no_grad():
+        assert D(grid, mbd_reference=samples).shape == (3,)
+        assert torch.allclose(D(grid[:2], mbd_reference=samples), D(torch.cat([grid[:2], samples]))[:1], atol=1e-6)
+
+
+def test_d_surface_with_minibatch_discrimination_is_cheap_and_judges_against_g():
+    arena = Arena(arena_config("mbd-ring", **TINY))
+    axis, values = arena.d_surface(n=10)
+    assert values.shape == (10, 10) and torch.isfinite(values).all()
+    p = torch.tensor([[axis[2], axis[5]]])
+    with torch.no_grad():
+        arena.D.eval()
+        direct = torch.sigmoid(arena.D(torch.cat([p, arena.points(TINY["batch_size"] - 1)])))[0]
+    assert values[5, 2] == pytest.approx(float(direct), abs=1e-5)
 
 
 def _step(cfg: TrainConfig, seed: int = 0):
