@@ -22,9 +22,9 @@ from ganlib.train import rundir
 from ganlib.train.jobs import runs_root
 
 FRAME_S = 0.5                       # seconds between frames of a playing panel
-DEFAULT_PANELS = ["vanilla-ring", "pacgan-ring", "vanilla-grid", "pacgan-grid"]
+DEFAULT_PANELS = ["vanilla-ring", "pacgan-ring", "vanilla-grid", "r1-decay-grid"]
 SETTINGS = ("loss", "batch_size", "lr_g", "lr_d", "pack", "unrolled_steps", "minibatch_discrimination",
-            "label_smoothing", "spectral_norm", "grad_clip", "n_critic", "seed")
+            "label_smoothing", "spectral_norm", "grad_clip", "n_critic", "r1_gamma", "lr_decay", "seed")
 
 st.title("Mode-collapse lab")
 st.caption("Watch a GAN collapse onto a few modes of a 2-D mixture and compare the cures side by side; "
@@ -133,6 +133,11 @@ def settings_form(i: int, state: dict) -> None:
             values["grad_clip"] = float(c[0].number_input("Gradient clipping", value=cfg.grad_clip, step=0.5,
                                                           format="%g"))
             values["seed"] = int(c[1].number_input("Seed", value=cfg.seed, step=1))
+            values["r1_gamma"] = float(c[0].number_input("R1 weight", value=cfg.r1_gamma, step=0.5, format="%g",
+                                                         help="Penalty on D's gradient at real points (0 = off)."))
+            values["lr_decay"] = float(c[1].number_input(
+                "Learning-rate decay", value=cfg.lr_decay, step=0.1, format="%g",
+                help=f"Both rates fall linearly to ~0 over this last fraction of {cfg.max_steps:,} steps (0 = off)."))
             values["minibatch_discrimination"] = st.checkbox("Minibatch discrimination",
                                                              value=cfg.minibatch_discrimination)
             values["spectral_norm"] = st.checkbox("Spectral norm on D", value=cfg.spectral_norm)

@@ -4,6 +4,7 @@ samples (within 3 std of a mode), reverse KL, mean +- std over seeds, and CPU se
 
     .venv/bin/python benchmarks/mode_collapse.py                       # 5 seeds, every remedy, both mixtures
     .venv/bin/python benchmarks/mode_collapse.py --seeds 2 --steps 4000 --only vanilla pacgan4 --data toy-grid
+    .venv/bin/python benchmarks/mode_collapse.py --only r1+lr-decay --json runs.jsonl   # then --table runs.jsonl
 
 Each run is ganlib.arena.Arena (the training loop's own step) on one CPU thread, evaluated on 2,500
 samples at the end as the papers do. Published references (same protocol, other networks and far
@@ -41,6 +42,9 @@ REMEDIES: dict[str, dict] = {
     "grad-clip": {"grad_clip": 1.0},
     "spectral-norm": {"spectral_norm": True},
     "pacgan2+ema": {"pack": 2, "ema_decay": 0.999},  # combination: packing for coverage, G's EMA for sharpness
+    "lr-decay": {"lr_decay": 0.5},                    # both rates fall linearly to ~0 over the second half
+    "r1": {"r1_gamma": 1.0},                          # R1 penalty on D's gradient at real points (Mescheder 2018)
+    "r1+lr-decay": {"r1_gamma": 1.0, "lr_decay": 0.5},  # the best: R1 to converge, the decay to settle there
 }
 
 
@@ -61,38 +65,56 @@ def fmt(values: list[float], digits: int = 1, scale: float = 1.0) -> str:
     return f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
+def table(rows: list[dict]) -> str:
+    """The VEEGAN/PacGAN table of runs (one row per data set and remedy, in the order first seen)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["remedy"]), []).append(r)
+    lines = ["| data | remedy | seeds | steps | modes covered | % high quality | reverse KL | CPU s / run "
+             "| all modes, >= 95% HQ, every seed |", "|---|---|---|---|---|---|---|---|---|"]
+    for (dataset, name), runs in groups.items():
+        every = all(r["modes_covered"] == r["num_modes"] and r["high_quality_frac"] >= 0.95 for r in runs)
+        lines.append(f"| {dataset} | {name} | {len(runs)} | {runs[0].get('steps', '')} "
+                     f"| {fmt([r['modes_covered'] for r in runs])} / {runs[0]['num_modes']} "
+                     f"| {fmt([r['high_quality_frac'] for r in runs], 1, 100)} "
+                     f"| {fmt([r['reverse_kl'] for r in runs], 3)} | {fmt([r['cpu_s'] for r in runs], 0)} "
+                     f"| {'yes' if every else 'no'} |")
+    lines.append("")
+    lines += [f"{dataset} {name}: {runs[0]['command']}" for (dataset, name), runs in groups.items()]
+    return "\n".join(lines)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")
     p.add_argument("--steps", type=int, default=BASE["max_steps"], help="generator steps per run")
     p.add_argument("--data", nargs="+", default=["toy-ring", "toy-grid"], choices=["toy-ring", "toy-grid"])
     p.add_argument("--only", nargs="+", choices=sorted(REMEDIES), help="these remedies only")
-    p.add_argument("--json", default="", help="also write every run's figures to this file")
+    p.add_argument("--json", default="", help="also append every run's figures to this file (JSON lines)")
+    p.add_argument("--table", nargs="+", metavar="JSONL", help="print the table of runs saved with --json; train nothing")
     a = p.parse_args()
+    if a.table:
+        rows = [json.loads(line) for f in a.table for line in Path(f).read_text().splitlines() if line.strip()]
+        print(table(rows))
+        return 0
     torch.set_num_threads(1)
-    rows, table = [], []
+    rows = []
     for dataset in a.data:
         for name in a.only or REMEDIES:
-            runs = []
-            for seed in range(a.seeds):
-                r = run_one(dataset, REMEDIES[name], seed, a.steps)
-                runs.append(r)
-                rows.append({"dataset": dataset, "remedy": name, "seed": seed, **r})
+            for seed in range(a.first_seed, a.first_seed + a.seeds):
+                r = {"dataset": dataset, "remedy": name, "seed": seed, "steps": a.steps,
+                     **run_one(dataset, REMEDIES[name], seed, a.steps)}
+                rows.append(r)
                 print(f"  {dataset} {name} seed {seed}: {r['modes_covered']}/{r['num_modes']} modes, "
                       f"{r['high_quality_frac']:.1%} HQ, reverse KL {r['reverse_kl']:.3f}, {r['cpu_s']:.0f} s CPU",
                       flush=True)
-            every = all(r["modes_covered"] == r["num_modes"] and r["high_quality_frac"] >= 0.95 for r in runs)
-            table.append(f"| {dataset} | {name} | {fmt([r['modes_covered'] for r in runs])} / {runs[0]['num_modes']} "
-                         f"| {fmt([r['high_quality_frac'] for r in runs], 1, 100)} "
-                         f"| {fmt([r['reverse_kl'] for r in runs], 3)} | {fmt([r['cpu_s'] for r in runs], 0)} "
-                         f"| {'yes' if every else 'no'} |")
+                if a.json:
+                    with open(a.json, "a") as f:
+                        f.write(json.dumps(r) + "\n")
     print(f"\n{a.seeds} seeds x {a.steps} steps per run, 2,500 samples each, one CPU thread "
           f"(torch {torch.__version__})\n")
-    print("| data | remedy | modes covered | % high quality | reverse KL | CPU s / run | all modes, >= 95% HQ, every seed |")
-    print("|---|---|---|---|---|---|---|")
-    print("\n".join(table))
-    if a.json:
-        Path(a.json).write_text(json.dumps(rows, indent=2))
+    print(table(rows))
     return 0
 
 

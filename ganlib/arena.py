@@ -33,7 +33,7 @@ from .train.loop import _autocast_dtype, _BatchStream, _rng_state, load_training
 from .train.steps import AdversarialStep
 
 # The arena's base recipe: the seeds' MLP GAN (Adam, betas (0.5, 0.999), non-saturating loss, 256
-# hidden units, z of 16) without the house's image tricks (R1, EMA: R1 slowed the toys down), D
+# hidden units, z of 16) without the house's image tricks (R1, EMA: they are remedies here), D
 # learning 4x faster than G (2e-3 vs 5e-4: D must resolve modes 0.05 wide; 2.5x the high-quality
 # samples of equal rates at 10k steps), evaluated every 250 steps on 2,500 samples.
 BASE = dict(model="gan", dataset="toy-ring", width=64, latent_dim=16, batch_size=128, lr_g=5e-4, lr_d=2e-3,
@@ -51,7 +51,16 @@ PRESETS: dict[str, tuple[str, dict, str]] = {
                     "D judges 2 samples at once, so samples that sit on one mode are easy to call fake; "
                     "G's averaged weights (EMA) keep the points sharp."),
     "pacgan-grid": ("PacGAN (pack 2) + EMA, grid", {"dataset": "toy-grid", "pack": 2, "ema_decay": 0.999},
-                    "The benchmark's best cure on 25 Gaussians: all or nearly all modes found."),
+                    "Packing on 25 Gaussians: more modes found than the vanilla GAN, but blurred."),
+    "r1-decay-grid": ("R1 + learning-rate decay, grid",
+                      {"dataset": "toy-grid", "r1_gamma": 1.0, "lr_decay": 0.5, "max_steps": 12000},
+                      "The benchmark's best cure: D's gradient is penalised at real points (R1), so the game "
+                      "settles on the data instead of circling it; both learning rates then fall to ~0 over "
+                      "the second half of 12,000 steps, which pulls G's points onto the modes (all 25 found "
+                      "on every seed measured). After step 12,000 the panel barely moves."),
+    "r1-decay-ring": ("R1 + learning-rate decay, ring", {"r1_gamma": 1.0, "lr_decay": 0.5, "max_steps": 12000},
+                      "The same cure on the ring: no hopping from mode to mode; the points settle as the "
+                      "learning rates fall to ~0 by step 12,000."),
     "pacgan4-grid": ("PacGAN (pack 4), grid", {"dataset": "toy-grid", "pack": 4},
                      "Packing 4: finds modes, but D is slower to judge each one sharply."),
     "unrolled-ring": ("Unrolled GAN (5 steps), ring", {"unrolled_steps": 5},
@@ -107,7 +116,7 @@ class Arena:
         self.fixed_noise = torch.randn(max(config.n_fixed, n_fixed), config.latent_dim, generator=g)
         self.stream = _BatchStream(self.data.x, None, config.batch_size, config.seed)
         self.step_fn = AdversarialStep(self.G, self.D, self.opt_g, self.opt_d, config, self.G_ema, self.device,
-                                       _autocast_dtype(config, self.device))
+                                       _autocast_dtype(config, self.device), config.max_steps)
         self.steps_per_epoch = max(1, self.stream.per_pass // config.n_critic)
         self.step, self.seconds = 0, 0.0
         self.train_rows: list[dict] = []   # metrics.jsonl "train" rows
@@ -152,7 +161,7 @@ class Arena:
                     row = {"kind": "train", "step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
                            "time": round(self.seconds, 3), **{k: v / n for k, v in self._acc.items()},
                            "grad_norm_d": float(stats["grad_norm_d"]), "grad_norm_g": float(stats["grad_norm_g"]),
-                           "lr_d": cfg.lr_d, "lr_g": cfg.lr_g}
+                           "lr_d": self.opt_d.param_groups[0]["lr"], "lr_g": self.opt_g.param_groups[0]["lr"]}
                     self.train_rows.append(row)
                     self._acc = {}
                 if cfg.eval_every > 0 and self.step % cfg.eval_every == 0:
@@ -196,16 +205,21 @@ class Arena:
         """D's output on an n x n grid over the arena: (axis (n,), values (n, n) with [row=y, col=x]).
 
         Probabilities for the ns/bce losses, raw scores otherwise. A PacGAN D judges each point as a
-        pack of m copies of it.
+        pack of m copies of it; with minibatch discrimination, D judges each point as if it came in a
+        batch with G's current samples (a batch of the whole grid would cost n^4 and mean nothing).
         """
         r = self.extent()
         axis = torch.linspace(-r, r, n)
         yy, xx = torch.meshgrid(axis, axis, indexing="ij")
         grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)                # (n*n, 2)
+        reference = None
+        if self.config.minibatch_discrimination:
+            reference = self.points(self.config.batch_size - 1)                # G's samples, packs of m
+            reference = reference[:len(reference) - len(reference) % self.config.pack]
         with self._torch():
             was = self.D.training
             self.D.eval()
-            out = self.D(grid.repeat_interleave(self.config.pack, 0)).float()  # (n*n,)
+            out = self.D(grid.repeat_interleave(self.config.pack, 0), mbd_reference=reference).float()  # (n*n,)
             self.D.train(was)
         if self.config.loss in ("ns", "bce"):
             out = torch.sigmoid(out)

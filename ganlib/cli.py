@@ -38,6 +38,8 @@ TORCHRUN_EPILOG = ("Several GPUs or machines: launch the same command with torch
                    "(add --nnodes=2 --rdzv-backend=c10d --rdzv-endpoint=HOST:29400 on each machine for two). "
                    "Each process takes the GPU of its local rank and a slice of every batch; rank 0 alone writes "
                    "the run directory.")
+_HELP.update(lr_decay="both learning rates fall linearly to ~0 over this last fraction of the steps, e.g. 0.5 "
+                      "(0 = constant; CycleGAN then decays over its second half)")
 
 
 def _flag(name: str) -> str:

@@ -79,6 +79,8 @@ class TrainConfig:
     pool_size: int = 50               # past fakes D learns from (paper: 50; 0 = only the newest)
     res_blocks: int = 4               # residual blocks in each CycleGAN generator (paper: 6 at 128 px, 9 at 256)
     patch: int = 18                   # CycleGAN D's patch in pixels: 12, 18 or 34 (34 sees a whole 28 px digit)
+    # learning-rate schedule, every family: both rates fall linearly to ~0 over this last fraction of the steps
+    lr_decay: float = 0.0             # 0 = constant (CycleGAN then keeps its paper's decay over the second half)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -161,6 +163,8 @@ class TrainConfig:
                 problems.append(f"{name} must be at least 1.")
         if self.n_fixed < 1 or self.n_fixed > 256:
             problems.append("Number of fixed-noise samples must be between 1 and 256.")
+        if not (0 <= self.lr_decay <= 1):
+            problems.append(f"The learning-rate decay must be a fraction of the steps in [0, 1], not {self.lr_decay}.")
         return problems
 
     def _big_image_problems(self) -> list[str]:

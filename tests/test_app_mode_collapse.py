@@ -90,6 +90,23 @@ def test_reset_takes_a_new_seed_and_settings_are_checked(root):
     assert "must be a multiple of the packing (3)" in texts(at.error)
 
 
+def test_the_cure_preset_and_its_settings(root):
+    at = lab({"panel": ["vanilla-grid", "r1-decay-grid"]})
+    code = at.code[1].value
+    assert "--dataset toy-grid" in code and "--lr-decay 0.5" in code and "--r1-gamma" not in code  # R1 1 is the default
+    assert "--r1-gamma 0.0" in at.code[0].value
+    r1 = [n for n in at.number_input if n.label == "R1 weight"]
+    decay = [n for n in at.number_input if n.label == "Learning-rate decay"]
+    assert [n.value for n in r1] == [0.0, 1.0] and [n.value for n in decay] == [0.0, 0.5]
+    decay[1].set_value(0.25)
+    at.button(key="FormSubmitter:settings_1-Apply (restarts the panel)").click().run()
+    assert not at.exception and "--lr-decay 0.25" in at.code[1].value
+    decay = [n for n in at.number_input if n.label == "Learning-rate decay"]
+    decay[0].set_value(2.0)
+    at.button(key="FormSubmitter:settings_0-Apply (restarts the panel)").click().run()
+    assert "learning-rate decay must be a fraction" in texts(at.error)
+
+
 def test_save_panel_as_a_run(root):
     at = lab()
     at.button(key="step_0").click().run()

@@ -18,7 +18,7 @@ from ganlib.models.layers import MinibatchDiscrimination
 from ganlib.models.mlp import MLPDiscriminator
 from ganlib.train import rundir
 from ganlib.train.loop import train
-from ganlib.train.steps import AdversarialStep
+from ganlib.train.steps import AdversarialStep, lr_factor
 
 TINY = dict(width=8, batch_size=16, eval_every=5, eval_samples=400, log_every=2, max_steps=10)
 
@@ -89,6 +89,26 @@ def test_minibatch_discrimination_shapes():
     assert torch.allclose(same, torch.full((4, 6), 3.0))
     D = MLPDiscriminator((2,), hidden=16, minibatch_discrimination=True, pack=2)
     assert D(torch.randn(10, 2)).shape == (5,)
+    # against a reference batch: each row gets what it would get in a batch with the reference rows
+    ref = torch.randn(7, 20)
+    for i in range(5):
+        in_batch = layer(torch.cat([x[i:i + 1], ref]))[0]
+        assert torch.allclose(layer(x, reference=ref)[i], in_batch, atol=1e-6)
+    grid, samples = torch.randn(6, 2), torch.randn(8, 2)
+    with torch.no_grad():
+        assert D(grid, mbd_reference=samples).shape == (3,)
+        assert torch.allclose(D(grid[:2], mbd_reference=samples), D(torch.cat([grid[:2], samples]))[:1], atol=1e-6)
+
+
+def test_d_surface_with_minibatch_discrimination_is_cheap_and_judges_against_g():
+    arena = Arena(arena_config("mbd-ring", **TINY))
+    axis, values = arena.d_surface(n=10)
+    assert values.shape == (10, 10) and torch.isfinite(values).all()
+    p = torch.tensor([[axis[2], axis[5]]])
+    with torch.no_grad():
+        arena.D.eval()
+        direct = torch.sigmoid(arena.D(torch.cat([p, arena.points(TINY["batch_size"] - 1)])))[0]
+    assert values[5, 2] == pytest.approx(float(direct), abs=1e-5)
 
 
 def _step(cfg: TrainConfig, seed: int = 0):
@@ -139,6 +159,38 @@ def test_pacgan_with_wgan_gp_and_r1_trains():
         _, _, step = _step(cfg)
         stats = step(lambda: (x[:16], None), 0, True)
         assert all(torch.isfinite(v) for v in stats.values())
+
+
+# ---------------------------------------------------------------- learning-rate decay (every family)
+
+def test_lr_factor_is_flat_then_falls_linearly_to_near_zero():
+    factors = [lr_factor(s, 100, 0.3) for s in range(100)]
+    assert factors[:71] == [1.0] * 71                                   # the first 70% (and the first decay step)
+    assert all(a > b for a, b in zip(factors[70:], factors[71:]))        # then strictly down
+    assert factors[-1] == pytest.approx(2 / 31) and lr_factor(500, 100, 0.3) == pytest.approx(1 / 31)
+    assert lr_factor(99, 100, 0.0) == 1.0 and lr_factor(5, 0, 0.5) == 1.0
+    from ganlib.models.cyclegan import linear_decay                     # CycleGAN's schedule is fraction 0.5
+    assert all(lr_factor(s, 37, 0.5) == pytest.approx(linear_decay(s, 37)) for s in range(37))
+
+
+def test_lr_decay_is_validated_and_a_cli_flag():
+    assert "learning-rate decay" in TrainConfig(lr_decay=1.5).validate()[0]
+    from ganlib.cli import command_for
+    assert "--lr-decay 0.5" in command_for(TrainConfig(model="gan", dataset="toy-grid", lr_decay=0.5), "runs/x")
+
+
+def test_lr_decay_in_the_arena_and_the_loop_alike(tmp_path):
+    cfg = arena_config("vanilla-grid", **{**TINY, "lr_decay": 0.5})
+    arena = Arena(cfg)
+    arena.train(cfg.max_steps)
+    lrs = [r["lr_g"] for r in arena.train_rows]                         # logged at steps 2, 4, ..., 10
+    assert lrs[0] == cfg.lr_g and lrs[-1] == pytest.approx(cfg.lr_g * lr_factor(9, 10, 0.5))
+    assert arena.opt_d.param_groups[0]["lr"] == pytest.approx(cfg.lr_d * lr_factor(9, 10, 0.5))
+    train(cfg, tmp_path / "run")
+    G, _ = load_generator(tmp_path / "run")
+    assert torch.allclose(G(arena.fixed_noise), arena.points(len(arena.fixed_noise)), atol=1e-4)
+    loop_lrs = [r["lr_g"] for r in rundir.read_metrics(tmp_path / "run", kind="train")]
+    assert loop_lrs == pytest.approx(lrs)
 
 
 # ---------------------------------------------------------------- the arena

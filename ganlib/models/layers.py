@@ -51,8 +51,14 @@ class MinibatchDiscrimination(nn.Module):
         self.n_kernels, self.kernel_dim = n_kernels, kernel_dim
         self.T = nn.Parameter(torch.randn(in_features, n_kernels * kernel_dim) * 0.02)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, A) -> (N, A + n_kernels)
+    def forward(self, x: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, A) -> (N, A + n_kernels). With `reference` (M, A), each row of x is compared with the
+        reference rows instead of the rest of x: what x would get in a batch with them (no N x N cost)."""
         m = (x @ self.T).view(-1, self.n_kernels, self.kernel_dim)         # (N, B, C)
+        if reference is not None:
+            r = (reference @ self.T).view(-1, self.n_kernels, self.kernel_dim)  # (M, B, C)
+            dist = (m.unsqueeze(1) - r.unsqueeze(0)).abs().sum(-1)         # (N, M, B)
+            return torch.cat([x, torch.exp(-dist).sum(1)], dim=1)
         dist = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(-1)             # (N, N, B)
         o = torch.exp(-dist).sum(1) - 1.0                                  # exclude self: exp(0) = 1
         return torch.cat([x, o], dim=1)

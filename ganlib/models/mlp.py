@@ -58,11 +58,17 @@ class MLPDiscriminator(nn.Module):
         self.head = sn(nn.Linear(hidden + (self.mbd.n_kernels if self.mbd else 0), 1), spectral_norm)
         init_weights(self)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None,
+                mbd_reference: torch.Tensor | None = None) -> torch.Tensor:
+        """mbd_reference (M, *in_shape), unconditional only: minibatch discrimination compares each
+        input with these samples instead of with the rest of x (D's output over a grid of points)."""
         h = x.reshape(x.shape[0] // self.pack, -1)  # (N / pack, pack * prod(in_shape)), packs of consecutive rows
         if self.embed is not None:
             h = torch.cat([h, self.embed(y)], dim=1)
         h = self.body(h)
         if self.mbd is not None:
-            h = self.mbd(h)
+            ref = None
+            if mbd_reference is not None:
+                ref = self.body(mbd_reference.reshape(mbd_reference.shape[0] // self.pack, -1))
+            h = self.mbd(h, ref)
         return self.head(h).squeeze(1)

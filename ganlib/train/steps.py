@@ -49,9 +49,19 @@ def build_step(config, kwargs: dict, datas: list, device: torch.device,
     G, D = G.to(device), D.to(device)
     opt_g, opt_d = _adam(G.parameters(), config.lr_g, config), _adam(D.parameters(), config.lr_d, config)
     G_ema = make_ema(G) if config.ema_decay > 0 else None
-    step = AdversarialStep(G, D, opt_g, opt_d, config, G_ema, device, autocast_dtype)
+    step = AdversarialStep(G, D, opt_g, opt_d, config, G_ema, device, autocast_dtype, total_steps)
     step.set_fixed_inputs(datas[0])
     return step
+
+
+def lr_factor(step: int, total_steps: int, fraction: float) -> float:
+    """Learning-rate factor at `step`: 1, then over the last `fraction` of total_steps linearly down to
+    2/(n+1) at the last step, 1/(n+1) after it (fraction 0.5 is CycleGAN's schedule)."""
+    start = int(total_steps * (1.0 - fraction) + 1e-9)  # floor, as CycleGAN's total // 2
+    n = total_steps - start
+    if n <= 0 or fraction <= 0:
+        return 1.0
+    return 1.0 - min(max(0, step - start), n) / float(n + 1)
 
 
 def _grad_norm(params: list[torch.Tensor], clip: float) -> torch.Tensor:
@@ -72,11 +82,15 @@ class AdversarialStep:
 
     With unrolled_steps = k > 0 (Metz et al. 2017), G's loss is taken against D after k simulated
     updates on the same batch, differentiated through those updates; D's own weights never change.
+
+    With lr_decay = f > 0, both learning rates fall linearly to ~0 over the last f of total_steps.
     """
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_g, opt_d, config,
-                 G_ema: nn.Module | None, device: torch.device, autocast_dtype: torch.dtype | None):
+                 G_ema: nn.Module | None, device: torch.device, autocast_dtype: torch.dtype | None,
+                 total_steps: int = 0):
         self.G, self.D, self.opt_g, self.opt_d, self.cfg = G, D, opt_g, opt_d, config
+        self.total_steps = total_steps
         self.conditional = config.model == "cgan"
         self.G_ema, self.device = G_ema, device
         self.latent_dim = G.latent_dim
@@ -157,6 +171,10 @@ class AdversarialStep:
 
     def __call__(self, next_batch, step: int, want_grad_norms: bool) -> dict[str, torch.Tensor]:
         cfg, cond = self.cfg, self.conditional
+        if cfg.lr_decay > 0:
+            factor = lr_factor(step, self.total_steps, cfg.lr_decay)
+            self.opt_g.param_groups[0]["lr"] = cfg.lr_g * factor
+            self.opt_d.param_groups[0]["lr"] = cfg.lr_d * factor
         for i in range(cfg.n_critic):
             real, real_y = next_batch()
             real = self.augment(real)
@@ -212,7 +230,7 @@ class CycleGANStep:
 
     The generators minimise L_GAN(G, D_B) + L_GAN(F, D_A) + lambda_cycle * L_cyc + lambda_cycle *
     lambda_identity * L_identity; each D then learns real from the image pool's fakes. Both optimisers'
-    learning rates follow models.cyclegan.linear_decay. Labels are never used.
+    learning rates follow models.cyclegan.linear_decay (or lr_factor, when lr_decay is set). Labels are never used.
     """
 
     def __init__(self, config, kwargs: dict, data_a, data_b, device: torch.device,
@@ -274,7 +292,8 @@ class CycleGANStep:
 
     def __call__(self, next_batch, step: int, want_grad_norms: bool) -> dict[str, torch.Tensor]:
         cfg = self.cfg
-        factor = linear_decay(step, self.total_steps)
+        factor = (lr_factor(step, self.total_steps, cfg.lr_decay) if cfg.lr_decay > 0
+                  else linear_decay(step, self.total_steps))
         self.opt_g.param_groups[0]["lr"] = cfg.lr_g * factor
         self.opt_d.param_groups[0]["lr"] = cfg.lr_d * factor
         (a, _), (b, _) = next_batch()
