@@ -67,6 +67,18 @@ MODELS = {
         "sample_command": "python -m ganlib diversity --checkpoint checkpoints/dcgan_mnist_cured.pt --out cured.png",
     },
 }
+# issue 9's StyleGAN: trained with OMP_NUM_THREADS=1 (see checkpoints/README.md); its disentanglement figures
+# (`python -m ganlib style-check`) are recorded beside the evaluate figures
+MODELS["stylegan_mnist"] = {
+    "title": "StyleGAN · MNIST digits",
+    "family": "stylegan",
+    "dataset": "mnist",
+    "train_command": "python -m ganlib train --model stylegan --dataset mnist --style-mode adain --latent-dim 64 "
+                     "--width 16 --batch-size 32 --lr 0.002 --beta1 0 --beta2 0.99 --r1-gamma 1 --r1-every 4 "
+                     "--max-steps 5000 --log-every 50 --eval-every 1000 --quiet --out runs/stylegan_mnist",
+    "sample_command": "python -m ganlib style-mix --checkpoint checkpoints/stylegan_mnist.pt --layers coarse --out mix.png",
+    "style_check_command": "python -m ganlib style-check --checkpoint checkpoints/stylegan_mnist.pt --n 1000 --json",
+}
 KEEP = ("num_samples", "fid", "kid", "precision", "recall", "class_coverage", "coverage_100", "class_kl_uniform",
         "mnist_score", "real_mnist_score", "label_accuracy", "near_duplicate_frac", "feature_diversity",
         "real_feature_diversity")
@@ -133,6 +145,8 @@ def main() -> int:
                          for k in KEEP if k in result},
             "real_floor": floor,
         }
+        if spec.get("style_check_command"):
+            manifest["models"][name]["style_check"] = json.loads(run(spec["style_check_command"]))
         path.write_text(json.dumps(manifest, indent=2) + "\n")
         print(f"{name}: " + json.dumps(manifest["models"][name]["evaluate"]), flush=True)
     return 0

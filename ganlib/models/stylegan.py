@@ -315,12 +315,30 @@ class StyleGANGenerator(nn.Module):
         return self.crop(self.synthesis(ws, noise_mode=noise_mode))
 
 
+class GroupMinibatchStd(nn.Module):
+    """StyleGAN2's minibatch std: within each group of `group` samples, the std of every feature, averaged
+    to one number per group, appended as an extra channel. (N, C, H, W) -> (N, C + 1, H, W)."""
+
+    def __init__(self, group: int = 4):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = min(self.group, n) if n % min(self.group, n) == 0 else 1
+        y = x.float().view(g, -1, c, h, w)                          # (G, N/G, C, H, W): sample i in group i % (N/G)
+        y = (y.var(0, unbiased=False) + 1e-8).sqrt().mean((1, 2, 3))   # (N/G,)
+        y = y.repeat(g).view(n, 1, 1, 1).expand(n, 1, h, w).to(x.dtype)
+        return torch.cat([x, y], dim=1)
+
+
 class StyleGANDiscriminator(nn.Module):
     """images (N, C, S, S) -> (N,) logits. StyleGAN2's residual D: from-image 1x1, then per resolution a
     3x3 conv, a 2x average-pool down and a 3x3 conv (plus a pooled 1x1 skip), minibatch std at 4x4, two
     linear layers."""
 
-    def __init__(self, image_size: int = 28, channels: int = 1, width: int = 16, num_classes: int = 0):
+    def __init__(self, image_size: int = 28, channels: int = 1, width: int = 16, num_classes: int = 0,
+                 mbstd_group: int = 4):
         super().__init__()
         assert image_size in (28, 32), image_size
         self.image_size, self.num_classes = image_size, 0
@@ -331,7 +349,7 @@ class StyleGANDiscriminator(nn.Module):
             self.blocks.append(nn.ModuleDict({"conv1": EqualConv2d(cin, cin, 3), "conv2": EqualConv2d(cin, cout, 3),
                                               "skip": EqualConv2d(cin, cout, 1, bias=False)}))
         c4 = channels_at(4, width)
-        self.mbstd = MinibatchStd()
+        self.mbstd = GroupMinibatchStd(mbstd_group) if mbstd_group else MinibatchStd()   # 0: over the whole batch
         self.conv4 = EqualConv2d(c4 + 1, c4, 3)
         self.fc = EqualLinear(c4 * 16, c4)
         self.out = EqualLinear(c4, 1)
