@@ -332,7 +332,10 @@ elif view == "Styles":
             with st.container(key=f"style_strip_{n}"):
                 st.slider(f"{dirs.names[n]} · {dirs.scores[n]:.1%} of the eigenvalue sum", -SLIDER_RANGE, SLIDER_RANGE,
                           step=0.5, key=f"style_d{n}")
-                st.image(direction_strip(path, mtime, s["style_seed"], lo, hi, n, s["style_psi"]), output_format="PNG")
+                strip = direction_strip(path, mtime, s["style_seed"], lo, hi, n, s["style_psi"])
+                st.image(strip, output_format="PNG")
+            st.download_button("PNG", strip, file_name=f"style_{lo}-{hi}_dir{n}_seed{s['style_seed']}.png",
+                               mime="image/png", key=f"dl_strip_{n}", icon=":material/download:")
         st.caption(f"Closed-form (SeFa) directions of the {lo}–{hi} px layers' style weights, applied to those "
                    "layers only: every other layer keeps its style, so a slider changes only what this group "
                    "controls.")
