@@ -275,3 +275,33 @@ def test_config_refuses_what_stylegan_cannot_do():
     assert "n_critic 1" in tiny_config(n_critic=2).validate()[0]
     assert "wgan-gp" in tiny_config(loss="wgan-gp").validate()[0]
     assert "2-D" in tiny_config(dataset="toy-ring").validate()[0]
+
+
+def test_model_card_rows_count_every_parameter():
+    from ganlib.modelcard import config_card, data_shape_for, totals
+    from ganlib.models import build_models, model_kwargs
+
+    config = TrainConfig(model="stylegan", width=4, latent_dim=8, mapping_layers=2)
+    card = config_card(config)
+    G, D = build_models("stylegan", model_kwargs(config, *data_shape_for(config)))
+    assert totals(card["G"])[0] == sum(p.numel() for p in G.parameters())
+    assert totals(card["D"])[0] == sum(p.numel() for p in D.parameters())
+    assert card["G"][-1].output_shape == (1, 28, 28) and card["D"][-1].output_shape == (1,)
+    layers = [r.layer for r in card["G"]]
+    assert sum(x.startswith("StyledConv") for x in layers) == 7 and sum(x.startswith("ToImage") for x in layers) == 4
+    assert "EqualLinear 8→8, lr×0.01" in layers and "AdaIN" in layers[6]
+
+
+def test_cli_style_check_and_style_mix(tmp_path, capsys):
+    from ganlib.cli import main
+
+    train(tiny_config(max_steps=2), tmp_path / "run")
+    assert main(["style-mix", "--checkpoint", str(tmp_path / "run"), "--a", "1,2", "--b", "3", "--layers", "16-32",
+                 "--out", str(tmp_path / "mix.png")]) == 0
+    assert (tmp_path / "mix.png").read_bytes()[:4] == b"\x89PNG" and "16-32 px layers from A" in capsys.readouterr().out
+    assert main(["style-check", "--checkpoint", str(tmp_path / "run"), "--n", "20", "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)) >= {"coarse_keeps_a", "ink_corr_b", "noise_keeps_label"}
+    assert main(["style-mix", "--checkpoint", str(tmp_path / "run"), "--layers", "5-9", "--out", str(tmp_path / "x.png")]) == 2
+    assert "layer range" in capsys.readouterr().err
+    assert main(["style-check", "--checkpoint", "checkpoints/dcgan_mnist.pt"]) == 2
+    assert "needs a stylegan checkpoint" in capsys.readouterr().err
