@@ -2,11 +2,16 @@
 another layer range redraws the mixes (and only them: the sources A stay), with the range in the URL."""
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from ganlib.pretrained import manifest
 
 pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -14,11 +19,10 @@ def model(runs_root) -> str:
     """The shipped StyleGAN's link id; where none is shipped, a tiny run's (trained here in seconds)."""
     if "stylegan_mnist" in manifest():
         return "stylegan_mnist"
-    from ganlib.config import TrainConfig
-    from ganlib.train.loop import train
-
-    train(TrainConfig(model="stylegan", subset=64, batch_size=8, width=4, latent_dim=8, mapping_layers=2, max_steps=2,
-                      log_every=1, sample_every=2, checkpoint_every=2, eval_every=0, n_fixed=4), runs_root / "tiny")
+    # in its own process, as the Train page starts runs (the teardown stops any process a run's status names)
+    subprocess.run([sys.executable, "-m", "ganlib", "train", "--model", "stylegan", "--subset", "64", "--batch-size", "8",
+                    "--width", "4", "--latent-dim", "8", "--mapping-layers", "2", "--max-steps", "2", "--eval-every", "0",
+                    "--n-fixed", "4", "--quiet", "--out", str(runs_root / "tiny")], check=True, cwd=REPO)
     return "run:tiny"
 
 SRC = """(sel) => {
