@@ -149,3 +149,32 @@ def test_the_shipped_stylegan_opens_first():
     assert "classifier reads" not in texts(at.caption)   # the grid is plain images; the large views read digits
     at.segmented_control(key="style_view").set_value("Truncation").run()
     assert "classifier reads" in texts(at.caption)
+
+
+def test_the_train_page_offers_stylegan_and_launches_it(tmp_path, monkeypatch):
+    """A StyleGAN run can be started from the Train & monitor form (a real, tiny one) and is then watched."""
+    import time
+
+    from ganlib.train import jobs
+
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page(str(Path(APP).parent / "app_pages" / "1_Train.py")).run()
+    at.selectbox(key="cfg_model").set_value("stylegan").run()
+    assert not at.error and not at.exception
+    g = [d.value for d in at.dataframe if "flops" in d.value.columns][0]
+    assert any(str(x).startswith("StyledConv") for x in g["layer"]) and list(g["output"])[-2] == "1×28×28"
+    assert at.selectbox(key="cfg_style_mode").value == "adain"
+    for key, value in (("cfg_subset", 64), ("cfg_batch_size", 8), ("cfg_width", 4), ("cfg_latent_dim", 8),
+                       ("cfg_max_steps", 2), ("cfg_eval_every", 0)):
+        at.number_input(key=key).set_value(value)
+    at.text_input(key="run_name").input("style-run").run()
+    at.button(key="start").click().run()
+    assert not at.exception and not at.error
+    [run] = jobs.run_dirs(tmp_path / "runs")
+    deadline = time.time() + 120
+    while jobs.status(run)["state"] not in ("finished", "failed") and time.time() < deadline:
+        time.sleep(0.5)
+    assert jobs.status(run)["state"] == "finished", jobs.status(run)
+    at.run()
+    assert at.selectbox(key="run").value == "style-run" and not at.exception
