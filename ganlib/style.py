@@ -214,6 +214,8 @@ def style_check(G: nn.Module, classifier: nn.Module, n: int = 1000, seed: int = 
 
     - coarse_keeps_a: share of mixes (coarse 4-8 from A, 16-32 from B) our classifier reads as A's digit
       (its reading of A itself); coarse_reads_b: the share read as B's digit instead (for contrast);
+      coarse_keeps_a_when_differ: the same share over the pairs_differ pairs whose A and B read as different
+      digits (a generator that draws one digit for everything would pass coarse_keeps_a, not this);
     - ink_corr_b: Pearson correlation of the mix's ink with B's (fine 16-32 come from B); ink_corr_a with A's;
       thickness_corr_b: the same for stroke thickness (latent.image_attributes);
     - noise_pixel_change: mean absolute pixel change (in [0, 1] units) between two noise draws with w fixed;
@@ -232,9 +234,12 @@ def style_check(G: nn.Module, classifier: nn.Module, n: int = 1000, seed: int = 
     x_n1 = render(G, w_a, noises=noise_draws(G, n, seed + 2, n))
     x_n2 = render(G, w_a, noises=noise_draws(G, n, seed + 3, n))
     th_b, th_mix = image_attributes(x_b)["thickness"], image_attributes(x_mix)["thickness"]
+    differ = y_a != y_b   # pairs where keeping A's digit is not the same as keeping B's (a collapsed G has few)
     return {"n": n, "seed": seed, "coarse_layers": [lo, hi],
             "coarse_keeps_a": float((y_mix == y_a).float().mean()),
             "coarse_reads_b": float((y_mix == y_b).float().mean()),
+            "pairs_differ": int(differ.sum()),
+            "coarse_keeps_a_when_differ": float((y_mix == y_a)[differ].float().mean()) if differ.any() else 0.0,
             "ink_corr_b": round(_pearson(ink(x_mix), ink(x_b)), 4),
             "ink_corr_a": round(_pearson(ink(x_mix), ink(x_a)), 4),
             "thickness_corr_b": round(_pearson(th_mix, th_b), 4),
