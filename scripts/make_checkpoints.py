@@ -75,7 +75,7 @@ MODELS["stylegan_mnist"] = {
     "dataset": "mnist",
     "train_command": "python -m ganlib train --model stylegan --dataset mnist --style-mode adain --latent-dim 64 "
                      "--width 16 --batch-size 32 --lr 0.002 --beta1 0 --beta2 0.99 --r1-gamma 1 --r1-every 4 "
-                     "--style-mixing-prob 0.5 --max-steps 4000 --log-every 50 --eval-every 500 --eval-samples 1000 "
+                     "--style-mixing-prob 0 --max-steps 2000 --log-every 50 --eval-every 250 --eval-samples 1000 "
                      "--quiet --out runs/stylegan_mnist",
     "sample_command": "python -m ganlib style-mix --checkpoint checkpoints/stylegan_mnist.pt --layers coarse --out mix.png",
     "style_check_command": "python -m ganlib style-check --checkpoint checkpoints/stylegan_mnist.pt --n 1000 --json",
@@ -136,7 +136,7 @@ def main() -> int:
             if run_dir.exists():
                 raise SystemExit(f"{run_dir} exists; remove it or pass --skip-training.")
             run(spec["train_command"])
-        spec["export_command"] = f"python -m ganlib export --checkpoint runs/{name} --out checkpoints/{name}.pt"
+        spec.setdefault("export_command", f"python -m ganlib export --checkpoint runs/{name} --out checkpoints/{name}.pt")
         spec["evaluate_command"] = f"python -m ganlib evaluate --checkpoint checkpoints/{name}.pt --n 10000 --json"
         run(spec["export_command"])
         result = json.loads(run(spec["evaluate_command"]))
