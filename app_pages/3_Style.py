@@ -17,10 +17,10 @@ from ganlib.pretrained import generator_choices
 from ganlib.train.jobs import runs_root
 
 VIEWS = ["Mixing", "Styles", "Noise", "Truncation", "Layers"]
-PRESETS = {"Coarse 4–8": (4, 8), "Middle 16": (16, 16), "Fine 32": (32, 32), "Middle + fine 16–32": (16, 32)}
+PRESETS = {"Coarse 4–8": (4, 8), "Middle 16": (16, 16), "Fine 32": (32, 32), "16–32": (16, 32)}
 N_A, N_B = 4, 3              # sources across the top and down the side
 N_SLIDERS = 4
-SLIDER_RANGE = 10.0          # steps along a unit direction in w (w's spread is a few units per axis)
+SLIDER_RANGE = 6.0           # steps along a unit direction in w (w spreads ~1.3 per axis in the shipped model)
 URL_KEYS = ("model", "view", "a", "b", "layers", "seed", "group", "d", "psi", "noise", "nseed", "layer")
 
 st.title("Style studio")
@@ -270,7 +270,7 @@ def open_cell(png_big: bytes, i: int, j: int, lo: int, hi: int) -> None:
 
 
 if view == "Mixing":
-    c = st.columns([1.1, 1.1, 1.1, 1.5, 3, 1.2, 1.2], vertical_alignment="bottom")
+    c = st.columns([1.4, 1.4, 1.2, 1.1, 2.6, 1.4, 1.4], vertical_alignment="bottom")
     for col, (name, r) in zip(c, PRESETS.items()):   # presets set the range slider, the one source of truth
         col.button(name, key=f"style_preset_{r[0]}_{r[1]}", on_click=set_layers, args=(r,), width="stretch",
                    type="primary" if r == range_of(s["style_layers"]) else "secondary")
