@@ -9,11 +9,15 @@ HERE = Path(__file__).parent
 # (file, title, icon, what it is for); a page is listed only once its file exists
 PAGES = [
     ("app_pages/1_Train.py", "Train & monitor", ":material/monitoring:",
-     "Launch GAN, DCGAN, CGAN or CycleGAN training in the background and watch it live: loss curves, D(x) vs "
+     "Launch GAN, DCGAN, CGAN, CycleGAN or StyleGAN training in the background and watch it live: loss curves, D(x) vs "
      "D(G(z)), samples from fixed noise, a training doctor. Pause, stop, resume, compare and replay runs."),
     ("app_pages/2_Latent.py", "Latent explorer", ":material/explore:",
      "Open any generator (shipped or your run) and steer it: direction sliders (PCA, closed-form, "
      "attribute), truncation, interpolation, and inversion of a digit you draw or upload."),
+    ("app_pages/3_Style.py", "Style studio", ":material/palette:",
+     "Open a StyleGAN and see what each layer does: style mixing between two rows of digits (coarse, middle, "
+     "fine or any layer range), per-layer-group style sliders, noise strength and resampling, truncation "
+     "beside the mean-w image, and any layer's feature maps."),
     ("app_pages/4_Translate.py", "Translate", ":material/translate:",
      "Turn typeset digits into handwriting and back with a CycleGAN: your own drawn or uploaded digit, a "
      "batch, every font; the round trip's error map, the identity mapping, an early checkpoint beside the final."),

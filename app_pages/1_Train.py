@@ -30,6 +30,8 @@ NAMES = {"gan": "GAN (fully connected)", "dcgan": "DCGAN", "cgan": "CGAN (condit
          "ns": "non-saturating BCE (ns)", "bce": "minimax BCE", "lsgan": "least squares (LSGAN)",
          "wgan-gp": "WGAN-GP", "hinge": "hinge", 0: "data set's own"}
 NAMES["cyclegan"] = "CycleGAN (data set <-> domain B)"
+NAMES["stylegan"] = "StyleGAN (mapping network, styles per layer, noise)"
+CHOICES["style_mode"] = ("adain", "modulate")  # StyleGAN's style injection
 LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Max steps (0 = use epochs)",
           "grad_clip": "Gradient clipping (0 = off)", "ema_decay": "EMA of G weights (0 = off)",
           "subset": "Subset (0 = all)", "data_dir": "Data directory", "n_critic": "D steps per G step",
@@ -43,6 +45,9 @@ LABELS.update(pack="PacGAN pack (1 = off)", unrolled_steps="Unrolled D steps (0 
 LABELS.update(dataset_b="Domain B (CycleGAN)", data_dir_b="Domain B directory (CycleGAN)",
               lambda_cycle="Cycle-loss weight (CycleGAN)", lambda_identity="Identity weight, x cycle (CycleGAN)",
               pool_size="Image pool (CycleGAN)", res_blocks="Residual blocks (CycleGAN)")
+LABELS.update(mapping_layers="Mapping layers (StyleGAN)", mapping_lr_mul="Mapping lr multiplier (StyleGAN)",
+              style_mode="Style injection (StyleGAN)", style_mixing_prob="Style-mixing probability (StyleGAN)",
+              r1_every="Lazy R1 every N steps (StyleGAN)")
 STEPS = {"lr_g": 1e-5, "lr_d": 1e-5, "r1_gamma": 0.5, "label_smoothing": 0.05, "grad_clip": 0.5, "ema_decay": 0.001,
          "beta1": 0.05, "beta2": 0.001, "gp_weight": 1.0}
 MAIN_FIELDS = (("model", "dataset", "loss"), ("batch_size", "lr_g", "lr_d", "epochs", "max_steps"),
@@ -80,6 +85,13 @@ HELP = {
     "amp": "bf16 autocast where the CPU or GPU has native bf16: 1.2 to 1.5x faster on such CPUs and for wide nets "
            "on a GPU (H100, width 128, batch 1024: 1.45x), but slower for the small default nets on a GPU (0.8x).",
 }
+HELP.update(
+    style_mode="StyleGAN: adain (StyleGAN1: normalise each channel, then the style's scale and shift) or modulate "
+               "(StyleGAN2: the style scales the conv weights, then demodulation); AdaIN kept its variety on 2 CPU cores.",
+    style_mixing_prob="StyleGAN: share of G steps whose images switch to a second w at a random layer (paper: 0.9), "
+                      "so neighbouring layers do not rely on each other.",
+    mapping_lr_mul="StyleGAN: the mapping network z -> w learns this much slower than the rest (paper: 0.01).",
+    r1_every="StyleGAN: lazy regularisation, R1 every N steps weighted by N (StyleGAN2 uses 16).")
 STATE_COLORS = {"queued": "gray", "running": "green", "paused": "orange", "stopped": "blue",
                 "finished": "violet", "failed": "red"}
 

@@ -13,7 +13,8 @@ from .config import DATASETS, LOSSES, MODELS, TrainConfig
 
 _CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "dataset_b": DATASETS}
 _HELP = {
-    "model": "gan (fully connected), dcgan, cgan (conditional DCGAN), or cyclegan (translate --dataset <-> --dataset-b)",
+    "model": "gan (fully connected), dcgan, cgan (conditional DCGAN), cyclegan (translate --dataset <-> --dataset-b) "
+             "or stylegan (mapping network, styles per layer, noise)",
     "dataset": "data set name",
     "data_dir": "folder of MNIST idx files, or of images for --dataset folder",
     "download": "allow downloading a data set that is not bundled (needs internet)",
@@ -27,6 +28,8 @@ _HELP = {
     "dataset_b": "CycleGAN's domain B (domain A is --dataset)",
     "data_dir_b": "domain B's folder of MNIST idx files or images",
 }
+_HELP.update(style_mode="StyleGAN: adain (StyleGAN1) or modulate (StyleGAN2 weight demodulation)",
+             r1_every="lazy R1: penalise D's gradient every N steps, weighted by N (StyleGAN; 1 = every step)")
 _HELP.update(pack="PacGAN: D judges M samples at once, concatenated (1 = off; the batch size must be a multiple)",
              unrolled_steps="Unrolled GAN: G's loss through K simulated D updates (0 = off; costs ~K+1 D passes)")
 # several processes (torchrun): what the batch and the learning rates mean there
@@ -370,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_train_classifier)
     add_latent_commands(sub)
     add_translate_commands(sub)
+    add_style_commands(sub)
 
     v = sub.add_parser("diversity", help="the 100-sample diversity test of a digit generator: class histogram, "
                                          "coverage of 0-9, KL to uniform, most similar pairs")
@@ -624,6 +628,71 @@ def add_translate_commands(sub) -> None:
     tr.add_argument("--out", required=True, help="OUT.png (grid) or OUT.npy ((N, 1, 28, 28) in [-1, 1])")
     tr.add_argument("--device", default="auto")
     tr.set_defaults(func=cmd_translate)
+
+
+# ---------------------------------------------------------------- StyleGAN (python -m ganlib style-check / style-mix)
+
+def cmd_style_check(args: argparse.Namespace) -> int:
+    from .metrics.classifier import load_classifier
+    from .style import TARGETS, load_stylegan, style_check
+
+    G, _ = load_stylegan(args.checkpoint)
+    result = style_check(G, load_classifier(), n=args.n, seed=args.seed)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{args.checkpoint}: {result['n']} random pairs (A, B), seed {result['seed']}")
+    print(f"  coarse styles (4-8) from A, 16-32 from B: the classifier reads A's digit in {result['coarse_keeps_a']:.1%} "
+          f"(target {TARGETS['coarse_keeps_a']:.0%}), B's in {result['coarse_reads_b']:.1%}; over the "
+          f"{result['pairs_differ']} pairs whose digits differ, A's in {result['coarse_keeps_a_when_differ']:.1%}")
+    print(f"  fine styles (16-32) from B: ink correlation with B {result['ink_corr_b']:.3f} (with A "
+          f"{result['ink_corr_a']:.3f}); stroke thickness with B {result['thickness_corr_b']:.3f}")
+    print(f"  resampled noise, w fixed: mean absolute pixel change {result['noise_pixel_change']:.4f} (of 1); "
+          f"same reading in {result['noise_keeps_label']:.1%} (target {TARGETS['noise_keeps_label']:.0%})")
+    return 0
+
+
+def cmd_style_mix(args: argparse.Namespace) -> int:
+    import torch
+
+    from .images import save_samples
+    from .style import grid_tensor, load_stylegan, mixing_grid, parse_range, seeds_to_w
+
+    G, _ = load_stylegan(args.checkpoint)
+    lo, hi = parse_range(args.layers)
+    seeds = []
+    for flag, text in (("--a", args.a), ("--b", args.b)):
+        try:
+            seeds.append([int(s) for s in text.split(",") if s.strip()])
+        except ValueError:
+            raise ValueError(f"{flag} takes seeds separated by commas, like 1,2,3, not {text!r}.") from None
+        if not 1 <= len(seeds[-1]) <= 16:
+            raise ValueError(f"{flag} takes between 1 and 16 seeds.")
+    grid = mixing_grid(G, seeds_to_w(G, seeds[0]), seeds_to_w(G, seeds[1]), lo, hi)
+    images, nrow = grid_tensor(grid)
+    save_samples(torch.as_tensor(images), args.out, nrow=nrow)
+    print(f"wrote {args.out}: sources A (seeds {args.a}) across the top, B (seeds {args.b}) down the side; each cell "
+          f"takes the {lo}-{hi} px layers from A and the rest from B")
+    return 0
+
+
+def add_style_commands(sub) -> None:
+    sc = sub.add_parser("style-check", help="measure a StyleGAN's disentanglement: coarse styles keep the digit, "
+                                            "fine styles carry the ink, noise changes only details")
+    sc.add_argument("--checkpoint", required=True, help="stylegan checkpoint file or run directory")
+    sc.add_argument("--n", type=int, default=1000, help="random pairs (default: 1000)")
+    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--json", action="store_true", help="print JSON")
+    sc.set_defaults(func=cmd_style_check)
+
+    sm = sub.add_parser("style-mix", help="a style-mixing grid: sources A across the top, B down the side")
+    sm.add_argument("--checkpoint", required=True, help="stylegan checkpoint file or run directory")
+    sm.add_argument("--a", default="1,2,3,4", help="seeds of the sources A (default 1,2,3,4)")
+    sm.add_argument("--b", default="5,6,7", help="seeds of the sources B (default 5,6,7)")
+    sm.add_argument("--layers", default="coarse", help="layers taken from A: coarse (4-8), middle (16), fine (32) "
+                                                       "or LO-HI in pixels, e.g. 8-16 (default coarse)")
+    sm.add_argument("--out", required=True, help="PNG to write")
+    sm.set_defaults(func=cmd_style_mix)
 
 
 def main(argv: list[str] | None = None) -> int:

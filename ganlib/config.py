@@ -5,7 +5,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-MODELS = ("gan", "dcgan", "cgan", "cyclegan")
+MODELS = ("gan", "dcgan", "cgan", "cyclegan", "stylegan")
 LOSSES = ("ns", "bce", "lsgan", "wgan-gp", "hinge")
 DATASETS = ("mnist", "fashion-mnist", "typeset", "toy-ring", "toy-grid", "folder")
 AUGMENTATIONS = ("translation", "cutout", "color")  # DiffAugment policies (ganlib.augment)
@@ -81,6 +81,12 @@ class TrainConfig:
     patch: int = 18                   # CycleGAN D's patch in pixels: 12, 18 or 34 (34 sees a whole 28 px digit)
     # learning-rate schedule, every family: both rates fall linearly to ~0 over this last fraction of the steps
     lr_decay: float = 0.0             # 0 = constant (CycleGAN then keeps its paper's decay over the second half)
+    # StyleGAN (model stylegan): mapping network, style injection, mixing regularisation, lazy R1
+    mapping_layers: int = 4           # fully connected layers z -> w (paper: 8)
+    mapping_lr_mul: float = 0.01      # the mapping network learns this much slower (paper: 0.01)
+    style_mode: str = "adain"         # adain (StyleGAN1; kept its variety on the CPU) | modulate (StyleGAN2 demodulation)
+    style_mixing_prob: float = 0.9    # share of G steps whose fakes mix two w's at a random layer (paper: 0.9)
+    r1_every: int = 4                 # lazy R1: penalise D's gradient every N steps, weighted by N (1 = every step)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -108,12 +114,14 @@ class TrainConfig:
             problems.append(f"Data set must be one of {', '.join(DATASETS)}, not {self.dataset!r}.")
         if self.dataset == "folder" and not self.data_dir:
             problems.append("The folder data set needs a data directory (--data-dir).")
-        if self.model in ("dcgan", "cgan") and self.dataset.startswith("toy-"):
+        if self.model in ("dcgan", "cgan", "stylegan") and self.dataset.startswith("toy-"):
             problems.append(f"{self.model.upper()} generates images; use the gan model for 2-D {self.dataset}.")
         if self.model == "cgan" and self.dataset in ("toy-ring", "toy-grid", "folder"):
             problems.append(f"CGAN needs a labelled data set (mnist, fashion-mnist or typeset), not {self.dataset}.")
         if self.model == "cyclegan":
             problems += self._cyclegan_problems()
+        if self.model == "stylegan":
+            problems += self._stylegan_problems()
         if self.image_size not in IMAGE_SIZES:
             problems.append(f"Image size must be 28, 32, 64 or 128, not {self.image_size}.")
         elif self.image_size > 32:
@@ -204,4 +212,29 @@ class TrainConfig:
             problems.append(f"The discriminator's patch must be 12, 18 or 34 pixels, not {self.patch}.")
         if not (0 <= self.res_blocks <= 12):
             problems.append(f"Residual blocks must be between 0 and 12, not {self.res_blocks}.")
+        return problems
+
+    def _stylegan_problems(self) -> list[str]:
+        """What a StyleGAN config cannot have, each one sentence."""
+        problems = []
+        if self.style_mode not in ("modulate", "adain"):
+            problems.append(f"The style mode must be modulate or adain, not {self.style_mode!r}.")
+        if not (1 <= self.mapping_layers <= 8):
+            problems.append(f"The mapping network needs between 1 and 8 layers, not {self.mapping_layers}.")
+        if not (0 < self.mapping_lr_mul <= 1):
+            problems.append(f"The mapping learning-rate multiplier must be in (0, 1], not {self.mapping_lr_mul}.")
+        if not (0 <= self.style_mixing_prob <= 1):
+            problems.append(f"The style-mixing probability must be in [0, 1], not {self.style_mixing_prob}.")
+        if not (1 <= self.r1_every <= 64):
+            problems.append(f"Lazy R1 runs every 1 to 64 steps, not every {self.r1_every}.")
+        if self.n_critic != 1 or self.pack > 1 or self.unrolled_steps > 0:
+            problems.append("StyleGAN updates D once per step without packing or unrolling; set n_critic 1, "
+                            "pack 1 and unrolled steps 0.")
+        if self.image_size > 32:
+            problems.append(f"StyleGAN here synthesises 28 or 32 px images, not {self.image_size}; use 28 or 32.")
+        if self.loss not in ("ns", "hinge", "lsgan"):
+            problems.append(f"StyleGAN trains with the ns (the paper's), hinge or lsgan loss, not {self.loss}.")
+        if self.minibatch_discrimination or self.spectral_norm or self.augment:
+            problems.append("StyleGAN's D has its own minibatch std; minibatch discrimination, spectral norm and "
+                            "DiffAugment are not offered for it.")
         return problems

@@ -1,8 +1,9 @@
 """Exploring a trained generator's latent space: interpolation, directions, truncation, inversion.
 
-Everything works in a named latent *space*: "z" (the Gaussian input of the GAN, DCGAN and CGAN
-families) today; StyleGAN's "w" plugs in by adding its branch to `sample_latents`, `synthesize`,
-`mean_latent` and `_early_activations` (PCA of w itself), and every function above them works unchanged.
+Everything works in a named latent *space*: "z" (the Gaussian input of every family) or StyleGAN's "w"
+(the mapping network's output, broadcast to every layer; the tracked mean w is truncation's centre).
+`sample_latents`, `synthesize`, `mean_latent`, `latent_reading_weight` and `_early_activations` (PCA of
+w itself) hold the w branches; every function above them works unchanged. Per-layer ws: ganlib.style.
 
 Directions (each a unit vector in the space, rows of `Directions.vectors`):
 - "sefa":  closed form from the first layer's weights A that read the latent (Shen & Zhou 2021):
@@ -29,7 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-SPACES = ("z",)            # StyleGAN adds "w"
+SPACES = ("z", "w")        # w: StyleGAN only
 DIRECTION_KINDS = ("sefa", "pca", "attribute", "raw")
 KIND_TITLES = {"sefa": "closed-form (SeFa)", "pca": "PCA (GANSpace)", "attribute": "attribute (InterFaceGAN)",
                "raw": "raw z dimension"}
@@ -37,9 +38,15 @@ ATTRIBUTES = ("thickness", "slant", "width")
 CACHE_VERSION = 1
 
 
-def _check_space(space: str) -> None:
+def _check_space(space: str, G: nn.Module | None = None) -> None:
     if space not in SPACES:
         raise ValueError(f"Unknown latent space {space!r}; this model is steered in {', '.join(SPACES)}.")
+    if space == "w" and G is not None and not _is_stylegan(G):
+        raise ValueError("Only StyleGAN models have a w space; steer this model in z.")
+
+
+def _is_stylegan(G: nn.Module) -> bool:
+    return hasattr(G, "mapping") and hasattr(G, "synthesis")
 
 
 def _device(G: nn.Module) -> torch.device:
@@ -76,15 +83,22 @@ def latent_dim(G: nn.Module, space: str = "z") -> int:
 
 
 def sample_latents(G: nn.Module, n: int, seed: int, space: str = "z") -> torch.Tensor:
-    """(n, D) latents for a seed, on the CPU; z of seed s is what `python -m ganlib sample --seed s` uses."""
-    _check_space(space)
+    """(n, D) latents for a seed, on the CPU; z of seed s is what `python -m ganlib sample --seed s` uses;
+    w of seed s is that z through StyleGAN's mapping network."""
+    _check_space(space, G)
     g = torch.Generator().manual_seed(int(seed))
-    return torch.randn(n, latent_dim(G, space), generator=g)
+    z = torch.randn(n, latent_dim(G, space), generator=g)
+    if space == "w":
+        with torch.no_grad():
+            return G.mapping(z.to(_device(G))).float().cpu()
+    return z
 
 
 def mean_latent(G: nn.Module, space: str = "z") -> torch.Tensor:
-    """(D,) the centre that truncation pulls toward: 0 for Gaussian z."""
-    _check_space(space)
+    """(D,) the centre that truncation pulls toward: 0 for Gaussian z, the tracked mean w for StyleGAN's w."""
+    _check_space(space, G)
+    if space == "w":
+        return G.w_avg.detach().float().cpu().clone()
     return torch.zeros(latent_dim(G, space))
 
 
@@ -107,8 +121,11 @@ def synthesize(G: nn.Module, latents: torch.Tensor, labels=None, space: str = "z
     Differentiable (wrap in torch.no_grad() to render). `class_embedding` (N, E) replaces the label
     embedding of a conditional model: what interpolating between two classes blends.
     """
-    _check_space(space)
+    _check_space(space, G)
     z = latents.to(_device(G))
+    if space == "w":   # w (N, D) for every layer, or per-layer ws (N, num_ws, D); the fixed noise
+        ws = z if z.dim() == 3 else G.broadcast(z)
+        return G.crop(G.synthesis(ws, noise_mode="const"))
     if class_embedding is not None:
         h = torch.cat([z, class_embedding.to(z)], 1)
         out = G.net(h[:, :, None, None] if hasattr(G, "image_size") else h)
@@ -205,8 +222,15 @@ class Directions:
 
 
 def latent_reading_weight(G: nn.Module, space: str = "z") -> torch.Tensor:
-    """A (out_features, D): the first layer's weights applied to the latent (label inputs left out)."""
-    _check_space(space)
+    """A (out_features, D): the first layer's weights applied to the latent (label inputs left out).
+    StyleGAN: in z the mapping network's first layer; in w every styled layer's affine (w -> style), stacked."""
+    _check_space(space, G)
+    if _is_stylegan(G):
+        if space == "w":
+            from .style import _style_affine
+
+            return torch.cat([_style_affine(G, i).effective_weight().detach() for i in range(G.num_ws)]).float().cpu()
+        return G.mapping.fcs[0].effective_weight().detach().float().cpu()
     first = G.net[0]
     d = latent_dim(G, space)
     if isinstance(first, nn.ConvTranspose2d):   # weight (in, out, k, k) on a 1x1 input: a linear map
@@ -236,9 +260,12 @@ def sefa_directions(G: nn.Module, k: int = 10, space: str = "z") -> Directions:
 
 @torch.no_grad()
 def _early_activations(G: nn.Module, latents: torch.Tensor, labels, space: str = "z") -> torch.Tensor:
-    """(N, F): the first block's output (after its nonlinearity), where GANSpace takes its PCA."""
-    _check_space(space)
+    """(N, F): the first block's output (after its nonlinearity), where GANSpace takes its PCA;
+    for StyleGAN, w itself (GANSpace's choice for StyleGAN; from z, through the mapping network)."""
+    _check_space(space, G)
     z = latents.to(_device(G))
+    if _is_stylegan(G):
+        return (z if space == "w" else G.mapping(z)).float().cpu()
     y = _labels(G, labels, len(z))
     h = torch.cat([z, G.embed(y.to(z.device))], 1) if y is not None else z
     if isinstance(G.net[0], nn.ConvTranspose2d):

@@ -18,6 +18,8 @@ import torch.nn as nn
 from ganlib.config import TrainConfig
 from ganlib.models import build_models, model_kwargs
 from ganlib.models.layers import MinibatchDiscrimination, MinibatchStd
+from ganlib.models.stylegan import (CenterCrop, ConstantInput, EqualConv2d, EqualLinear, StyledConv,
+                                    ToImage)
 
 PROBE_BATCH = 4  # images pushed through each net to read the shapes (BatchNorm in eval mode takes any batch)
 
@@ -34,7 +36,33 @@ class LayerRow:
         return "×".join(str(s) for s in self.output_shape) if self.output_shape else "scalar"
 
 
+STYLEGAN_ATOMS = (StyledConv, ToImage)  # one row each, their style affine included (the conv is functional)
+
+
+def _describe_stylegan(m: nn.Module) -> str | None:
+    if isinstance(m, StyledConv):
+        cout, cin = m.weight.shape[:2]
+        how = "modulated/demodulated" if m.style_mode == "modulate" else "AdaIN"
+        return f"StyledConv {cin}→{cout}, k3{' after 2x up' if m.up else ''}, {how} + noise"
+    if isinstance(m, ToImage):
+        return f"ToImage {m.weight.shape[1]}→{m.weight.shape[0]}, k1, modulated (skip sum)"
+    if isinstance(m, EqualLinear):
+        lr = f", lr×{m.lr_mul:g}" if m.lr_mul != 1 else ""
+        return f"EqualLinear {m.in_features}→{m.out_features}{lr}"
+    if isinstance(m, EqualConv2d):
+        cout, cin, k = m.weight.shape[:3]
+        return f"EqualConv2d {cin}→{cout}, k{k}"
+    if isinstance(m, ConstantInput):
+        return "learned constant " + "×".join(map(str, m.weight.shape[1:]))
+    if isinstance(m, CenterCrop):
+        return f"centre crop to {m.size}×{m.size}"
+    return None
+
+
 def _describe(m: nn.Module) -> str:
+    styled = _describe_stylegan(m)
+    if styled is not None:
+        return styled
     kind = type(m).__name__.removeprefix("Parametrized")
     sn = " + spectral norm" if hasattr(m, "parametrizations") else ""
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -56,6 +84,16 @@ def _describe(m: nn.Module) -> str:
 def _flops(m: nn.Module, inputs: tuple, out: torch.Tensor, batch_size: int) -> int:
     """FLOPs of one call of leaf module m for the whole batch in the call."""
     x = inputs[0] if inputs else None
+    if isinstance(m, (StyledConv, ToImage)):  # conv MACs + the style affine (+ demodulation's per-sample sums)
+        cout, cin, k = m.weight.shape[:3]
+        n = out.shape[0]
+        return 2 * out.numel() * cin * k * k + 2 * n * m.affine.in_features * m.affine.out_features + 3 * out.numel()
+    if isinstance(m, EqualLinear):
+        return 2 * out.numel() * m.in_features
+    if isinstance(m, EqualConv2d):
+        return 2 * out.numel() * m.weight.shape[1] * m.weight.shape[2] * m.weight.shape[3]
+    if isinstance(m, (ConstantInput, CenterCrop)):
+        return 0
     if isinstance(m, nn.Conv2d):
         return 2 * out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
     if isinstance(m, nn.ConvTranspose2d):  # every input element scatters into Cout x k x k outputs
@@ -78,8 +116,12 @@ def _flops(m: nn.Module, inputs: tuple, out: torch.Tensor, batch_size: int) -> i
 def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """Modules that do the work: no children, or only a spectral-norm parametrization."""
     out = []
+    atoms = [name for name, m in model.named_modules() if isinstance(m, STYLEGAN_ATOMS)]
     for name, m in model.named_modules():
-        if "parametrizations" in name.split("."):
+        if "parametrizations" in name.split(".") or any(name.startswith(a + ".") for a in atoms):
+            continue
+        if isinstance(m, STYLEGAN_ATOMS):
+            out.append((name, m))
             continue
         if [c for c, _ in m.named_children() if c != "parametrizations"]:
             continue

@@ -65,6 +65,10 @@ def summary_line(entry: dict) -> str:
              f"recall {ev['recall']:.2f}"]
     if "label_accuracy" in ev:
         parts.append(f"{ev['label_accuracy']:.1%} of samples are the asked digit")
+    if "style_check" in entry:   # a StyleGAN: its measured disentanglement (ganlib.style.style_check)
+        sc = entry["style_check"]
+        parts.append(f"coarse styles keep the digit in {sc['coarse_keeps_a']:.0%} of mixes, fine styles carry the "
+                     f"ink (r = {sc['ink_corr_b']:.2f})")
     return "; ".join(parts) + f"; trained {entry['train_seconds'] / 60:.0f} min on {entry['machine']}."
 
 

@@ -84,7 +84,9 @@ def runs(tmp_path_factory):
     specs = {"ring": RING, "ring10": dict(RING, max_steps=10), "dcgan": dict(tiny, model="dcgan", dataset="mnist"),
              "cgan": dict(tiny, model="cgan", dataset="mnist", loss="wgan-gp", n_critic=2),
              "unrolled": dict(tiny, model="dcgan", dataset="mnist", unrolled_steps=2, pack=2),
-             "cyclegan": cyclegan}
+             "cyclegan": cyclegan,
+             "stylegan": dict(tiny, model="stylegan", dataset="mnist", mapping_layers=2, r1_every=2,
+                              style_mixing_prob=0.9, lr_decay=0.5)}
     launch([{"run_dir": str(root / name), "states": str(root / f"{name}-states"), "config": cfg}
             for name, cfg in specs.items()])
     train(TrainConfig(**RING), root / "single")
@@ -94,7 +96,7 @@ def runs(tmp_path_factory):
 
 
 def test_two_ranks_keep_identical_weights_and_ema_in_every_family(runs):
-    for name in ("ring", "dcgan", "cgan", "unrolled", "cyclegan"):
+    for name in ("ring", "dcgan", "cgan", "unrolled", "cyclegan", "stylegan"):
         state = assert_ranks_identical(runs / f"{name}-states")
         ckpt = load_checkpoint(runs / name / "checkpoint.pt")
         for net in state:  # rank 0 saved what both ranks hold, BatchNorm statistics included

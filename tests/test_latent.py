@@ -158,6 +158,8 @@ def test_unknown_kind_and_space_are_refused():
     with pytest.raises(ValueError, match="Unknown direction kind"):
         L.find_directions(G, "magic")
     with pytest.raises(ValueError, match="Unknown latent space"):
+        L.sample_latents(G, 1, 0, space="x")
+    with pytest.raises(ValueError, match="Only StyleGAN models have a w space"):   # w: StyleGAN's (test_stylegan.py)
         L.sample_latents(G, 1, 0, space="w")
 
 

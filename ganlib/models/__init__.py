@@ -7,12 +7,14 @@ import torch.nn as nn
 from .cyclegan import PatchDiscriminator, ResnetGenerator
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
+from .stylegan import StyleGANDiscriminator, StyleGANGenerator
 
 FAMILIES = {
     "gan": (MLPGenerator, MLPDiscriminator),
     "dcgan": (DCGANGenerator, DCGANDiscriminator),
     "cgan": (DCGANGenerator, DCGANDiscriminator),
     "cyclegan": (ResnetGenerator, PatchDiscriminator),  # G: A -> B and F: B -> A share kwargs["G"]
+    "stylegan": (StyleGANGenerator, StyleGANDiscriminator),
 }
 
 
@@ -32,6 +34,11 @@ def model_kwargs(config, data_shape: tuple[int, ...], num_classes: int) -> dict:
                           spectral_norm=config.spectral_norm,
                           minibatch_discrimination=config.minibatch_discrimination, **pack)}
     channels, size = data_shape[0], data_shape[-1]
+    if config.model == "stylegan":
+        return {"G": dict(latent_dim=config.latent_dim, image_size=size, channels=channels, width=config.width,
+                          mapping_layers=config.mapping_layers, mapping_lr_mul=config.mapping_lr_mul,
+                          style_mode=config.style_mode),
+                "D": dict(image_size=size, channels=channels, width=config.width)}
     if config.model == "cyclegan":
         return {"G": dict(image_size=size, channels=channels, width=config.width, blocks=config.res_blocks),
                 "D": dict(image_size=size, channels=channels, width=config.width, patch=config.patch)}

@@ -45,6 +45,8 @@ def build_step(config, kwargs: dict, datas: list, device: torch.device,
     """
     if config.model == "cyclegan":
         return CycleGANStep(config, kwargs, datas[0], datas[1], device, autocast_dtype, total_steps)
+    if config.model == "stylegan":
+        return StyleGANStep(config, kwargs, datas[0], device, autocast_dtype, total_steps)
     G, D = build_models(config.model, kwargs)
     G, D = G.to(device), D.to(device)
     opt_g, opt_d = _adam(G.parameters(), config.lr_g, config), _adam(D.parameters(), config.lr_d, config)
@@ -334,6 +336,76 @@ class CycleGANStep:
                  "g_adv_ab": adv_ab.detach(), "g_adv_ba": adv_ba.detach(), "d_a": d_a.detach(), "d_b": d_b.detach(),
                  "cycle_a": cyc_a.detach(), "cycle_b": cyc_b.detach(),
                  "identity_a": idt_a.detach(), "identity_b": idt_b.detach()}
+        if want_grad_norms:
+            stats["grad_norm_d"], stats["grad_norm_g"] = grad_norm_d.detach(), grad_norm_g.detach()
+        return stats
+
+
+class StyleGANStep(AdversarialStep):
+    """One StyleGAN update (Karras et al. 2020, StyleGAN2 config at low resolution): a D step on real vs
+    fake with lazy R1 (every r1_every steps, weighted by r1_every), then a G step on fresh fakes with
+    style-mixing regularisation; the mean w (truncation's centre) and G's EMA follow.
+
+    Shares AdversarialStep's bookkeeping (nets, emas, optimizers, fixed noise, sample grid); only the
+    update differs. Path-length regularisation is left out (optional in the issue; not measured here).
+    """
+
+    def __init__(self, config, kwargs: dict, data, device: torch.device, autocast_dtype: torch.dtype | None,
+                 total_steps: int = 0):
+        G, D = build_models("stylegan", kwargs)
+        G, D = G.to(device), D.to(device)
+        opt_g, opt_d = _adam(G.parameters(), config.lr_g, config), _adam(D.parameters(), config.lr_d, config)
+        G_ema = make_ema(G) if config.ema_decay > 0 else None
+        super().__init__(G, D, opt_g, opt_d, config, G_ema, device, autocast_dtype, total_steps)
+        self.conditional = False
+        self.last_r1 = torch.zeros((), device=device)   # logged every step: the latest lazy R1 value
+        self.set_fixed_inputs(data)
+
+    def __call__(self, next_batch, step: int, want_grad_norms: bool) -> dict[str, torch.Tensor]:
+        # G and D may be DDP wrappers (several processes): nets are called through them, never through a
+        # submodule; the plain G (self.nets["G"]) serves the mean-w bookkeeping and the EMA
+        cfg, G, D = self.cfg, self.G, self.D
+        if cfg.lr_decay > 0:
+            factor = lr_factor(step, self.total_steps, cfg.lr_decay)
+            self.opt_g.param_groups[0]["lr"] = cfg.lr_g * factor
+            self.opt_d.param_groups[0]["lr"] = cfg.lr_d * factor
+        real, _ = next_batch()
+        n = real.shape[0]
+        do_r1 = cfg.r1_gamma > 0 and step % cfg.r1_every == 0
+        if do_r1:
+            real = real.detach().requires_grad_(True)
+        with self.autocast:
+            with torch.no_grad():
+                fake = G(shard_randn(n, self.latent_dim, device=self.device), style_mixing_prob=cfg.style_mixing_prob)
+            d_real, d_fake = D(real).float(), D(fake).float()
+            d_loss = losses.d_loss(cfg.loss, d_real, d_fake, cfg.label_smoothing, cfg.two_sided_smoothing)
+        if do_r1:
+            r1 = losses.r1_penalty(real, d_real)
+            d_loss = d_loss + cfg.r1_gamma / 2 * cfg.r1_every * r1
+            self.last_r1 = r1.detach()
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        grad_norm_d = _grad_norm(self.d_params, cfg.grad_clip) if (want_grad_norms or cfg.grad_clip > 0) else None
+        self.opt_d.step()
+
+        z = shard_randn(n, self.latent_dim, device=self.device)
+        with self.autocast, local_grads(D):  # D's gradient from G's loss is thrown away
+            g_out = D(G(z, style_mixing_prob=cfg.style_mixing_prob)).float()
+            g_loss = losses.g_loss(cfg.loss, g_out)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        grad_norm_g = _grad_norm(self.g_params, cfg.grad_clip) if (want_grad_norms or cfg.grad_clip > 0) else None
+        self.opt_g.step()
+        plain_g = self.nets["G"]
+        with torch.no_grad():
+            plain_g.update_w_avg(plain_g.mapping(z))
+        if self.G_ema is not None:
+            ema_update(self.G_ema, plain_g, min(cfg.ema_decay, (1 + step) / (10 + step)))
+
+        stats = {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
+                 "d_real": losses.d_output_mean(cfg.loss, d_real.detach()),
+                 "d_fake": losses.d_output_mean(cfg.loss, d_fake.detach())}
+        stats["r1"] = self.last_r1
         if want_grad_norms:
             stats["grad_norm_d"], stats["grad_norm_g"] = grad_norm_d.detach(), grad_norm_g.detach()
         return stats
