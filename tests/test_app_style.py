@@ -12,7 +12,7 @@ from ganlib.config import TrainConfig
 from ganlib.pretrained import manifest
 from ganlib.train.loop import train
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "studio.py")
 PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "3_Style.py")
 SHIPPED = "stylegan_mnist" in manifest()
 
