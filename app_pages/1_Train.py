@@ -500,9 +500,9 @@ else:
     run_name = pick[0].selectbox("Run", runs, key="run")
     refresh = REFRESH_S[pick[1].selectbox(
         "Refresh every", list(REFRESH_S), index=list(REFRESH_S).index(DEFAULT_REFRESH), key="refresh",
-        help="How often the page re-reads a training run. The charts only append the new rows, but each "
-             "refresh still costs the browser some CPU, which a CPU-only machine takes from training: on 2 "
-             "cores the page took about 5% of the machine at 2 s (10% with 20,000 logged steps).")]
+        help="How often the browser asks a training run for new rows, figures and grids. Only what is new is "
+             "drawn, but a CPU-only machine still pays for it out of training: on 2 cores the page took about "
+             "4% of the machine at 2 s (6% with 20,000 logged steps).")]
     run_dir = ROOT / run_name
     monitor(run_dir, refresh)
 st.fragment(runs_table, run_every=RUNS_TABLE_S)()  # notices runs started elsewhere (CLI, another tab)
