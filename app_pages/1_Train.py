@@ -330,26 +330,25 @@ def live_view(run_dir: Path, config: TrainConfig | None, until: int | None, smoo
     if st.session_state.get("shown_state", {}).get(run_dir.name) != st_.get("state", "queued"):
         st.rerun(scope="app")  # new buttons, polling on or off, the runs table; rare, so a full rerun
     rows = rundir.read_metrics(run_dir)
-    train = viz.rows_until([r for r in rows if r.get("kind", "train") == "train"], until)
+    train_all = [r for r in rows if r.get("kind", "train") == "train"]
+    train = viz.rows_until(train_all, until)
     evals = viz.rows_until([r for r in rows if r.get("kind") == "eval"], until)
-    base = live.chart_base(run_dir, until)
+    base = live.chart_base(run_dir, until)  # followed live, until is None: the live API's own stream name
+    held = (sum("step" in r for r in train), sum("step" in r for r in evals)) if follow is not None else None
 
     def poll(kind: str) -> dict | None:
-        if follow is None:
-            return None
-        return poll_spec(run_dir.name, follow, kind, live.chart_base(run_dir),
-                         sum("step" in r for r in train), sum("step" in r for r in evals))
+        return None if held is None else poll_spec(run_dir.name, follow, kind, base, *held)
 
-    status_figures(run_dir, st_, train, poll("status"))
+    status_figures(run_dir, st_, train_all[-1] if train_all else None, poll("status"))
     curves(run_dir, config, until, smoothing, log_y, train, evals, base, poll)
 
 
-def status_figures(run_dir: Path, st_: dict, train: list[dict], poll: dict | None) -> None:
-    """Step, epoch, times, speed, device, progress and the status message (live_status: the browser keeps
-    them current between reruns while the run is followed)."""
+def status_figures(run_dir: Path, st_: dict, last_row: dict | None, poll: dict | None) -> None:
+    """Step, epoch, times, speed, device, progress and the status message, from status.json and the newest
+    train row (live_status: the browser keeps them current between reruns while the run is followed)."""
     state = st_.get("state", "queued")
     with st.container(key="run_figures"):
-        live_status("run_status_strip", live.figures(st_, train[-1] if train else None), poll)
+        live_status("run_status_strip", live.figures(st_, last_row), poll)
     if state == "failed" and st_.get("message"):
         st.error(st_["message"])
     if state == "failed":
