@@ -56,6 +56,12 @@ def build_step(config, kwargs: dict, datas: list, device: torch.device,
     return step
 
 
+def set_learning_rates(opt_g, opt_d, cfg, factor: float) -> None:
+    """G's and D's Adam learning rates at `factor` times the config's (a schedule's value at this step)."""
+    opt_g.param_groups[0]["lr"] = cfg.lr_g * factor
+    opt_d.param_groups[0]["lr"] = cfg.lr_d * factor
+
+
 def lr_factor(step: int, total_steps: int, fraction: float) -> float:
     """Learning-rate factor at `step`: 1, then over the last `fraction` of total_steps linearly down to
     2/(n+1) at the last step, 1/(n+1) after it (fraction 0.5 is CycleGAN's schedule)."""
@@ -174,9 +180,7 @@ class AdversarialStep:
     def __call__(self, next_batch, step: int, want_grad_norms: bool) -> dict[str, torch.Tensor]:
         cfg, cond = self.cfg, self.conditional
         if cfg.lr_decay > 0:
-            factor = lr_factor(step, self.total_steps, cfg.lr_decay)
-            self.opt_g.param_groups[0]["lr"] = cfg.lr_g * factor
-            self.opt_d.param_groups[0]["lr"] = cfg.lr_d * factor
+            set_learning_rates(self.opt_g, self.opt_d, cfg, lr_factor(step, self.total_steps, cfg.lr_decay))
         for i in range(cfg.n_critic):
             real, real_y = next_batch()
             real = self.augment(real)
@@ -296,8 +300,7 @@ class CycleGANStep:
         cfg = self.cfg
         factor = (lr_factor(step, self.total_steps, cfg.lr_decay) if cfg.lr_decay > 0
                   else linear_decay(step, self.total_steps))
-        self.opt_g.param_groups[0]["lr"] = cfg.lr_g * factor
-        self.opt_d.param_groups[0]["lr"] = cfg.lr_d * factor
+        set_learning_rates(self.opt_g, self.opt_d, cfg, factor)
         (a, _), (b, _) = next_batch()
         lam, lam_id = cfg.lambda_cycle, cfg.lambda_cycle * cfg.lambda_identity
 
@@ -366,9 +369,7 @@ class StyleGANStep(AdversarialStep):
         # submodule; the plain G (self.nets["G"]) serves the mean-w bookkeeping and the EMA
         cfg, G, D = self.cfg, self.G, self.D
         if cfg.lr_decay > 0:
-            factor = lr_factor(step, self.total_steps, cfg.lr_decay)
-            self.opt_g.param_groups[0]["lr"] = cfg.lr_g * factor
-            self.opt_d.param_groups[0]["lr"] = cfg.lr_d * factor
+            set_learning_rates(self.opt_g, self.opt_d, cfg, lr_factor(step, self.total_steps, cfg.lr_decay))
         real, _ = next_batch()
         n = real.shape[0]
         do_r1 = cfg.r1_gamma > 0 and step % cfg.r1_every == 0
