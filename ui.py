@@ -158,3 +158,18 @@ def translator(path: str | Path):
     """A CycleGAN checkpoint's two generators (ganlib.translate.CycleGAN), loaded once per file version
     for every session. Raises CheckpointError with one sentence for a bad file."""
     return _cached_translator(*_file_version(path))
+
+
+def url_view(keys: tuple[str, ...] | list[str]) -> dict:
+    """The part of the URL's query that holds a page's view (its `keys`)."""
+    return {k: st.query_params[k] for k in keys if k in st.query_params}
+
+
+def set_url_view(values: dict, keys, memo: str) -> None:
+    """Put a page's view into the URL (each change is a browser-history entry, so Back steps through them).
+    Empty values are left out; session_state[memo] remembers what the page wrote, so the page can tell a
+    link the user opened (or Back) from its own writes."""
+    values = {k: str(v) for k, v in values.items() if v not in (None, "")}
+    if values != url_view(keys):
+        st.query_params.from_dict(values)
+    st.session_state[memo] = values

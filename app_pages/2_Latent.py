@@ -81,7 +81,7 @@ def model_id(choice: dict) -> str:
 
 
 def url_now() -> dict:
-    return {k: st.query_params[k] for k in URL_KEYS if k in st.query_params}
+    return ui.url_view(URL_KEYS)
 
 
 def apply_url(url: dict, choices: list[dict]) -> str | None:
@@ -112,11 +112,7 @@ def apply_url(url: dict, choices: list[dict]) -> str | None:
 
 
 def write_url(values: dict) -> None:
-    """Put the view into the URL (each change is a browser-history entry, so Back steps through them)."""
-    values = {k: str(v) for k, v in values.items() if v not in (None, "")}
-    if values != url_now():
-        st.query_params.from_dict(values)
-    st.session_state["_latent_url"] = values
+    ui.set_url_view(values, URL_KEYS, "_latent_url")
 
 
 # ---------------------------------------------------------------- the page

@@ -123,7 +123,7 @@ def model_id(choice: dict) -> str:
 
 
 def url_now() -> dict:
-    return {k: st.query_params[k] for k in URL_KEYS if k in st.query_params}
+    return ui.url_view(URL_KEYS)
 
 
 def parse_seeds(text: str, n: int, default: list[int]) -> list[int]:
@@ -183,10 +183,7 @@ def apply_url(url: dict, choices: list[dict]) -> str | None:
 
 
 def write_url(values: dict) -> None:
-    values = {k: str(v) for k, v in values.items() if v not in (None, "")}
-    if values != url_now():
-        st.query_params.from_dict(values)
-    st.session_state["_style_url"] = values
+    ui.set_url_view(values, URL_KEYS, "_style_url")
 
 
 def range_text(r: tuple[int, int]) -> str:
