@@ -44,7 +44,7 @@ LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Ma
 LABELS.update(pack="PacGAN pack (1 = off)", unrolled_steps="Unrolled D steps (0 = off)")
 LABELS.update(dataset_b="Domain B (CycleGAN)", data_dir_b="Domain B directory (CycleGAN)",
               lambda_cycle="Cycle-loss weight (CycleGAN)", lambda_identity="Identity weight, x cycle (CycleGAN)",
-              pool_size="Image pool (CycleGAN)", res_blocks="Residual blocks (CycleGAN)")
+              lambda_shape="Shape-loss weight (CycleGAN)", pool_size="Image pool (CycleGAN)", res_blocks="Residual blocks (CycleGAN)")
 LABELS.update(mapping_layers="Mapping layers (StyleGAN)", mapping_lr_mul="Mapping lr multiplier (StyleGAN)",
               style_mode="Style injection (StyleGAN)", style_mixing_prob="Style-mixing probability (StyleGAN)",
               r1_every="Lazy R1 every N steps (StyleGAN)")

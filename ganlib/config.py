@@ -76,6 +76,7 @@ class TrainConfig:
     data_dir_b: str = ""              # domain B's idx files or image folder ("" = bundled/default)
     lambda_cycle: float = 10.0        # weight of the cycle loss |F(G(a)) - a| + |G(F(b)) - b| (paper: 10)
     lambda_identity: float = 0.5      # identity loss weight as a fraction of lambda_cycle (paper: 0.5; 0 = off)
+    lambda_shape: float = 0.0         # shape loss |pool4(G(a)) - pool4(a)| + |pool4(F(b)) - pool4(b)| (ours; 0 = off)
     pool_size: int = 50               # past fakes D learns from (paper: 50; 0 = only the newest)
     res_blocks: int = 4               # residual blocks in each CycleGAN generator (paper: 6 at 128 px, 9 at 256)
     patch: int = 18                   # CycleGAN D's patch in pixels: 12, 18 or 34 (34 sees a whole 28 px digit)
@@ -206,6 +207,8 @@ class TrainConfig:
             problems.append(f"The cycle-loss weight must be in (0, 100], not {self.lambda_cycle}.")
         if not (0 <= self.lambda_identity <= 10):
             problems.append(f"The identity-loss fraction must be in [0, 10], not {self.lambda_identity}.")
+        if not (0 <= self.lambda_shape <= 100):
+            problems.append(f"The shape-loss weight must be in [0, 100], not {self.lambda_shape}.")
         if not (0 <= self.pool_size <= 1000):
             problems.append(f"The image pool must hold between 0 and 1000 images, not {self.pool_size}.")
         if self.patch not in (12, 18, 34):

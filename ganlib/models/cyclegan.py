@@ -132,6 +132,15 @@ def identity_loss(x: torch.Tensor, mapped: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(mapped.float(), x.float())
 
 
+def shape_loss(x: torch.Tensor, mapped: torch.Tensor, pool: int = 4) -> torch.Tensor:
+    """E[||pool(G(a)) - pool(a)||_1]: the mean absolute error between the two images' thumbnails
+    (average-pooled `pool` x `pool`, 7x7 for 28 px digits). Not in the paper: it keeps a translation's
+    coarse layout, the digit's identity, while leaving strokes and texture to the adversarial loss;
+    without it a D that sees whole digits lets G turn one digit into another, and the cycle loss
+    cannot stop that (F can learn to turn it back)."""
+    return F.l1_loss(F.avg_pool2d(mapped.float(), pool), F.avg_pool2d(x.float(), pool))
+
+
 def linear_decay(step: int, total_steps: int) -> float:
     """The learning-rate factor at `step`: 1 for the first half, then linearly down to 1/(n+1) at the
     last step of the n decay steps (the paper's 100 constant + 100 decaying epochs, in steps)."""

@@ -27,7 +27,7 @@ from .. import losses
 from ..augment import diff_augment
 from ..config import parse_augment
 from ..models import build_discriminator, build_generator, build_models
-from ..models.cyclegan import ImagePool, cycle_loss, identity_loss, linear_decay
+from ..models.cyclegan import ImagePool, cycle_loss, identity_loss, linear_decay, shape_loss
 from ..models.layers import ema_update, make_ema
 from .distributed import local_grads, shard_randn, unwrap
 
@@ -235,7 +235,7 @@ class CycleGANStep:
     """One CycleGAN update (Zhu et al. 2017, eq. 3): G: A -> B and F: B -> A together, then D_A and D_B.
 
     The generators minimise L_GAN(G, D_B) + L_GAN(F, D_A) + lambda_cycle * L_cyc + lambda_cycle *
-    lambda_identity * L_identity; each D then learns real from the image pool's fakes. Both optimisers'
+    lambda_identity * L_identity (+ lambda_shape * L_shape, ours: models.cyclegan.shape_loss); each D then learns real from the image pool's fakes. Both optimisers'
     learning rates follow models.cyclegan.linear_decay (or lr_factor, when lr_decay is set). Labels are never used.
     """
 
@@ -315,6 +315,9 @@ class CycleGANStep:
             else:
                 idt_b = idt_a = torch.zeros((), device=a.device)
             g_loss = adv_ab + adv_ba + lam * (cyc_a + cyc_b) + lam_id * (idt_a + idt_b)
+            if cfg.lambda_shape > 0:
+                shape_a, shape_b = shape_loss(a, fake_b), shape_loss(b, fake_a)
+                g_loss = g_loss + cfg.lambda_shape * (shape_a + shape_b)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         grad_norm_g = _grad_norm(self.g_params, cfg.grad_clip) if (want_grad_norms or cfg.grad_clip > 0) else None
@@ -339,6 +342,8 @@ class CycleGANStep:
                  "g_adv_ab": adv_ab.detach(), "g_adv_ba": adv_ba.detach(), "d_a": d_a.detach(), "d_b": d_b.detach(),
                  "cycle_a": cyc_a.detach(), "cycle_b": cyc_b.detach(),
                  "identity_a": idt_a.detach(), "identity_b": idt_b.detach()}
+        if cfg.lambda_shape > 0:
+            stats["shape_a"], stats["shape_b"] = shape_a.detach(), shape_b.detach()
         if want_grad_norms:
             stats["grad_norm_d"], stats["grad_norm_g"] = grad_norm_d.detach(), grad_norm_g.detach()
         return stats
