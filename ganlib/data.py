@@ -203,7 +203,21 @@ def render_digit(digit: int, font_index: int, size: int = 28, pt: int = 19) -> t
             else ImageFont.load_default(size=pt * scale))
     img = Image.new("L", (size * scale, size * scale), 0)
     ImageDraw.Draw(img).text((size * scale / 2, size * scale / 2), str(digit), fill=255, font=font, anchor="mm")
-    return torch.from_numpy(np.asarray(img.resize((size, size), Image.LANCZOS)).copy())
+    return _mnist_framed(img, size)
+
+
+def _mnist_framed(img, size: int) -> torch.Tensor:
+    """A white-on-black drawing (PIL, any size) -> uint8 (size, size) framed as MNIST frames its digits:
+    the bounding box scaled to fit 20x20 of 28x28, the centre of mass at the centre (images.to_mnist_digit,
+    which the Translate page's uploads go through too)."""
+    from PIL import Image
+
+    from .images import to_mnist_digit
+
+    x = ((to_mnist_digit(img)[0] + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    if size != 28:
+        x = torch.from_numpy(np.asarray(Image.fromarray(x.numpy()).resize((size, size), Image.LANCZOS)).copy())
+    return x
 
 
 def render_typeset_digits(n: int, seed: int = 0, size: int = 28,
@@ -211,8 +225,10 @@ def render_typeset_digits(n: int, seed: int = 0, size: int = 28,
     """n typeset digits as uint8 (n, size, size), white on black like MNIST, and their labels.
 
     Each digit gets a random font (matplotlib's fonts and Pillow's default; `fonts` picks a split,
-    see typeset_fonts), size, offset, rotation and stroke width; drawn at 4x and downsampled for
-    anti-aliasing.
+    see typeset_fonts), size, rotation and stroke width; it is drawn at 4x, then framed as MNIST frames
+    its digits (bounding box to 20x20, centre of mass at the centre: _mnist_framed). Without that frame
+    typeset digits were ~14 px tall against MNIST's 20, and a CycleGAN had to rescale every digit, which
+    is where it turned one digit into another.
     """
     from PIL import Image, ImageDraw, ImageFont
 
@@ -242,7 +258,7 @@ def render_typeset_digits(n: int, seed: int = 0, size: int = 28,
         draw.text((cx, cy), str(labels[i]), fill=255, font=fonts[key], anchor="mm",
                   stroke_width=stroke, stroke_fill=255)
         img = img.rotate(float(rng.uniform(-15, 15)), resample=Image.BILINEAR)
-        images[i] = np.asarray(img.resize((size, size), Image.LANCZOS))
+        images[i] = _mnist_framed(img, size).numpy()
     return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
 
 

@@ -11,9 +11,9 @@ from PIL import Image
 from ganlib.checkpoints import CheckpointError, export_checkpoint, load_checkpoint, load_generator
 from ganlib.cli import main
 from ganlib.config import TrainConfig
-from ganlib.data import HELD_OUT_FONTS, font_paths, render_typeset_digits, typeset_fonts
+from ganlib.data import HELD_OUT_FONTS, font_paths, render_digit, render_typeset_digits, typeset_fonts
 from ganlib.models.cyclegan import (ImagePool, PatchDiscriminator, ResnetGenerator, cycle_loss, identity_loss,
-                                    linear_decay)
+                                    linear_decay, shape_loss)
 from ganlib.train import rundir
 from ganlib.train.loop import TrainingError, train
 from ganlib.translate import cycle_error_map, load_cyclegan, load_images
@@ -56,6 +56,22 @@ def test_cycle_and_identity_losses_on_known_inputs():
     assert torch.allclose(cycle_error_map(x, rec), torch.cat([torch.full((1, 4, 4), 0.5), torch.zeros(1, 4, 4)]))
 
 
+def test_shape_loss_compares_thumbnails_not_strokes(tmp_path):
+    a = torch.zeros(1, 1, 8, 8)
+    moved = torch.zeros(1, 1, 8, 8)
+    a[..., 0, 0] = 1.0
+    moved[..., 1, 1] = 1.0      # the same ink, moved within its 4x4 cell: the thumbnail is unchanged
+    assert shape_loss(a, moved).item() == 0 and cycle_loss(a, moved).item() > 0
+    other = torch.zeros(1, 1, 8, 8)
+    other[..., 7, 7] = 1.0      # moved to another cell: two of the four thumbnail pixels differ by 1/16
+    assert shape_loss(a, other).item() == pytest.approx(2 / 16 / 4)
+    # in training: logged per direction, and part of G's loss only when its weight is above 0
+    train(tiny(lambda_shape=2.0), tmp_path / "r")
+    rows = rundir.read_metrics(tmp_path / "r")
+    assert all(np.isfinite(r["shape_a"]) and np.isfinite(r["shape_b"]) for r in rows if r["kind"] == "train")
+    assert tiny(lambda_shape=-1).validate() == ["The shape-loss weight must be in [0, 100], not -1."]
+
+
 def test_image_pool_fills_then_mixes_old_and_new():
     torch.manual_seed(0)
     pool = ImagePool(4)
@@ -93,6 +109,20 @@ def test_held_out_fonts_are_not_in_training_fonts():
     assert {font_paths()[i].name for i in held} == set(HELD_OUT_FONTS)
     x, y = render_typeset_digits(6, seed=1, fonts="held_out")
     assert x.shape == (6, 28, 28) and x.max() > 200
+
+
+def test_typeset_digits_are_framed_like_mnist():
+    """As MNIST's digits: the bounding box fits 20x20 (one side 20 px), the centre of mass at the centre,
+    so a CycleGAN only has to change strokes, and an upload goes through the same frame."""
+    x, _ = render_typeset_digits(40, seed=2)
+    gallery = torch.stack([render_digit(d, f) for f in (0, len(font_paths())) for d in range(10)])
+    for img in torch.cat([x, gallery]).float() / 255:
+        rows, cols = torch.nonzero(img > 0.1, as_tuple=True)
+        side = max(rows.max() - rows.min(), cols.max() - cols.min()) + 1
+        assert 19 <= side <= 21, side
+        ys, xs = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+        cy, cx = (ys * img).sum() / img.sum(), (xs * img).sum() / img.sum()
+        assert abs(cy - 13.5) < 1.0 and abs(cx - 13.5) < 1.0, (cy, cx)
 
 
 def test_cyclegan_config_problems_are_one_sentence_each():
