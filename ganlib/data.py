@@ -207,14 +207,14 @@ def render_digit(digit: int, font_index: int, size: int = 28, pt: int = 19) -> t
 
 
 def _mnist_framed(img, size: int) -> torch.Tensor:
-    """A white-on-black drawing (PIL, any size) -> uint8 (size, size) framed as MNIST frames its digits:
-    the bounding box scaled to fit 20x20 of 28x28, the centre of mass at the centre (images.to_mnist_digit,
-    which the Translate page's uploads go through too)."""
+    """A white-on-black drawing (PIL "L", any size) -> uint8 (size, size) framed as MNIST frames its
+    digits: the bounding box scaled to fit 20x20 of 28x28, the centre of mass at the centre
+    (images.frame_ink, which the Translate page's uploads go through too)."""
     from PIL import Image
 
-    from .images import to_mnist_digit
+    from .images import frame_ink
 
-    x = ((to_mnist_digit(img)[0] + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    x = torch.from_numpy(np.rint(frame_ink(np.asarray(img, dtype=np.float32) / 255.0) * 255.0).astype(np.uint8))
     if size != 28:
         x = torch.from_numpy(np.asarray(Image.fromarray(x.numpy()).resize((size, size), Image.LANCZOS)).copy())
     return x

@@ -148,7 +148,14 @@ def to_mnist_digit(data: "bytes | str | Path | Image.Image | np.ndarray | torch.
     if max(img.size) > 1024:   # speed: a photo's detail is lost at 20x20 anyway
         img = img.copy()
         img.thumbnail((1024, 1024), Image.BOX if img.mode in ("I;16", "I;16B", "I;16L", "I", "F") else Image.LANCZOS)
-    ink = _ink_array(img)
+    return torch.from_numpy(frame_ink(_ink_array(img)))[None] * 2.0 - 1.0
+
+
+def frame_ink(ink: "np.ndarray") -> "np.ndarray":
+    """Ink (H, W) in [0, 1], white on black -> float32 (28, 28) in [0, 1], framed as MNIST frames its
+    digits: the bounding box of the ink (> 0.1) scaled to fit 20x20, aspect kept, and placed so that its
+    centre of mass is at the centre. Raises ValueError for a blank image."""
+    import numpy as np
 
     rows, cols = np.nonzero(ink > 0.1)
     if len(rows) == 0:
@@ -170,7 +177,7 @@ def to_mnist_digit(data: "bytes | str | Path | Image.Image | np.ndarray | torch.
     top, left = min(max(top, 0), 28 - new_h), min(max(left, 0), 28 - new_w)
     out = np.zeros((28, 28), dtype=np.float32)
     out[top:top + new_h, left:left + new_w] = small
-    return torch.from_numpy(out)[None] * 2.0 - 1.0
+    return out
 
 
 def gif_bytes(frames: torch.Tensor, scale: int = 4, duration_ms: int = 80, bounce: bool = True) -> bytes:
