@@ -16,8 +16,8 @@ The winner is r1+lr-decay+tuned: R1 (D's gradient penalised at real points) lets
 the data instead of circling it (Mescheder et al. 2018), which finds all 25 grid modes on every seed;
 the learning-rate decay to ~0 over the second half then pulls G's points onto the modes (without it,
 points stay spread around them); batches of 256 and G learning at half D's rate (1e-3 vs 2e-3, not a
-quarter) make G's map jump more sharply between modes. None reaches 95% high quality on every seed in
-2 CPU minutes: the missed points lie in transit between modes, and they fall with the number of samples
+quarter) make G's map jump more sharply between modes, at ~1.3x the CPU (130 s for one grid run alone on
+the machine, over the 2-minute target). None reaches 95% high quality on every seed in 2 CPU minutes: the missed points lie in transit between modes, and they fall with the number of samples
 seen (seed 4, r1+lr-decay, 12,000 steps: batch 128, 51%; 256, 61% at 8,000 steps; 512, 86% at 2.6x the CPU).
 
 Last measured 2026-11-26, 12,000 steps, 2-core CPU shared with other jobs (the tuned rows ran beside
@@ -25,7 +25,7 @@ the test suite, the older rows at load ~9), one thread per run:
 
 | data | remedy | seeds | steps | modes covered | % high quality | reverse KL | CPU s / run | all modes, >= 95% HQ, every seed |
 |---|---|---|---|---|---|---|---|---|
-| toy-grid | r1+lr-decay+tuned | 5 | 12000 | 25.0 ± 0.0 / 25 | 91.3 ± 0.9 | 0.009 ± 0.003 | 135 ± 4 | no |
+| toy-grid | r1+lr-decay+tuned | 5 | 12000 | 25.0 ± 0.0 / 25 | 91.3 ± 1.0 | 0.009 ± 0.003 | 136 ± 4 | no |
 | toy-grid | r1+lr-decay | 5 | 12000 | 25.0 ± 0.0 / 25 | 76.4 ± 14.7 | 0.047 ± 0.078 | 99 ± 3 | no |
 | toy-grid | vanilla | 5 | 12000 | 18.8 ± 2.6 / 25 | 45.7 ± 20.1 | 0.838 ± 0.170 | 69 ± 3 | no |
 | toy-grid | pacgan4 | 2 | 12000 | 23.0 ± 0.0 / 25 | 14.2 ± 4.5 | 0.426 ± 0.084 | 61 ± 8 | no |
