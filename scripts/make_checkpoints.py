@@ -121,10 +121,11 @@ def run_keeping_early(command: str, run_dir: Path, early_step: int, early_copy: 
     words = shlex.split(command)
     print(f"$ {command}  (keeping step {early_step} as {early_copy.name})", flush=True)
     proc = subprocess.Popen([sys.executable, *words[1:]], cwd=ROOT)
-    ckpt, kept = run_dir / "checkpoint.pt", False
+    ckpt, kept, seen = run_dir / "checkpoint.pt", False, None
     while proc.poll() is None:
         time.sleep(0.5)
-        if not kept and ckpt.exists():
+        if not kept and ckpt.exists() and ckpt.stat().st_mtime_ns != seen:   # read each new checkpoint once
+            seen = ckpt.stat().st_mtime_ns
             tmp = early_copy.with_suffix(".tmp")
             shutil.copyfile(ckpt, tmp)     # a copy first: the trainer replaces checkpoint.pt atomically
             step = load_checkpoint(tmp)["step"]
