@@ -25,7 +25,9 @@ TINY = dict(subset=256, batch_size=32, width=8, latent_dim=16, log_every=2, samp
 @pytest.mark.parametrize("model,dataset,extra", [
     ("gan", "toy-ring", {}), ("dcgan", "mnist", {}), ("cgan", "mnist", {}), ("dcgan", "mnist", {"loss": "wgan-gp"}),
     ("dcgan", "mnist", {"pack": 2, "minibatch_discrimination": True}),
-    ("cyclegan", "typeset", {"dataset_b": "mnist", "res_blocks": 1}),
+    ("cyclegan", "typeset", {"dataset_b": "mnist", "res_blocks": 1, "lambda_shape": 5.0}),
+    ("stylegan", "mnist", {"r1_every": 2}),
+    ("stylegan", "mnist", {"style_mode": "modulate", "r1_every": 2}),
 ])
 def test_each_family_trains_on_the_gpu_and_opens_on_the_cpu(tmp_path, model, dataset, extra):
     cfg = TrainConfig(**{**TINY, "model": model, "dataset": dataset, **extra})
@@ -72,3 +74,26 @@ def test_latent_tools_on_the_gpu():
     target = img[0]
     result = latent.invert(G, target, restarts=2, steps=30)
     assert result.image.shape == (1, 28, 28)
+
+
+def test_style_studio_tools_on_the_gpu(tmp_path, capsys):
+    from ganlib import style
+    from ganlib.metrics.classifier import load_classifier
+
+    G, _ = style.load_stylegan("checkpoints/stylegan_mnist.pt", device="cuda")
+    assert next(G.parameters()).device.type == "cuda"
+    w_a, w_b = style.seeds_to_w(G, [1, 2, 3]), style.seeds_to_w(G, [4, 5])
+    grid = style.mixing_grid(G, w_a, w_b, *style.parse_range("coarse"))
+    assert grid["cells"].shape == (2, 3, 1, 28, 28)
+    ws = style.truncate(G, style.broadcast(G, w_a), 0.5)
+    dirs = style.group_directions(G, 16, 32, k=2)
+    moved = style.render(G, style.apply_direction(G, ws, dirs.vectors[0], 3.0, 16, 32))
+    assert (moved - style.render(G, ws)).abs().mean() > 0
+    study = style.noise_study(G, ws[:1], draws=3)
+    assert study["frames"].shape == (3, 1, 28, 28) and study["change"].shape == (1, 28, 28)
+    fm = style.feature_maps(G, ws[:1], style.conv_layer_names(G)[-1])
+    assert fm.dim() == 3 and fm.device.type == "cpu"
+    result = style.style_check(G, load_classifier(device="cuda"), n=64)
+    assert 0 <= result["coarse_keeps_a"] <= 1 and result["noise_keeps_label"] > 0.5
+    # and the CLI's style-mix on the GPU-trained file (the shipped one opens on any device)
+    assert main(["style-mix", "--checkpoint", "checkpoints/stylegan_mnist.pt", "--out", str(tmp_path / "m.png")]) == 0
