@@ -85,7 +85,7 @@ class TrainConfig:
     # StyleGAN (model stylegan): mapping network, style injection, mixing regularisation, lazy R1
     mapping_layers: int = 4           # fully connected layers z -> w (paper: 8)
     mapping_lr_mul: float = 0.01      # the mapping network learns this much slower (paper: 0.01)
-    style_mode: str = "adain"         # adain (StyleGAN1; kept its variety on the CPU) | modulate (StyleGAN2 demodulation)
+    style_mode: str = "modulate"      # modulate (StyleGAN2 demodulation; trains best) | adain (StyleGAN1)
     style_mixing_prob: float = 0.9    # share of G steps whose fakes mix two w's at a random layer (paper: 0.9)
     r1_every: int = 4                 # lazy R1: penalise D's gradient every N steps, weighted by N (1 = every step)
 

@@ -164,7 +164,7 @@ def test_the_train_page_offers_stylegan_and_launches_it(tmp_path, monkeypatch):
     assert not at.error and not at.exception
     g = [d.value for d in at.dataframe if "flops" in d.value.columns][0]
     assert any(str(x).startswith("StyledConv") for x in g["layer"]) and list(g["output"])[-2] == "1×28×28"
-    assert at.selectbox(key="cfg_style_mode").value == "adain"
+    assert at.selectbox(key="cfg_style_mode").value == "modulate"
     for key, value in (("cfg_subset", 64), ("cfg_batch_size", 8), ("cfg_width", 4), ("cfg_latent_dim", 8),
                        ("cfg_max_steps", 2), ("cfg_eval_every", 0)):
         at.number_input(key=key).set_value(value)

@@ -230,14 +230,14 @@ def test_style_check_reports_the_issue_figures_on_a_tiny_model():
 
 def test_a_few_training_steps_on_tiny_data(tmp_path):
     summary = train(tiny_config(), tmp_path / "run")
-    assert train(tiny_config(style_mode="modulate", max_steps=2), tmp_path / "mod")["state"] == "finished"
+    assert train(tiny_config(style_mode="adain", max_steps=2), tmp_path / "adain")["state"] == "finished"
     assert summary["state"] == "finished" and summary["step"] == 6
     rows = rundir.read_metrics(tmp_path / "run")
     assert [r["step"] for r in rows] == [2, 4, 6]
     assert all(math.isfinite(rows[-1][k]) for k in ("d_loss", "g_loss", "r1", "grad_norm_d", "grad_norm_g"))
     assert rows[0]["r1"] > 0   # lazy R1 ran at step 0 and is logged
     ckpt = load_checkpoint(tmp_path / "run", family="stylegan")
-    assert ckpt["model_kwargs"]["G"]["style_mode"] == "adain" and ckpt["G_ema"]
+    assert ckpt["model_kwargs"]["G"]["style_mode"] == "modulate" and ckpt["G_ema"]
     assert float(ckpt["G"]["w_avg"].abs().sum()) > 0      # the mean w was tracked
     assert json.loads((tmp_path / "run" / "config.json").read_text())["model"] == "stylegan"
 
@@ -291,7 +291,9 @@ def test_model_card_rows_count_every_parameter():
     assert card["G"][-1].output_shape == (1, 28, 28) and card["D"][-1].output_shape == (1,)
     layers = [r.layer for r in card["G"]]
     assert sum(x.startswith("StyledConv") for x in layers) == 7 and sum(x.startswith("ToImage") for x in layers) == 4
-    assert "EqualLinear 8→8, lr×0.01" in layers and "AdaIN" in layers[6]
+    assert "EqualLinear 8→8, lr×0.01" in layers and "modulated/demodulated" in layers[6]
+    adain_card = config_card(TrainConfig(model="stylegan", width=4, latent_dim=8, mapping_layers=2, style_mode="adain"))
+    assert "AdaIN" in adain_card["G"][6].layer
 
 
 def test_cli_style_check_and_style_mix(tmp_path, capsys):
