@@ -646,7 +646,8 @@ def cmd_style_check(args: argparse.Namespace) -> int:
           f"(target {TARGETS['coarse_keeps_a']:.0%}), B's in {result['coarse_reads_b']:.1%}; over the "
           f"{result['pairs_differ']} pairs whose digits differ, A's in {result['coarse_keeps_a_when_differ']:.1%}")
     print(f"  fine styles (16-32) from B: ink correlation with B {result['ink_corr_b']:.3f} (with A "
-          f"{result['ink_corr_a']:.3f}); stroke thickness with B {result['thickness_corr_b']:.3f}")
+          f"{result['ink_corr_a']:.3f}); stroke thickness with B {result['thickness_corr_b']:.3f} (with A "
+          f"{result['thickness_corr_a']:.3f})")
     print(f"  resampled noise, w fixed: mean absolute pixel change {result['noise_pixel_change']:.4f} (of 1); "
           f"same reading in {result['noise_keeps_label']:.1%} (target {TARGETS['noise_keeps_label']:.0%})")
     return 0

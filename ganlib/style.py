@@ -217,7 +217,8 @@ def style_check(G: nn.Module, classifier: nn.Module, n: int = 1000, seed: int = 
       coarse_keeps_a_when_differ: the same share over the pairs_differ pairs whose A and B read as different
       digits (a generator that draws one digit for everything would pass coarse_keeps_a, not this);
     - ink_corr_b: Pearson correlation of the mix's ink with B's (fine 16-32 come from B); ink_corr_a with A's;
-      thickness_corr_b: the same for stroke thickness (latent.image_attributes);
+      thickness_corr_b / thickness_corr_a: the same for stroke thickness (latent.image_attributes), the style
+      itself: total ink also grows with the digit's shape (an 8 holds more than a 1), which comes from A;
     - noise_pixel_change: mean absolute pixel change (in [0, 1] units) between two noise draws with w fixed;
       noise_keeps_label: share of images whose classifier reading is the same under both draws.
     All images use the fixed noise except the noise test.
@@ -233,7 +234,8 @@ def style_check(G: nn.Module, classifier: nn.Module, n: int = 1000, seed: int = 
     y_a, y_b, y_mix = label(x_a), label(x_b), label(x_mix)
     x_n1 = render(G, w_a, noises=noise_draws(G, n, seed + 2, n))
     x_n2 = render(G, w_a, noises=noise_draws(G, n, seed + 3, n))
-    th_b, th_mix = image_attributes(x_b)["thickness"], image_attributes(x_mix)["thickness"]
+    th_a, th_b = image_attributes(x_a)["thickness"], image_attributes(x_b)["thickness"]
+    th_mix = image_attributes(x_mix)["thickness"]
     differ = y_a != y_b   # pairs where keeping A's digit is not the same as keeping B's (a collapsed G has few)
     return {"n": n, "seed": seed, "coarse_layers": [lo, hi],
             "coarse_keeps_a": float((y_mix == y_a).float().mean()),
@@ -243,6 +245,7 @@ def style_check(G: nn.Module, classifier: nn.Module, n: int = 1000, seed: int = 
             "ink_corr_b": round(_pearson(ink(x_mix), ink(x_b)), 4),
             "ink_corr_a": round(_pearson(ink(x_mix), ink(x_a)), 4),
             "thickness_corr_b": round(_pearson(th_mix, th_b), 4),
+            "thickness_corr_a": round(_pearson(th_mix, th_a), 4),
             "noise_pixel_change": round(float((x_n1 - x_n2).abs().mean() / 2), 5),
             "noise_keeps_label": float((label(x_n1) == label(x_n2)).float().mean())}
 

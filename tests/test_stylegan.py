@@ -220,7 +220,7 @@ def test_style_check_reports_the_issue_figures_on_a_tiny_model():
     out = style.style_check(G, load_classifier(), n=40, seed=0)
     for key in ("coarse_keeps_a", "coarse_reads_b", "noise_keeps_label"):
         assert 0.0 <= out[key] <= 1.0
-    for key in ("ink_corr_b", "ink_corr_a", "thickness_corr_b"):
+    for key in ("ink_corr_b", "ink_corr_a", "thickness_corr_b", "thickness_corr_a"):
         assert -1.0 <= out[key] <= 1.0
     assert out["noise_pixel_change"] > 0 and out["n"] == 40 and 0 <= out["pairs_differ"] <= 40
     assert 0.0 <= out["coarse_keeps_a_when_differ"] <= 1.0
