@@ -77,6 +77,7 @@ class TrainConfig:
     lambda_cycle: float = 10.0        # weight of the cycle loss |F(G(a)) - a| + |G(F(b)) - b| (paper: 10)
     lambda_identity: float = 0.5      # identity loss weight as a fraction of lambda_cycle (paper: 0.5; 0 = off)
     lambda_shape: float = 0.0         # shape loss |pool4(G(a)) - pool4(a)| + |pool4(F(b)) - pool4(b)| (ours; 0 = off)
+    shape_norm: bool = False          # shape loss on ink-normalised thumbnails: where the ink is, not how much
     pool_size: int = 50               # past fakes D learns from (paper: 50; 0 = only the newest)
     res_blocks: int = 4               # residual blocks in each CycleGAN generator (paper: 6 at 128 px, 9 at 256)
     patch: int = 18                   # CycleGAN D's patch in pixels: 12, 18 or 34 (34 sees a whole 28 px digit)

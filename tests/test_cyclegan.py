@@ -65,9 +65,22 @@ def test_shape_loss_compares_thumbnails_not_strokes(tmp_path):
     other = torch.zeros(1, 1, 8, 8)
     other[..., 7, 7] = 1.0      # moved to another cell: two of the four thumbnail pixels differ by 1/16
     assert shape_loss(a, other).item() == pytest.approx(2 / 16 / 4)
+    # ink-normalised: thicker strokes in the same place cost nothing, the same ink moved still costs
+    img = torch.full((1, 1, 8, 8), -1.0)
+    img[..., 0:4, 0:2] = 1.0                     # a stroke in the top-left cell
+    thick = img.clone()
+    thick[..., 0:4, 0:4] = 1.0                   # twice as thick, same cell
+    assert shape_loss(img, thick, norm=True).item() == pytest.approx(0, abs=1e-6)
+    assert shape_loss(img, thick).item() > 0.1
+    far = torch.full((1, 1, 8, 8), -1.0)
+    far[..., 4:8, 4:6] = 1.0                     # the same stroke in the bottom-right cell
+    assert shape_loss(img, far, norm=True).item() == pytest.approx(2.0)   # (4 + 4) / 4 cells
     # in training: logged per direction, and part of G's loss only when its weight is above 0
     train(tiny(lambda_shape=2.0), tmp_path / "r")
     rows = rundir.read_metrics(tmp_path / "r")
+    assert all(np.isfinite(r["shape_a"]) and np.isfinite(r["shape_b"]) for r in rows if r["kind"] == "train")
+    train(tiny(lambda_shape=2.0, shape_norm=True), tmp_path / "n")
+    rows = rundir.read_metrics(tmp_path / "n")
     assert all(np.isfinite(r["shape_a"]) and np.isfinite(r["shape_b"]) for r in rows if r["kind"] == "train")
     assert tiny(lambda_shape=-1).validate() == ["The shape-loss weight must be in [0, 100], not -1."]
 

@@ -132,13 +132,26 @@ def identity_loss(x: torch.Tensor, mapped: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(mapped.float(), x.float())
 
 
-def shape_loss(x: torch.Tensor, mapped: torch.Tensor, pool: int = 4) -> torch.Tensor:
+def shape_loss(x: torch.Tensor, mapped: torch.Tensor, pool: int = 4, norm: bool = False) -> torch.Tensor:
     """E[||pool(G(a)) - pool(a)||_1]: the mean absolute error between the two images' thumbnails
     (average-pooled `pool` x `pool`, 7x7 for 28 px digits). Not in the paper: it keeps a translation's
     coarse layout, the digit's identity, while leaving strokes and texture to the adversarial loss;
     without it a D that sees whole digits lets G turn one digit into another, and the cycle loss
-    cannot stop that (F can learn to turn it back)."""
-    return F.l1_loss(F.avg_pool2d(mapped.float(), pool), F.avg_pool2d(x.float(), pool))
+    cannot stop that (F can learn to turn it back).
+
+    norm=True compares ink thumbnails (images in [-1, 1] mapped to ink in [0, 1]) each divided by its
+    mean: where the ink is, not how much, so G may thicken or thin strokes (typeset and handwritten
+    digits differ most there) but not move them. Translating typeset digits, weight 1.5 normalised kept
+    about as many digits as weight 5 plain (90% / 98% vs 92% / 97%) with more outputs judged handwritten
+    (56% vs 43%)."""
+    if not norm:
+        return F.l1_loss(F.avg_pool2d(mapped.float(), pool), F.avg_pool2d(x.float(), pool))
+
+    def thumb(im: torch.Tensor) -> torch.Tensor:
+        t = F.avg_pool2d((im.float() + 1) / 2, pool)
+        return t / t.mean((1, 2, 3), keepdim=True).clamp_min(1e-3)
+
+    return F.l1_loss(thumb(mapped), thumb(x))
 
 
 def linear_decay(step: int, total_steps: int) -> float:

@@ -316,7 +316,8 @@ class CycleGANStep:
                 idt_b = idt_a = torch.zeros((), device=a.device)
             g_loss = adv_ab + adv_ba + lam * (cyc_a + cyc_b) + lam_id * (idt_a + idt_b)
             if cfg.lambda_shape > 0:
-                shape_a, shape_b = shape_loss(a, fake_b), shape_loss(b, fake_a)
+                norm = cfg.shape_norm
+                shape_a, shape_b = shape_loss(a, fake_b, norm=norm), shape_loss(b, fake_a, norm=norm)
                 g_loss = g_loss + cfg.lambda_shape * (shape_a + shape_b)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
