@@ -38,7 +38,9 @@ Per seed, grid r1+lr-decay+tuned: 90.4, 90.5, 92.6, 91.3, 91.9% high quality (25
 probes on the way (seed 4 or 1, 12,000 steps, r1+lr-decay plus): lr_g 1e-3, 88%; lr_g 2e-3, collapsed
 to one mode at first, 15%; D steps 2 per G step, 79%; Adam beta1 0.9, 5%; G's EMA, 47%; width 32 with
 batch 512, 30%; decay over the last 75%, 89% (vs 91% at 50%); beta2 0.99 / 0.9 / 0.8 on seed 1: 93 / 95
-/ 90%, but 0.9 on seed 4: 78%, so within the seed-to-seed noise. Earlier exploratory 12,000-step grid
+/ 90%, but 0.9 on seed 4: 78%, so within the seed-to-seed noise. On the tuned recipe (seed 4: 91.9%):
+latent size 2, 86%; 64, 90%; Adam beta1 0, 91%; R1 4, 87%; R1 2, 93% on seed 4 (and 78% by mid-run,
+where R1 1 is near 25%) but 54% on seed 1 (R1 1: 90.5%). Earlier exploratory 12,000-step grid
 runs (3 seeds, modes / % HQ): lr-decay alone 18.3 / 78, lsgan + decay 20.3 / 80, pacgan2 + decay 19.3 /
 50, pacgan4 + decay 23.7 / 26, pacgan2 + decay + batch 256 21.7 / 65, + spectral norm 24.0 / 31, + width
 100 19.7 / 57; R1 0.1 instead of 1 (+ decay, seed 0) 25 / 81; minibatch-disc costs ~20x a step.
