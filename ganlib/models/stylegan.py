@@ -9,9 +9,13 @@ A style enters a conv either by StyleGAN2's weight modulation / demodulation ("m
 by StyleGAN1's AdaIN ("adain"). Same recipe (batch 32, width 16), measured on a GPU: at 2,000 steps
 modulation had FID 10-17, AdaIN 38-55 with recall <= 0.05 and StyleGAN1's droplet blobs; modulation
 went on to FID 4.5 at 5,000 steps (all ten digits, recall 0.44). With style mixing it draws only 4-6
-digits in its first 1,000 steps, a dip that short probes had mistaken for collapse. Modulation is computed in its non-fused
-form (scale the input channels, shared conv, scale the output channels), which equals per-sample
-kernels exactly and is a plain batched conv on the CPU.
+digits in its first 1,000 steps, a dip that short probes had mistaken for collapse. Modulation is
+computed in its non-fused form (scale the input channels, shared conv, scale the output channels),
+which equals per-sample kernels exactly and is a plain batched conv on the CPU.
+
+Both networks keep their conv weights channels-last (NHWC, `channels_last`), so every conv, the bilinear
+up-sampling and the average pooling run on channels-last activations: a CPU training step took 252 ->
+178 ms (one core, batch 32, bf16) with the same maths. Checkpoints load as usual (copy_ keeps the layout).
 
 28x28 data: synthesis runs at 32x32 and G returns the central 28x28 crop; D pads its 28x28 input back
 to 32x32 with the background value -1 (MNIST's 2-pixel border is background anyway).
@@ -276,10 +280,7 @@ class StyleGANGenerator(nn.Module):
         self.num_ws = self.synthesis.num_ws
         self.crop_to_size = CenterCrop(image_size)
         self.register_buffer("w_avg", torch.zeros(latent_dim))
-        # channels-last (NHWC) weights make every conv, the bilinear up-sampling and the average pooling run on
-        # channels-last activations: a training step took 252 -> 178 ms on one CPU core (batch 32, bf16), with
-        # the same maths. Checkpoints load into it as usual (load_state_dict's copy_ keeps the layout).
-        self.to(memory_format=torch.channels_last)
+        self.to(memory_format=torch.channels_last)   # NHWC: 1.4x faster on a CPU (module docstring)
 
     @property
     def layer_names(self) -> list[str]:
@@ -358,10 +359,7 @@ class StyleGANDiscriminator(nn.Module):
         self.conv4 = EqualConv2d(c4 + 1, c4, 3)
         self.fc = EqualLinear(c4 * 16, c4)
         self.out = EqualLinear(c4, 1)
-        # channels-last (NHWC) weights make every conv, the bilinear up-sampling and the average pooling run on
-        # channels-last activations: a training step took 252 -> 178 ms on one CPU core (batch 32, bf16), with
-        # the same maths. Checkpoints load into it as usual (load_state_dict's copy_ keeps the layout).
-        self.to(memory_format=torch.channels_last)
+        self.to(memory_format=torch.channels_last)   # NHWC: 1.4x faster on a CPU (module docstring)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.image_size == 28:
