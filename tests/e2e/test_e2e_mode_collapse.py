@@ -56,9 +56,17 @@ def test_two_panels_play_and_change(page, server):
     for k in ("play_0", "play_1"):
         page.locator(f".st-key-{k} button").first.click()
         page.locator(f".st-key-{k}").get_by_text("Play", exact=True).wait_for(timeout=30_000)
-    page.wait_for_timeout(1500)
-    paused = page.evaluate(POINTS, "arena_plot_0")
-    page.wait_for_timeout(1500)
+    # a frame already being computed when Pause was clicked may still land (on a loaded machine, later
+    # than a second): wait until the plot holds still for 1.5 s, then it must stay still
+    paused, deadline = page.evaluate(POINTS, "arena_plot_0"), time.monotonic() + 30
+    while True:
+        page.wait_for_timeout(1500)
+        now = page.evaluate(POINTS, "arena_plot_0")
+        if now == paused or time.monotonic() > deadline:
+            break
+        paused = now
+    assert now == paused, "the paused panel kept moving for 30 s"
+    page.wait_for_timeout(3000)
     assert page.evaluate(POINTS, "arena_plot_0") == paused  # paused panels stay still
 
     # one step in two halves: D's surface changes first, then G's points
