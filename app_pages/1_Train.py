@@ -88,7 +88,7 @@ HELP = {
 HELP.update(
     style_mode="StyleGAN: modulate (StyleGAN2: the style scales the conv weights, then demodulation) or adain "
                "(StyleGAN1: normalise each channel, then the style's scale and shift); modulation trains far better "
-               "(at 2,000 steps FID 10-17 against AdaIN's 38-55).",
+               "(at 2,000 steps FID 10-17 against AdaIN's 31-55).",
     shape_norm="CycleGAN: the shape loss compares thumbnails divided by their mean ink, so G may thicken or thin "
                "strokes (where typeset and handwritten digits differ most) but not move them.",
     style_mixing_prob="StyleGAN: share of G steps whose images switch to a second w at a random layer (paper: 0.9), "

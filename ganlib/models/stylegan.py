@@ -7,7 +7,7 @@ Every styled layer (convs and the to-image 1x1 convs of the skip architecture) r
 ws[:, i], so style mixing, per-layer edits and truncation are all just edits of ws (`G.synthesis(ws)`).
 A style enters a conv either by StyleGAN2's weight modulation / demodulation ("modulate", default) or
 by StyleGAN1's AdaIN ("adain"). Same recipe (batch 32, width 16), measured on a GPU: at 2,000 steps
-modulation had FID 10-17, AdaIN 38-55 with recall <= 0.05 and StyleGAN1's droplet blobs; modulation
+modulation had FID 10-17, AdaIN 31-55 with recall <= 0.05 and StyleGAN1's droplet blobs; modulation
 went on to FID 4.5 at 5,000 steps (all ten digits, recall 0.44). With style mixing it draws only 4-6
 digits in its first 1,000 steps, a dip that short probes had mistaken for collapse. Modulation is
 computed in its non-fused form (scale the input channels, shared conv, scale the output channels),
