@@ -34,6 +34,19 @@ def poll(page, fn, arg, predicate, timeout_s: float, what: str):
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last value {str(value)[:80]!r})")
 
 
+def toggle(page, key: str, to: str) -> None:
+    """Click a panel's Play/Pause button until it reads `to`. A click that lands while the panel's fragment
+    is redrawing can be dropped on a loaded machine, so it is clicked again if, 15 s on, it has not moved."""
+    for _ in range(3):
+        page.locator(f".st-key-{key} button").first.click()
+        try:
+            page.locator(f".st-key-{key}").get_by_text(to, exact=True).wait_for(timeout=15_000)
+            return
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: the click did not take
+            continue
+    raise AssertionError(f"{key} never read {to!r} after three clicks")
+
+
 def test_two_panels_play_and_change(page, server):
     page.goto(server + "/")
     page.get_by_role("link", name="Mode-collapse lab").first.click()
@@ -43,10 +56,8 @@ def test_two_panels_play_and_change(page, server):
     surface = {k: poll(page, SURFACE, k, bool, 30, f"{k} heat map") for k in plots}
     assert "python -m ganlib train --model gan --dataset toy-ring" in page.locator("code").first.inner_text()
 
-    page.locator(".st-key-play_0 button").first.click()
-    page.locator(".st-key-play_0").get_by_text("Pause", exact=True).wait_for(timeout=30_000)
-    page.locator(".st-key-play_1 button").first.click()
-    page.locator(".st-key-play_1").get_by_text("Pause", exact=True).wait_for(timeout=30_000)
+    toggle(page, "play_0", "Pause")
+    toggle(page, "play_1", "Pause")
     for k in plots:  # both panels animate without any further click
         poll(page, POINTS, k, lambda v, k=k: v and v != start[k], 60, f"{k}'s points to move")
         poll(page, SURFACE, k, lambda v, k=k: v and v != surface[k], 60, f"{k}'s D surface to change")
@@ -54,8 +65,7 @@ def test_two_panels_play_and_change(page, server):
     poll(page, POINTS, "arena_plot_0", lambda v: v != moved, 30, "a later frame")
 
     for k in ("play_0", "play_1"):
-        page.locator(f".st-key-{k} button").first.click()
-        page.locator(f".st-key-{k}").get_by_text("Play", exact=True).wait_for(timeout=30_000)
+        toggle(page, k, "Play")
     # a frame already being computed when Pause was clicked may still land (on a loaded machine, later
     # than a second): wait until the plot holds still for 1.5 s, then it must stay still
     paused, deadline = page.evaluate(POINTS, "arena_plot_0"), time.monotonic() + 30
