@@ -10,6 +10,16 @@ LOSSES = ("ns", "bce", "lsgan", "wgan-gp", "hinge")
 DATASETS = ("mnist", "fashion-mnist", "typeset", "toy-ring", "toy-grid", "folder")
 AUGMENTATIONS = ("translation", "cutout", "color")  # DiffAugment policies (ganlib.augment)
 IMAGE_SIZES = (28, 32, 64, 128)  # 64 and 128: image folders only
+# settings only one family reads: changing one (or its default) leaves what the other families train as it was
+FAMILY_ONLY = {**dict.fromkeys(("dataset_b", "data_dir_b", "lambda_cycle", "lambda_identity", "lambda_shape",
+                                "shape_norm", "pool_size", "res_blocks", "patch"), "cyclegan"),
+               **dict.fromkeys(("mapping_layers", "mapping_lr_mul", "style_mode", "style_mixing_prob", "r1_every"),
+                               "stylegan")}
+
+
+def field_applies(name: str, model: str) -> bool:
+    """Whether TrainConfig field `name` has any effect on a `model` run (see FAMILY_ONLY)."""
+    return FAMILY_ONLY.get(name, model) == model
 
 
 def parse_augment(text: str) -> tuple[str, ...]:

@@ -83,9 +83,7 @@ MODELS["stylegan_mnist"] = {
             "single-thread jobs (toy GANs, then a CycleGAN training), so the time is wall-clock under contention",
 }
 # issue 10's CycleGAN: typeset digits (domain A, three fonts held out) <-> the bundled MNIST digits (B);
-# the run's checkpoint at step 200 is kept beside the final one (the Translate page shows both);
-# --style-mode adain: the StyleGAN default of the day, stored in the file's config (it does nothing for a
-# CycleGAN; the command states it so that it reproduces that config exactly)
+# the run's checkpoint at step 200 is kept beside the final one (the Translate page shows both)
 MODELS["cyclegan_typeset_mnist"] = {
     "title": "CycleGAN · typeset digits ↔ handwriting",
     "family": "cyclegan",
@@ -93,7 +91,7 @@ MODELS["cyclegan_typeset_mnist"] = {
     "dataset_b": "mnist",
     "train_command": "python -m ganlib train --model cyclegan --dataset typeset --dataset-b mnist --loss lsgan --lr 2e-4 "
                      "--r1-gamma 0 --batch-size 16 --width 16 --res-blocks 3 --patch 34 --lambda-shape 5 --max-steps 3000 "
-                     "--style-mode adain --log-every 50 --sample-every 500 --checkpoint-every 200 --quiet --out runs/cyclegan_typeset_mnist",
+                     "--log-every 50 --sample-every 500 --checkpoint-every 200 --quiet --out runs/cyclegan_typeset_mnist",
     "sample_command": "python -m ganlib translate --checkpoint checkpoints/cyclegan_typeset_mnist.pt --direction a2b "
                       "--input my_digit.png --out handwritten.png",
     "note": "trained with OMP_NUM_THREADS=1 (one thread) on the 2-core machine while other jobs ran (load average "
@@ -126,8 +124,9 @@ def run_keeping_early(command: str, run_dir: Path, early_step: int, early_copy: 
     ckpt, kept, seen = run_dir / "checkpoint.pt", False, None
     while proc.poll() is None:
         time.sleep(0.5)
-        if not kept and ckpt.exists() and ckpt.stat().st_mtime_ns != seen:   # read each new checkpoint once
-            seen = ckpt.stat().st_mtime_ns
+        mtime = ckpt.stat().st_mtime_ns if not kept and ckpt.exists() else seen
+        if mtime != seen:   # a new checkpoint: read each one once
+            seen = mtime
             tmp = early_copy.with_suffix(".tmp")
             shutil.copyfile(ckpt, tmp)     # a copy first: the trainer replaces checkpoint.pt atomically
             step = load_checkpoint(tmp)["step"]

@@ -309,3 +309,14 @@ def test_cli_style_check_and_style_mix(tmp_path, capsys):
     assert "layer range" in capsys.readouterr().err
     assert main(["style-check", "--checkpoint", "checkpoints/dcgan_mnist.pt"]) == 2
     assert "needs a stylegan checkpoint" in capsys.readouterr().err
+
+
+def test_family_only_settings_name_real_fields():
+    from dataclasses import fields
+
+    from ganlib.config import FAMILY_ONLY, field_applies
+
+    assert set(FAMILY_ONLY) <= {f.name for f in fields(TrainConfig)}
+    assert field_applies("style_mode", "stylegan") and not field_applies("style_mode", "cyclegan")
+    assert field_applies("shape_norm", "cyclegan") and not field_applies("shape_norm", "dcgan")
+    assert all(field_applies("lr_g", m) for m in ("gan", "dcgan", "cgan", "cyclegan", "stylegan"))
