@@ -67,11 +67,9 @@ def summary_line(entry: dict) -> str:
         parts.append(f"{ev['label_accuracy']:.1%} of samples are the asked digit")
     if "style_check" in entry:   # a StyleGAN: its measured disentanglement (ganlib.style.style_check)
         sc = entry["style_check"]
-        thickness = (f"stroke thickness (r = {sc['thickness_corr_b']:.2f} with B's, "
-                     f"{sc['thickness_corr_a']:.2f} with A's)" if "thickness_corr_a" in sc
-                     else f"ink (r = {sc['ink_corr_b']:.2f})")
         parts.append(f"coarse styles keep the digit in {sc['coarse_keeps_a']:.0%} of mixes, fine styles carry the "
-                     f"{thickness}")
+                     f"stroke thickness (r = {sc['thickness_corr_b']:.2f} with B's, {sc['thickness_corr_a']:.2f} "
+                     "with A's)")
     return "; ".join(parts) + f"; trained {entry['train_seconds'] / 60:.0f} min on {entry['machine']}."
 
 
