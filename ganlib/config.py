@@ -14,7 +14,8 @@ IMAGE_SIZES = (28, 32, 64, 128)  # 64 and 128: image folders only
 FAMILY_ONLY = {**dict.fromkeys(("dataset_b", "data_dir_b", "lambda_cycle", "lambda_identity", "lambda_shape",
                                 "shape_norm", "pool_size", "res_blocks", "patch"), "cyclegan"),
                **dict.fromkeys(("mapping_layers", "mapping_lr_mul", "style_mode", "style_mixing_prob", "r1_every"),
-                               "stylegan")}
+                               "stylegan"),
+               "latent_mixture": "gan"}
 
 
 def field_applies(name: str, model: str) -> bool:
@@ -71,6 +72,7 @@ class TrainConfig:
     augment: str = ""                 # DiffAugment policy for D's inputs: translation,cutout,color ("" = off)
     pack: int = 1                     # PacGAN: D judges m samples at once, concatenated (1 = off)
     unrolled_steps: int = 0           # Unrolled GAN: G's loss through k simulated D updates (0 = off)
+    latent_mixture: int = 0           # gan: DeLiGAN latent, a mixture of K learned Gaussians (0 = one N(0, I))
     ema_decay: float = 0.999          # EMA of G weights for samples/checkpoints (0 = off)
     seed: int = 0
     device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
@@ -178,6 +180,11 @@ class TrainConfig:
             problems.append("Packing is for unconditional GANs; a CGAN's D would need a label per packed sample.")
         if not (0 <= self.unrolled_steps <= 20):
             problems.append(f"Unrolled D steps must be between 0 (off) and 20, not {self.unrolled_steps}.")
+        if not (0 <= self.latent_mixture <= 1000):
+            problems.append(f"The latent mixture has 0 (off) to 1000 components, not {self.latent_mixture}.")
+        elif self.latent_mixture and self.model != "gan":
+            problems.append("The latent mixture is for the gan model (fully connected); set it to 0 for "
+                            f"{self.model}.")
         for name in ("log_every", "sample_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1.")

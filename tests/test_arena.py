@@ -14,7 +14,7 @@ from ganlib.data import toy_modes
 from ganlib.metrics import evaluate_points
 from ganlib.models import build_models, model_kwargs
 from ganlib.models.dcgan import DCGANDiscriminator
-from ganlib.models.layers import MinibatchDiscrimination
+from ganlib.models.layers import MinibatchDiscrimination, MixtureLatent
 from ganlib.models.mlp import MLPDiscriminator
 from ganlib.train import rundir
 from ganlib.train.loop import train
@@ -161,6 +161,56 @@ def test_pacgan_with_wgan_gp_and_r1_trains():
         assert all(torch.isfinite(v) for v in stats.values())
 
 
+# ---------------------------------------------------------------- DeLiGAN's latent mixture
+
+def test_mixture_latent_picks_components_evenly_and_keeps_eps_standard():
+    torch.manual_seed(0)
+    m = MixtureLatent(latent_dim=4, components=10)
+    z = torch.randn(50_000, 4)
+    k, eps = m.split(z)
+    counts = torch.bincount(k, minlength=10).float() / len(z)
+    assert k.min() == 0 and k.max() == 9 and torch.allclose(counts, torch.full((10,), 0.1), atol=0.01)
+    assert torch.allclose(eps.mean(0), torch.zeros(4), atol=0.02) and torch.allclose(eps.std(0), torch.ones(4), atol=0.02)
+    assert abs(float(torch.corrcoef(torch.stack([k.float(), eps[:, 0]]))[0, 1])) < 0.02  # eps tells nothing of k
+    assert torch.equal(eps[:, 1:], z[:, 1:])
+    # each output is its component's mean plus its spread times eps: a function of z alone
+    out = m(z[:5])
+    assert torch.allclose(out, m.mu[k[:5]] + m.log_sigma[k[:5]].exp() * eps[:5]) and torch.equal(out, m(z[:5]))
+    # extreme latents stay finite and in range
+    k_far, eps_far = m.split(torch.tensor([[-40.0, 0, 0, 0], [40.0, 0, 0, 0]]))
+    assert k_far.tolist() == [0, 9] and torch.isfinite(eps_far).all()
+
+
+def test_latent_mixture_in_model_kwargs_only_when_on_and_for_the_gan_only():
+    plain = model_kwargs(arena_config("vanilla-grid"), (2,), 0)
+    assert "latent_mixture" not in plain["G"]                           # older runs' kwargs stay as they were
+    mixed = model_kwargs(arena_config("vanilla-grid", latent_mixture=50), (2,), 0)
+    assert mixed["G"]["latent_mixture"] == 50
+    G, _ = build_models("gan", mixed)
+    assert G.mixture.mu.shape == (50, 16)
+    torch.manual_seed(3)
+    G_plain, _ = build_models("gan", plain)
+    torch.manual_seed(3)
+    G_mixed, _ = build_models("gan", mixed)
+    assert torch.equal(G_plain.net[0].weight, G_mixed.net[0].weight)   # a seed gives the layers the same weights
+    assert "gan model" in TrainConfig(model="dcgan", latent_mixture=8).validate()[0]
+    assert "0 (off) to 1000" in TrainConfig(model="gan", latent_mixture=-1).validate()[0]
+    from ganlib.cli import command_for
+    assert "--latent-mixture 50" in command_for(arena_config("vanilla-grid", latent_mixture=50), "runs/x")
+
+
+def test_latent_mixture_learns_at_lr_g_while_the_layers_decay():
+    cfg = arena_config("vanilla-grid", **{**TINY, "latent_mixture": 5, "lr_decay": 0.5})
+    arena = Arena(cfg)
+    mu = arena.G.mixture.mu.detach().clone()
+    arena.train(cfg.max_steps)
+    groups = arena.opt_g.param_groups
+    assert len(groups) == 2 and groups[1]["params"] == list(arena.G.mixture.parameters())
+    assert groups[0]["lr"] == pytest.approx(cfg.lr_g * lr_factor(9, 10, 0.5)) and groups[1]["lr"] == cfg.lr_g
+    assert not torch.equal(mu, arena.G.mixture.mu)                      # G's loss reaches the means
+    assert torch.isfinite(arena.points(50)).all()
+
+
 # ---------------------------------------------------------------- learning-rate decay (every family)
 
 def test_lr_factor_is_flat_then_falls_linearly_to_near_zero():
@@ -218,9 +268,10 @@ def test_arena_trains_draws_and_measures():
     assert len(arena.coverage_figure().data) == 2
 
 
-def test_arena_is_the_training_loop_step_for_step(tmp_path):
+@pytest.mark.parametrize("extra", [{}, {"latent_mixture": 5, "lr_decay": 0.5}])
+def test_arena_is_the_training_loop_step_for_step(tmp_path, extra):
     """Same config, same numbers as `python -m ganlib train`: the arena is not a second loop."""
-    cfg = arena_config("vanilla-ring", **TINY)
+    cfg = arena_config("vanilla-ring", **TINY, **extra)
     arena = Arena(cfg)
     arena.train(cfg.max_steps)
     train(cfg, tmp_path / "run")

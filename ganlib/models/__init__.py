@@ -28,8 +28,9 @@ def model_kwargs(config, data_shape: tuple[int, ...], num_classes: int) -> dict:
         hidden = 4 * config.width
         # 2-D points: no BatchNorm in G (see MLPGenerator); only stated when off, as with pack
         no_bn = {} if is_image else {"batch_norm": False}
+        mixture = ({"latent_mixture": config.latent_mixture} if getattr(config, "latent_mixture", 0) else {})
         return {"G": dict(latent_dim=config.latent_dim, out_shape=list(data_shape), hidden=hidden,
-                          num_classes=0, tanh=is_image, **no_bn),
+                          num_classes=0, tanh=is_image, **no_bn, **mixture),
                 "D": dict(in_shape=list(data_shape), hidden=hidden, num_classes=0,
                           spectral_norm=config.spectral_norm,
                           minibatch_discrimination=config.minibatch_discrimination, **pack)}

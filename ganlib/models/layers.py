@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 import torch.nn as nn
@@ -77,3 +78,37 @@ def make_ema(model: nn.Module) -> nn.Module:
     for p in ema.parameters():
         p.requires_grad_(False)
     return ema
+
+
+class MixtureLatent(nn.Module):
+    """DeLiGAN's latent (Gurumurthy et al. 2017, eq. 3-4): z ~ N(0, I) becomes mu_k + sigma_k * eps, a mixture
+    of K equally likely Gaussians whose means and spreads G learns.
+
+    A continuous G fed one Gaussian must put some of its mass between the modes of a disconnected
+    target (Khayatkhoei et al. 2018): the points in transit that keep a GAN's share of high-quality
+    samples on the 25-mode grid near 90%. With a mixture, each component can go to a mode of its own.
+
+    Both the component and eps come from z itself, so G stays a function of z (fixed noise, EMA,
+    sampling and the latent explorer need nothing new): Phi(z_0) * K is uniform on [0, K), its integer
+    part picks k (each with probability 1/K) and its fractional part, mapped back through Phi^-1,
+    replaces z_0 in eps, which is therefore N(0, I) and independent of k. Means start uniform in
+    [-1, 1], spreads at `sigma`. DeLiGAN's penalty keeping sigma near 1 is left out: it is there to keep
+    image samples varied; on 2-D mixtures the spread within a mode is D's to judge.
+    """
+
+    def __init__(self, latent_dim: int, components: int, sigma: float = 0.5):
+        super().__init__()
+        self.components = components
+        self.mu = nn.Parameter(torch.rand(components, latent_dim) * 2 - 1)
+        self.log_sigma = nn.Parameter(torch.full((components, latent_dim), math.log(sigma)))
+
+    def split(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(component k (N,), eps (N, latent_dim) ~ N(0, I) independent of k) for latents z (N, latent_dim)."""
+        u = torch.special.ndtr(z[:, 0].float()) * self.components
+        k = u.floor().clamp_(0, self.components - 1)
+        first = torch.special.ndtri((u - k).clamp(1e-6, 1 - 1e-6)).to(z.dtype)
+        return k.long(), torch.cat([first[:, None], z[:, 1:]], 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        k, eps = self.split(z)
+        return self.mu[k] + self.log_sigma[k].exp() * eps
