@@ -41,7 +41,8 @@ LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Ma
           "two_sided_smoothing": "Two-sided label smoothing", "minibatch_std": "Minibatch std",
           "download": "Download if missing", "augment": "DiffAugment (translation,cutout,color)",
           "r1_gamma": "R1 penalty (0 = off)"}
-LABELS.update(pack="PacGAN pack (1 = off)", unrolled_steps="Unrolled D steps (0 = off)")
+LABELS.update(pack="PacGAN pack (1 = off)", unrolled_steps="Unrolled D steps (0 = off)",
+              latent_mixture="Latent mixture (gan; 0 = off)")
 LABELS.update(dataset_b="Domain B (CycleGAN)", data_dir_b="Domain B directory (CycleGAN)",
               lambda_cycle="Cycle-loss weight (CycleGAN)", lambda_identity="Identity weight, x cycle (CycleGAN)",
               lambda_shape="Shape-loss weight (CycleGAN)", shape_norm="Ink-normalised shape loss (CycleGAN)", pool_size="Image pool (CycleGAN)", res_blocks="Residual blocks (CycleGAN)")
@@ -94,7 +95,10 @@ HELP.update(
     style_mixing_prob="StyleGAN: share of G steps whose images switch to a second w at a random layer (paper: 0.9), "
                       "so neighbouring layers do not rely on each other.",
     mapping_lr_mul="StyleGAN: the mapping network z -> w learns this much slower than the rest (paper: 0.01).",
-    r1_every="StyleGAN: lazy regularisation, R1 every N steps weighted by N (StyleGAN2 uses 16).")
+    r1_every="StyleGAN: lazy regularisation, R1 every N steps weighted by N (StyleGAN2 uses 16).",
+    latent_mixture="DeLiGAN (Gurumurthy et al. 2017), gan model: G's latent is a mixture of this many Gaussians "
+                   "with learned means and spreads, so G can send each to a mode of its own with no samples in "
+                   "between (50 on the 2-D mixtures); 0 = one Gaussian.")
 STATE_COLORS = {"queued": "gray", "running": "green", "paused": "orange", "stopped": "blue",
                 "finished": "violet", "failed": "red"}
 

@@ -22,9 +22,10 @@ from ganlib.train import rundir
 from ganlib.train.jobs import runs_root
 
 FRAME_S = 0.5                       # seconds between frames of a playing panel
-DEFAULT_PANELS = ["vanilla-ring", "pacgan-ring", "vanilla-grid", "r1-decay-grid"]
+DEFAULT_PANELS = ["vanilla-ring", "pacgan-ring", "vanilla-grid", "deligan-grid"]
 SETTINGS = ("loss", "batch_size", "lr_g", "lr_d", "pack", "unrolled_steps", "minibatch_discrimination",
-            "label_smoothing", "spectral_norm", "grad_clip", "n_critic", "r1_gamma", "lr_decay", "seed")
+            "label_smoothing", "spectral_norm", "grad_clip", "n_critic", "r1_gamma", "lr_decay", "latent_mixture",
+            "seed")
 
 st.title("Mode-collapse lab")
 st.caption("Watch a GAN collapse onto a few modes of a 2-D mixture and compare the cures side by side; "
@@ -138,6 +139,10 @@ def settings_form(i: int, state: dict) -> None:
             values["lr_decay"] = float(c[1].number_input(
                 "Learning-rate decay", value=cfg.lr_decay, step=0.1, format="%g",
                 help=f"Both rates fall linearly to ~0 over this last fraction of {cfg.max_steps:,} steps (0 = off)."))
+            values["latent_mixture"] = int(c[0].number_input(
+                "Latent mixture", value=cfg.latent_mixture, step=10, min_value=0,
+                help="DeLiGAN: G's latent is a mixture of this many Gaussians with learned means and spreads, so "
+                     "G can send each to a mode of its own with no points in between (0 = one Gaussian)."))
             values["minibatch_discrimination"] = st.checkbox("Minibatch discrimination",
                                                              value=cfg.minibatch_discrimination)
             values["spectral_norm"] = st.checkbox("Spectral norm on D", value=cfg.spectral_norm)

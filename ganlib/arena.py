@@ -30,7 +30,7 @@ from .models import build_models, model_kwargs
 from .models.layers import make_ema
 from .train import rundir
 from .train.loop import _autocast_dtype, _BatchStream, _rng_state, load_training_data, preflight
-from .train.steps import AdversarialStep
+from .train.steps import AdversarialStep, generator_adam, make_adam
 
 # The arena's base recipe: the seeds' MLP GAN (Adam, betas (0.5, 0.999), non-saturating loss, 256
 # hidden units, z of 16) without the house's image tricks (R1, EMA: they are remedies here), D
@@ -55,7 +55,7 @@ PRESETS: dict[str, tuple[str, dict, str]] = {
     "r1-decay-grid": ("R1 + learning-rate decay, grid",
                       {"dataset": "toy-grid", "r1_gamma": 1.0, "lr_decay": 0.5, "max_steps": 12000,
                        "batch_size": 256, "lr_g": 1e-3},
-                      "The benchmark's best cure: D's gradient is penalised at real points (R1), so the game "
+                      "A cure: D's gradient is penalised at real points (R1), so the game "
                       "settles on the data instead of circling it; both learning rates then fall to ~0 over "
                       "the second half of 12,000 steps, which pulls G's points onto the modes; batches of 256 "
                       "and G learning at half D's rate sharpen them (all 25 modes found on every seed "
@@ -64,6 +64,13 @@ PRESETS: dict[str, tuple[str, dict, str]] = {
                       {"r1_gamma": 1.0, "lr_decay": 0.5, "max_steps": 12000, "batch_size": 256, "lr_g": 1e-3},
                       "The same cure on the ring: no hopping from mode to mode; the points settle as the "
                       "learning rates fall to ~0 by step 12,000."),
+    "deligan-grid": ("R1 + decay + latent mixture (DeLiGAN), grid",
+                     {"dataset": "toy-grid", "r1_gamma": 1.0, "lr_decay": 0.5, "max_steps": 14000,
+                      "batch_size": 256, "lr_g": 1e-3, "latent_mixture": 50, "width": 48},
+                     "The benchmark's winner: the R1 + decay cure, with G's latent a mixture of 50 learned "
+                     "Gaussians. A continuous G fed one Gaussian must leave a trail of points between the modes "
+                     "it has split; with the mixture each component can go to a mode of its own, and the trail "
+                     "goes (all 25 modes on every seed measured, ~94% of points on a mode)."),
     "pacgan4-grid": ("PacGAN (pack 4), grid", {"dataset": "toy-grid", "pack": 4},
                      "Packing 4: finds modes, but D is slower to judge each one sharply."),
     "unrolled-ring": ("Unrolled GAN (5 steps), ring", {"unrolled_steps": 5},
@@ -110,10 +117,8 @@ class Arena:
             # the same order of seeded work as ganlib.train.loop._train, so the CLI run matches
             self.kwargs = model_kwargs(config, self.data.shape, 0)
             self.G, self.D = build_models("gan", self.kwargs)
-            self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2),
-                                          foreach=True)
-            self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2),
-                                          foreach=True)
+            self.opt_g = generator_adam(self.G, config)
+            self.opt_d = make_adam(self.D.parameters(), config.lr_d, config)
             self.G_ema = make_ema(self.G) if config.ema_decay > 0 else None
         g = torch.Generator().manual_seed(config.seed + 1)
         self.fixed_noise = torch.randn(max(config.n_fixed, n_fixed), config.latent_dim, generator=g)

@@ -107,6 +107,18 @@ def test_the_cure_preset_and_its_settings(root):
     assert "learning-rate decay must be a fraction" in texts(at.error)
 
 
+def test_the_latent_mixture_preset_and_setting(root):
+    at = lab({"panel": ["vanilla-grid", "deligan-grid"]})
+    assert "--latent-mixture 50" in at.code[1].value and "--latent-mixture" not in at.code[0].value
+    mixture = [n for n in at.number_input if n.label == "Latent mixture"]
+    assert [n.value for n in mixture] == [0, 50]
+    mixture[0].set_value(20)
+    at.button(key="FormSubmitter:settings_0-Apply (restarts the panel)").click().run()
+    assert not at.exception and "--latent-mixture 20" in at.code[0].value
+    at.button(key="step_0").click().run()                               # it trains, and draws its step
+    assert step_line(at, 0).startswith("Step **1**")
+
+
 def test_save_panel_as_a_run(root):
     at = lab()
     at.button(key="step_0").click().run()
