@@ -55,7 +55,9 @@ other row; the r1+lr-decay+tuned rows ran beside the test suite, the older rows 
 Per seed (0-4), grid r1+lr-decay+deligan: 94.8, 94.6, 91.8, 94.4, 95.2%; ring: 96.5, 96.0, 91.7, 93.6,
 95.9%. Probes of the winner: R1's weight falling with the learning rates, grid seeds 2 / 0 / 3: 94.4 /
 92.8 / 94.7% (against 91.8 / 94.8 / 94.4%), so no cure; the learning rates falling to 10% instead of
-~0, grid seeds 2 / 0: 94.1 / 92.4%, no cure either; R1 0.5 throughout, one mode on grid seed 3.
+~0, grid seeds 2 / 0: 94.1 / 92.4%, no cure either; R1 0.5 throughout, one mode on grid seed 3;
+mixture spreads starting at 1.0 instead of 0.5, 92% on seed 4; lr_g 5e-4 with the mixture, 82% on seed
+4; 100 components with spreads starting at 0.2 (width 64, 12,000 steps), 90% and 75% on seeds 1 and 0.
 The winner's misses on grid seed 2 (20,000 samples, in units of a mode's std): its modes are narrower
 than the real ones (0.4-1.0 per axis) but off centre by 0.1-1.7 (one by 3.0, which alone costs ~2.6
 points), and 3.7% of points are still in transit; each mode draws on 10-30 of the 50 components. Per seed, grid r1+lr-decay+tuned: 90.4,
