@@ -30,7 +30,7 @@ from .models import build_models, model_kwargs
 from .models.layers import make_ema
 from .train import rundir
 from .train.loop import _autocast_dtype, _BatchStream, _rng_state, load_training_data, preflight
-from .train.steps import AdversarialStep, generator_adam, make_adam
+from .train.steps import AdversarialStep, make_adam
 
 # The arena's base recipe: the seeds' MLP GAN (Adam, betas (0.5, 0.999), non-saturating loss, 256
 # hidden units, z of 16) without the house's image tricks (R1, EMA: they are remedies here), D
@@ -117,7 +117,7 @@ class Arena:
             # the same order of seeded work as ganlib.train.loop._train, so the CLI run matches
             self.kwargs = model_kwargs(config, self.data.shape, 0)
             self.G, self.D = build_models("gan", self.kwargs)
-            self.opt_g = generator_adam(self.G, config)
+            self.opt_g = make_adam(self.G.parameters(), config.lr_g, config)
             self.opt_d = make_adam(self.D.parameters(), config.lr_d, config)
             self.G_ema = make_ema(self.G) if config.ema_decay > 0 else None
         g = torch.Generator().manual_seed(config.seed + 1)

@@ -28,7 +28,7 @@ from ..augment import diff_augment
 from ..config import parse_augment
 from ..models import build_discriminator, build_generator, build_models
 from ..models.cyclegan import ImagePool, cycle_loss, identity_loss, linear_decay, shape_loss
-from ..models.layers import MixtureLatent, ema_update, make_ema
+from ..models.layers import ema_update, make_ema
 from .distributed import local_grads, shard_randn, unwrap
 
 
@@ -39,20 +39,6 @@ def make_adam(params, lr: float, config) -> torch.optim.Adam:
     against 130 s) and landed elsewhere (ring, seed 0: 85% against 96.5% of samples of high quality),
     so the measured recipes keep foreach."""
     return torch.optim.Adam(params, lr=lr, betas=(config.beta1, config.beta2), foreach=True)
-
-
-def generator_adam(G: nn.Module, config) -> torch.optim.Adam:
-    """G's Adam. Its layers are group 0, the group that learning-rate schedules set (set_learning_rates).
-    DeLiGAN's mixture means and spreads (MixtureLatent), if G has them, are a group of their own that
-    stays at lr_g, so they can go on fitting each component to its mode while the layers' rate decays
-    to ~0. A small gain, measured once: the grid, seed 0, ganlib.arena's deligan-grid preset, 94.8% of
-    samples of high quality with them at lr_g, 94.2% with them decaying with the layers."""
-    mixture = [p for m in G.modules() if isinstance(m, MixtureLatent) for p in m.parameters()]
-    ids = {id(p) for p in mixture}
-    opt = make_adam([p for p in G.parameters() if id(p) not in ids], config.lr_g, config)
-    if mixture:
-        opt.add_param_group({"params": mixture})
-    return opt
 
 
 def build_step(config, kwargs: dict, datas: list, device: torch.device,
@@ -67,7 +53,7 @@ def build_step(config, kwargs: dict, datas: list, device: torch.device,
         return StyleGANStep(config, kwargs, datas[0], device, autocast_dtype, total_steps)
     G, D = build_models(config.model, kwargs)
     G, D = G.to(device), D.to(device)
-    opt_g, opt_d = generator_adam(G, config), make_adam(D.parameters(), config.lr_d, config)
+    opt_g, opt_d = make_adam(G.parameters(), config.lr_g, config), make_adam(D.parameters(), config.lr_d, config)
     G_ema = make_ema(G) if config.ema_decay > 0 else None
     step = AdversarialStep(G, D, opt_g, opt_d, config, G_ema, device, autocast_dtype, total_steps)
     step.set_fixed_inputs(datas[0])
