@@ -97,8 +97,8 @@ HELP.update(
     mapping_lr_mul="StyleGAN: the mapping network z -> w learns this much slower than the rest (paper: 0.01).",
     r1_every="StyleGAN: lazy regularisation, R1 every N steps weighted by N (StyleGAN2 uses 16).",
     latent_mixture="DeLiGAN (Gurumurthy et al. 2017), gan model: G's latent is a mixture of this many Gaussians "
-                   "with learned means and spreads, so G can send each to a mode of its own with no samples in "
-                   "between (50 on the 2-D mixtures); 0 = one Gaussian.")
+                   "with learned means and spreads; G can jump from mode to mode across the gaps between them, "
+                   "leaving fewer samples in between (50 on the 2-D mixtures); 0 = one Gaussian.")
 STATE_COLORS = {"queued": "gray", "running": "green", "paused": "orange", "stopped": "blue",
                 "finished": "violet", "failed": "red"}
 

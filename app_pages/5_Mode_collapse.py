@@ -141,8 +141,9 @@ def settings_form(i: int, state: dict) -> None:
                 help=f"Both rates fall linearly to ~0 over this last fraction of {cfg.max_steps:,} steps (0 = off)."))
             values["latent_mixture"] = int(c[0].number_input(
                 "Latent mixture", value=cfg.latent_mixture, step=10, min_value=0,
-                help="DeLiGAN: G's latent is a mixture of this many Gaussians with learned means and spreads, so "
-                     "G can send each to a mode of its own with no points in between (0 = one Gaussian)."))
+                help="DeLiGAN: G's latent is a mixture of this many Gaussians with learned means and spreads; G "
+                     "can jump from mode to mode across the gaps between them, leaving fewer points in between "
+                     "(0 = one Gaussian)."))
             values["minibatch_discrimination"] = st.checkbox("Minibatch discrimination",
                                                              value=cfg.minibatch_discrimination)
             values["spectral_norm"] = st.checkbox("Spectral norm on D", value=cfg.spectral_norm)

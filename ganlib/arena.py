@@ -69,8 +69,9 @@ PRESETS: dict[str, tuple[str, dict, str]] = {
                       "batch_size": 256, "lr_g": 1e-3, "latent_mixture": 50, "width": 48},
                      "The benchmark's winner: the R1 + decay cure, with G's latent a mixture of 50 learned "
                      "Gaussians. A continuous G fed one Gaussian must leave a trail of points between the modes "
-                     "it has split; with the mixture each component can go to a mode of its own, and the trail "
-                     "goes (all 25 modes on every seed measured, ~94% of points on a mode)."),
+                     "it has split; the mixture has gaps between its components where G can jump from mode to "
+                     "mode, and most of the trail goes (all 25 modes on every seed measured, ~94% of points on "
+                     "a mode)."),
     "pacgan4-grid": ("PacGAN (pack 4), grid", {"dataset": "toy-grid", "pack": 4},
                      "Packing 4: finds modes, but D is slower to judge each one sharply."),
     "unrolled-ring": ("Unrolled GAN (5 steps), ring", {"unrolled_steps": 5},

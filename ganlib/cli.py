@@ -33,7 +33,7 @@ _HELP.update(style_mode="StyleGAN: modulate (StyleGAN2 weight demodulation) or a
              r1_every="lazy R1: penalise D's gradient every N steps, weighted by N (StyleGAN; 1 = every step)")
 _HELP.update(pack="PacGAN: D judges M samples at once, concatenated (1 = off; the batch size must be a multiple)",
              latent_mixture="DeLiGAN (gan model): G's latent is a mixture of K Gaussians with learned means and "
-                            "spreads, so G can map it onto separate modes with no points in between (0 = off)",
+                            "spreads, with gaps where G can jump between modes without drawing points there (0 = off)",
              unrolled_steps="Unrolled GAN: G's loss through K simulated D updates (0 = off; costs ~K+1 D passes)")
 # several processes (torchrun): what the batch and the learning rates mean there
 _HELP.update(batch_size="the GLOBAL batch: under torchrun N processes take batch_size / N each, so the learning "

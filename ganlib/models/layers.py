@@ -86,7 +86,10 @@ class MixtureLatent(nn.Module):
 
     A continuous G fed one Gaussian must put some of its mass between the modes of a disconnected
     target (Khayatkhoei et al. 2018): the points in transit that keep a GAN's share of high-quality
-    samples on the 25-mode grid near 90%. With a mixture, each component can go to a mode of its own.
+    samples on the 25-mode grid near 90%. A mixture has gaps between its components where G can jump
+    from one mode to the next without drawing points in between (measured on the grid: points over 6
+    std from any mode fall from 5.6% to 1.4-3.7%; each mode still draws on 10-30 of 50 components, so
+    the components do not split one per mode).
 
     Both the component and eps come from z itself, so G stays a function of z (fixed noise, EMA,
     sampling and the latent explorer need nothing new): Phi(z_0) * K is uniform on [0, K), its integer
