@@ -5,6 +5,13 @@ peak GPU memory, and which steps synchronised with the host: the loop should onl
 steps that log, draw a sample grid, evaluate or save (it reads numbers back then), never in between.
 
     python benchmarks/gpu_check.py [--steps 1000] [--cpu-steps 40] [--json OUT.json]
+    python benchmarks/gpu_check.py --toy cuda --json OUT.json    # the Mode-collapse lab's best cure, one device
+    python benchmarks/gpu_check.py --toy cpu --json OUT.json     # the same on one CPU thread (run it beside)
+
+The --toy runs train the arena's `deligan-grid` preset (R1, learning-rate decay, DeLiGAN's latent mixture;
+the mode_collapse benchmark's winner) by the real loop on one device, and print steps/s with the modes
+covered and % high-quality points at the end: the same recipe should land in the same place on a GPU, and
+the figures say whether nets this small are worth a GPU at all (the arena steps them on a CPU).
 
 Syncs are found with torch.cuda.set_sync_debug_mode("warn"), which warns on every operation that makes
 the host wait for the GPU; each warning is attributed to the training step that was running.
@@ -90,6 +97,26 @@ def sync_audit(cfg: TrainConfig) -> dict:
             "io_step_sources": sorted({f["where"] for f in found if io_step(f["step"])})[:10]}
 
 
+def toy_run(device: str, steps: int) -> dict:
+    """The arena's deligan-grid preset trained by the loop on `device` (one CPU thread for "cpu"):
+    steps/s, and modes covered / % high quality of 2,500 points at the end (the benchmark's protocol)."""
+    from ganlib.arena import arena_config
+    from ganlib.train import rundir
+
+    if device == "cpu":
+        torch.set_num_threads(1)
+    cfg = arena_config("deligan-grid", device=device, max_steps=steps, eval_every=steps, eval_samples=2500,
+                       sample_every=steps, checkpoint_every=steps, log_every=500)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        summary = train(cfg, Path(tmp) / "run")
+        seconds = time.perf_counter() - t0
+        last = [r for r in rundir.read_metrics(Path(tmp) / "run") if r["kind"] == "eval"][-1]
+    return {"device": summary["device"], "torch": torch.__version__, "preset": "deligan-grid", "steps": steps,
+            "steps_per_s": round(steps / seconds, 1), "seconds": round(seconds, 1),
+            "modes_covered": last["modes_covered"], "high_quality_frac": round(last["high_quality_frac"], 4)}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=1000)
@@ -97,7 +124,17 @@ def main() -> int:
     p.add_argument("--cpu-steps", type=int, default=40)
     p.add_argument("--audit-steps", type=int, default=200)
     p.add_argument("--json", default="")
+    p.add_argument("--toy", choices=["cuda", "cpu"], help="only the Mode-collapse lab's deligan-grid recipe, here")
+    p.add_argument("--toy-steps", type=int, default=14000)
     a = p.parse_args()
+    if a.toy:
+        result = toy_run(a.toy, a.toy_steps)
+        print(f"deligan-grid by the loop on {result['device']}: {result['steps_per_s']} steps/s "
+              f"({result['seconds']} s for {a.toy_steps}), {result['modes_covered']}/25 modes, "
+              f"{100 * result['high_quality_frac']:.1f}% high quality")
+        if a.json:
+            Path(a.json).write_text(json.dumps(result, indent=2))
+        return 0
     if not torch.cuda.is_available():
         print("unrun: this machine has no CUDA GPU (run this script on one).")
         return 1
