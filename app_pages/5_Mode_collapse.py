@@ -24,8 +24,8 @@ from ganlib.train.jobs import runs_root
 FRAME_S = 0.5                       # seconds between frames of a playing panel
 DEFAULT_PANELS = ["vanilla-ring", "pacgan-ring", "vanilla-grid", "deligan-grid"]
 SETTINGS = ("loss", "batch_size", "lr_g", "lr_d", "pack", "unrolled_steps", "minibatch_discrimination",
-            "label_smoothing", "spectral_norm", "grad_clip", "n_critic", "r1_gamma", "lr_decay", "latent_mixture",
-            "seed")
+            "label_smoothing", "spectral_norm", "grad_clip", "n_critic", "r1_gamma", "lr_decay", "r1_late",
+            "latent_mixture", "seed")
 
 st.title("Mode-collapse lab")
 st.caption("Watch a GAN collapse onto a few modes of a 2-D mixture and compare the cures side by side; "
@@ -139,7 +139,12 @@ def settings_form(i: int, state: dict) -> None:
             values["lr_decay"] = float(c[1].number_input(
                 "Learning-rate decay", value=cfg.lr_decay, step=0.1, format="%g",
                 help=f"Both rates fall linearly to ~0 over this last fraction of {cfg.max_steps:,} steps (0 = off)."))
-            values["latent_mixture"] = int(c[0].number_input(
+            values["r1_late"] = float(c[0].number_input(
+                "R1 late factor", value=cfg.r1_late, step=0.1, min_value=0.0, format="%g",
+                help="R1's weight while the learning rates fall, as a multiple of the R1 weight: 0 drops R1 once "
+                     "the modes are found, so D can see a generated mode sitting off its real one (1 = unchanged; "
+                     "needs a learning-rate decay)."))
+            values["latent_mixture"] = int(c[1].number_input(
                 "Latent mixture", value=cfg.latent_mixture, step=10, min_value=0,
                 help="DeLiGAN: G's latent is a mixture of this many Gaussians with learned means and spreads; G "
                      "can jump from mode to mode across the gaps between them, leaving fewer points in between "

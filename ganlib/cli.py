@@ -46,6 +46,8 @@ TORCHRUN_EPILOG = ("Several GPUs or machines: launch the same command with torch
                    "the run directory.")
 _HELP.update(lr_decay="both learning rates fall linearly to ~0 over this last fraction of the steps, e.g. 0.5 "
                       "(0 = constant; CycleGAN then decays over its second half)")
+_HELP.update(r1_late="R1's weight while the learning rates decay, as a multiple of --r1-gamma (0 = R1 off once the "
+                     "decay starts; needs --lr-decay)")
 
 
 def _flag(name: str) -> str:

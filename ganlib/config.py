@@ -95,6 +95,7 @@ class TrainConfig:
     patch: int = 18                   # CycleGAN D's patch in pixels: 12, 18 or 34 (34 sees a whole 28 px digit)
     # learning-rate schedule, every family: both rates fall linearly to ~0 over this last fraction of the steps
     lr_decay: float = 0.0             # 0 = constant (CycleGAN then keeps its paper's decay over the second half)
+    r1_late: float = 1.0              # R1's weight while the rates decay, as a multiple of r1_gamma (0 = R1 off then)
     # StyleGAN (model stylegan): mapping network, style injection, mixing regularisation, lazy R1
     mapping_layers: int = 4           # fully connected layers z -> w (paper: 8)
     mapping_lr_mul: float = 0.01      # the mapping network learns this much slower (paper: 0.01)
@@ -192,6 +193,12 @@ class TrainConfig:
             problems.append("Number of fixed-noise samples must be between 1 and 256.")
         if not (0 <= self.lr_decay <= 1):
             problems.append(f"The learning-rate decay must be a fraction of the steps in [0, 1], not {self.lr_decay}.")
+        if not (0 <= self.r1_late <= 10):
+            problems.append(f"R1's late factor multiplies the R1 weight while the learning rates decay: 0 to 10, "
+                            f"not {self.r1_late}.")
+        elif self.r1_late != 1 and self.lr_decay <= 0:
+            problems.append("R1's late factor applies while the learning rates decay: set a learning-rate decay "
+                            "(e.g. 0.5) or leave the factor at 1.")
         return problems
 
     def _big_image_problems(self) -> list[str]:

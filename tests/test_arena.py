@@ -18,7 +18,7 @@ from ganlib.models.layers import MinibatchDiscrimination, MixtureLatent
 from ganlib.models.mlp import MLPDiscriminator
 from ganlib.train import rundir
 from ganlib.train.loop import train
-from ganlib.train.steps import AdversarialStep, lr_factor
+from ganlib.train.steps import AdversarialStep, decay_start, lr_factor, r1_weight
 
 TINY = dict(width=8, batch_size=16, eval_every=5, eval_samples=400, log_every=2, max_steps=10)
 
@@ -229,6 +229,39 @@ def test_lr_decay_is_validated_and_a_cli_flag():
     assert "--lr-decay 0.5" in command_for(TrainConfig(model="gan", dataset="toy-grid", lr_decay=0.5), "runs/x")
 
 
+def test_r1_late_factor_takes_over_on_the_first_step_of_the_decay():
+    cfg = TrainConfig(r1_gamma=2.0, lr_decay=0.3, r1_late=0.25)
+    start = decay_start(100, 0.3)
+    assert start == 70 and lr_factor(start, 100, 0.3) == 1.0 and lr_factor(start + 1, 100, 0.3) < 1
+    assert [r1_weight(cfg, s, 100) for s in (0, 69, 70, 99, 500)] == [2.0, 2.0, 0.5, 0.5, 0.5]
+    assert r1_weight(TrainConfig(r1_gamma=2.0, lr_decay=0.3), 99, 100) == 2.0        # factor 1: unchanged
+    assert r1_weight(TrainConfig(r1_gamma=0.0, lr_decay=0.3, r1_late=0.0), 99, 100) == 0.0
+
+
+def test_r1_late_factor_is_validated_and_a_cli_flag():
+    assert TrainConfig(lr_decay=0.5, r1_late=0.0).validate() == []
+    assert "set a learning-rate decay" in TrainConfig(r1_late=0.0).validate()[0]     # it would be ignored
+    assert "0 to 10" in TrainConfig(lr_decay=0.5, r1_late=-1).validate()[0]
+    from ganlib.cli import command_for
+    assert "--r1-late 0" in command_for(arena_config("deligan-grid"), "runs/x")
+    assert "--r1-late" not in command_for(arena_config("r1-decay-grid"), "runs/x")
+
+
+def test_r1_is_computed_until_the_decay_and_not_after_with_factor_zero(monkeypatch):
+    """With r1_late 0 the second half runs without R1's double backward, in the arena and the loop alike."""
+    from ganlib import losses
+    calls = []
+    real_penalty = losses.r1_penalty
+    monkeypatch.setattr(losses, "r1_penalty", lambda x, d: calls.append(1) or real_penalty(x, d))
+    arena = Arena(arena_config("vanilla-grid", **{**TINY, "r1_gamma": 1.0, "lr_decay": 0.5, "r1_late": 0.0}))
+    arena.train(10)
+    assert len(calls) == decay_start(10, 0.5) == 5
+    calls.clear()
+    arena = Arena(arena_config("vanilla-grid", **{**TINY, "r1_gamma": 1.0, "lr_decay": 0.5, "r1_late": 0.5}))
+    arena.train(10)
+    assert len(calls) == 10
+
+
 def test_lr_decay_in_the_arena_and_the_loop_alike(tmp_path):
     cfg = arena_config("vanilla-grid", **{**TINY, "lr_decay": 0.5})
     arena = Arena(cfg)
@@ -268,7 +301,8 @@ def test_arena_trains_draws_and_measures():
     assert len(arena.coverage_figure().data) == 2
 
 
-@pytest.mark.parametrize("extra", [{}, {"latent_mixture": 5, "lr_decay": 0.5}])
+@pytest.mark.parametrize("extra", [{}, {"latent_mixture": 5, "lr_decay": 0.5},
+                                   {"r1_gamma": 1.0, "lr_decay": 0.5, "r1_late": 0.0}])
 def test_arena_is_the_training_loop_step_for_step(tmp_path, extra):
     """Same config, same numbers as `python -m ganlib train`: the arena is not a second loop."""
     cfg = arena_config("vanilla-ring", **TINY, **extra)

@@ -66,14 +66,33 @@ def set_learning_rates(opt_g, opt_d, cfg, factor: float) -> None:
     opt_d.param_groups[0]["lr"] = cfg.lr_d * factor
 
 
+def decay_start(total_steps: int, fraction: float) -> int:
+    """The first step of the learning-rate decay over the last `fraction` of total_steps."""
+    return int(total_steps * (1.0 - fraction) + 1e-9)  # floor, as CycleGAN's total // 2
+
+
 def lr_factor(step: int, total_steps: int, fraction: float) -> float:
     """Learning-rate factor at `step`: 1, then over the last `fraction` of total_steps linearly down to
     2/(n+1) at the last step, 1/(n+1) after it (fraction 0.5 is CycleGAN's schedule)."""
-    start = int(total_steps * (1.0 - fraction) + 1e-9)  # floor, as CycleGAN's total // 2
+    start = decay_start(total_steps, fraction)
     n = total_steps - start
     if n <= 0 or fraction <= 0:
         return 1.0
     return 1.0 - min(max(0, step - start), n) / float(n + 1)
+
+
+def r1_weight(cfg, step: int, total_steps: int) -> float:
+    """R1's weight at `step`: r1_gamma, times r1_late from the first step of the learning-rate decay on.
+
+    R1 (Mescheder et al. 2018) flattens D around every real point: that is what lets the game settle on
+    all 25 modes of the grid, but it also leaves D blind to a generated mode sitting a std or two off its
+    real one, and the decay freezes that error in. Dropping R1 once the modes are found and the rates
+    start to fall (r1_late 0) lets D see the offsets while G can still move (grid: 93.7% -> 95.8% high
+    quality, benchmarks/mode_collapse.py), and the second half runs without R1's double backward.
+    """
+    if cfg.lr_decay > 0 and cfg.r1_late != 1 and step >= decay_start(total_steps, cfg.lr_decay):
+        return cfg.r1_gamma * cfg.r1_late
+    return cfg.r1_gamma
 
 
 def _grad_norm(params: list[torch.Tensor], clip: float) -> torch.Tensor:
@@ -185,10 +204,11 @@ class AdversarialStep:
         cfg, cond = self.cfg, self.conditional
         if cfg.lr_decay > 0:
             set_learning_rates(self.opt_g, self.opt_d, cfg, lr_factor(step, self.total_steps, cfg.lr_decay))
+        r1_gamma = r1_weight(cfg, step, self.total_steps)
         for i in range(cfg.n_critic):
             real, real_y = next_batch()
             real = self.augment(real)
-            if cfg.r1_gamma > 0:
+            if r1_gamma > 0:
                 real = real.detach().requires_grad_(True)
             real_y = real_y if cond else None
             z = shard_randn(real.shape[0], self.latent_dim, device=self.device)
@@ -203,8 +223,8 @@ class AdversarialStep:
                 d_loss = losses.d_loss(cfg.loss, d_real, d_fake, cfg.label_smoothing, cfg.two_sided_smoothing)
             if cfg.loss == "wgan-gp":
                 d_loss = d_loss + cfg.gp_weight * losses.gradient_penalty(self.D, real, fake.float(), real_y)
-            if cfg.r1_gamma > 0:
-                d_loss = d_loss + cfg.r1_gamma / 2 * losses.r1_penalty(real, d_real)
+            if r1_gamma > 0:
+                d_loss = d_loss + r1_gamma / 2 * losses.r1_penalty(real, d_real)
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             grad_norm_d = (_grad_norm(self.d_params, cfg.grad_clip)
@@ -290,14 +310,14 @@ class CycleGANStep:
         with local_grads(D):  # D's gradient from G's loss is thrown away
             return losses.g_loss(self.cfg.loss, D(fake).float().flatten())
 
-    def _discriminator(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor):
+    def _discriminator(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, r1_gamma: float):
         cfg = self.cfg
-        if cfg.r1_gamma > 0:
+        if r1_gamma > 0:
             real = real.detach().requires_grad_(True)
         d_real, d_fake = D(real).float().flatten(), D(fake).float().flatten()
         loss = losses.d_loss(cfg.loss, d_real, d_fake, cfg.label_smoothing, cfg.two_sided_smoothing)
-        if cfg.r1_gamma > 0:
-            loss = loss + cfg.r1_gamma / 2 * losses.r1_penalty(real, d_real.view(real.shape[0], -1).sum(1))
+        if r1_gamma > 0:
+            loss = loss + r1_gamma / 2 * losses.r1_penalty(real, d_real.view(real.shape[0], -1).sum(1))
         return loss, d_real, d_fake
 
     def __call__(self, next_batch, step: int, want_grad_norms: bool) -> dict[str, torch.Tensor]:
@@ -329,8 +349,9 @@ class CycleGANStep:
         self.opt_g.step()
 
         with self.autocast:
-            d_a, real_a, fake_a_out = self._discriminator(self.D_A, a, self.pool_a(fake_a))
-            d_b, real_b, fake_b_out = self._discriminator(self.D_B, b, self.pool_b(fake_b))
+            r1_gamma = r1_weight(cfg, step, self.total_steps)
+            d_a, real_a, fake_a_out = self._discriminator(self.D_A, a, self.pool_a(fake_a), r1_gamma)
+            d_b, real_b, fake_b_out = self._discriminator(self.D_B, b, self.pool_b(fake_b), r1_gamma)
             d_loss = d_a + d_b
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -382,7 +403,8 @@ class StyleGANStep(AdversarialStep):
             set_learning_rates(self.opt_g, self.opt_d, cfg, lr_factor(step, self.total_steps, cfg.lr_decay))
         real, _ = next_batch()
         n = real.shape[0]
-        do_r1 = cfg.r1_gamma > 0 and step % cfg.r1_every == 0
+        r1_gamma = r1_weight(cfg, step, self.total_steps)
+        do_r1 = r1_gamma > 0 and step % cfg.r1_every == 0
         if do_r1:
             real = real.detach().requires_grad_(True)
         with self.autocast:
@@ -392,7 +414,7 @@ class StyleGANStep(AdversarialStep):
             d_loss = losses.d_loss(cfg.loss, d_real, d_fake, cfg.label_smoothing, cfg.two_sided_smoothing)
         if do_r1:
             r1 = losses.r1_penalty(real, d_real)
-            d_loss = d_loss + cfg.r1_gamma / 2 * cfg.r1_every * r1
+            d_loss = d_loss + r1_gamma / 2 * cfg.r1_every * r1
             self.last_r1 = r1.detach()
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
