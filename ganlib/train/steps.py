@@ -17,7 +17,7 @@ distributed.local_grads(D). With one process all four are no-ops.
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import torch
 import torch.nn as nn
@@ -79,6 +79,26 @@ def lr_factor(step: int, total_steps: int, fraction: float) -> float:
     if n <= 0 or fraction <= 0:
         return 1.0
     return 1.0 - min(max(0, step - start), n) / float(n + 1)
+
+
+@contextmanager
+def frozen(net: nn.Module):
+    """`net`'s weights as constants for the passes made inside: gradients flow through it to its inputs,
+    but its own weight gradients are never computed. For D in G's step, whose weight gradients were
+    thrown away before D's next update anyway (G's gradients are the same, bit for bit); it saves
+    D's weight-gradient products (a 2-D arena step: 1.03x, interleaved). A DDP wrapper is left as it is: its
+    hooks expect the gradients (local_grads keeps them on the rank instead)."""
+    if isinstance(net, nn.parallel.DistributedDataParallel):
+        yield
+        return
+    params = [p for p in net.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 def r1_weight(cfg, step: int, total_steps: int) -> float:
@@ -231,7 +251,7 @@ class AdversarialStep:
                            if (want_grad_norms or cfg.grad_clip > 0) else None)
             self.opt_d.step()
 
-        with self.autocast, local_grads(self.D):  # D's gradient from G's loss is thrown away
+        with self.autocast, local_grads(self.D), frozen(self.D):  # D's weights are constants for G's loss
             if cfg.unrolled_steps > 0:
                 future_d = self.unrolled_d(real.detach(), real_y, fake, fake_y, cfg.unrolled_steps)
                 g_out = functional_call(unwrap(self.D), future_d, (fake, fake_y)).float()
@@ -307,7 +327,7 @@ class CycleGANStep:
         return rows, len(a)
 
     def _adversarial(self, D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
-        with local_grads(D):  # D's gradient from G's loss is thrown away
+        with local_grads(D), frozen(D):  # D's weights are constants for G's loss
             return losses.g_loss(self.cfg.loss, D(fake).float().flatten())
 
     def _discriminator(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, r1_gamma: float):
@@ -422,7 +442,7 @@ class StyleGANStep(AdversarialStep):
         self.opt_d.step()
 
         z = shard_randn(n, self.latent_dim, device=self.device)
-        with self.autocast, local_grads(D):  # D's gradient from G's loss is thrown away
+        with self.autocast, local_grads(D), frozen(D):  # D's weights are constants for G's loss
             g_out = D(G(z, style_mixing_prob=cfg.style_mixing_prob)).float()
             g_loss = losses.g_loss(cfg.loss, g_out)
         self.opt_g.zero_grad(set_to_none=True)
