@@ -71,7 +71,8 @@ def panel(i: int) -> None:
     if state["playing"]:
         arena.train(st.session_state.get("arena_speed", 25))
         state["previous"] = None
-    b = st.columns(4)
+    # four buttons in a row fit a panel of two; three or four panels are too narrow for their labels: two rows
+    b = st.columns(4) if (st.session_state.get("arena_n") or 2) <= 2 else st.columns(2) + st.columns(2)
     # toggled in a callback: a click that lands while a timer rerun of the fragment runs is never lost
     b[0].button("Pause" if state["playing"] else "Play", key=f"play_{i}", icon=(
         ":material/pause:" if state["playing"] else ":material/play_arrow:"), width="stretch",

@@ -67,12 +67,10 @@ PRESETS: dict[str, tuple[str, dict, str]] = {
     "deligan-grid": ("R1 + decay + latent mixture (DeLiGAN), grid",
                      {"dataset": "toy-grid", "r1_gamma": 1.0, "lr_decay": 0.5, "max_steps": 14000,
                       "batch_size": 256, "lr_g": 1e-3, "latent_mixture": 50, "width": 48, "r1_late": 0.0},
-                     "The benchmark's winner. R1 finds all 25 modes over the first half; then both learning "
-                     "rates fall and R1 is dropped, so D can see a generated mode sitting a little off its real "
-                     "one while G can still move it. G's latent is a mixture of 50 learned Gaussians: a "
-                     "continuous G fed one Gaussian must leave a trail of points between the modes it has "
-                     "split, and the mixture has gaps between its components where G can jump from mode to mode "
-                     "(all 25 modes and at least 95% of points on a mode on every seed measured)."),
+                     "The benchmark's winner. R1 finds all 25 modes; as both learning rates fall it is dropped, "
+                     "so D can see a mode drawn a little off its real one while G can still move it. G's latent "
+                     "is a mixture of 50 learned Gaussians, with gaps where G can jump between modes without "
+                     "leaving points in between (25/25 modes, >= 95% of points on a mode, every seed measured)."),
     "deligan-ring": ("R1 + decay + latent mixture (DeLiGAN), ring",
                      {"r1_gamma": 1.0, "lr_decay": 0.5, "max_steps": 14000, "batch_size": 256, "lr_g": 1e-3,
                       "latent_mixture": 50, "width": 48},
