@@ -35,7 +35,8 @@ r1+lr-decay+deligan (R1 to the end; the deligan-ring preset) keeps all 8 on ever
   every real point; with it, D cannot see a generated mode sitting a std or two off its real one, and
   the decay froze those offsets in (with R1 to the end, grid seed 2 at 20,000 samples: modes off centre by
   0.8 std on average at the end, up to 2.0; 4.2% of points over 6 std from any mode). Without R1 D sees
-  the offsets while G can still move (seed 4: mean offset 0.69 std, at most 1.26). The modes are found
+  the offsets while G can still move (with R1 at 0.1 in the second half, seed 4: 0.69 std on average,
+  at most 1.26; 3.2% over 6 std). The modes are found
   by then, and the second half runs without R1's double backward (~20% of a step).
 Before --r1-late, nothing reached 95% on every seed: r1+lr-decay+deligan scored 92.9-94.2% on the grid
 seeds. Longer runs help (the tuned recipe on seed 4: 91.9% at 12,000 steps, 95.6% at 24,000); width 32
