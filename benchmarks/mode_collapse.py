@@ -14,8 +14,8 @@ longer training): grid GAN 17.3 modes / 94.8%, PacGAN4 24.8 / 93.6% (PacGAN Tabl
 
 The winner on the grid is r1+lr-decay+deligan+r1-off (the arena's deligan-grid preset): all 25 modes
 and at least 95% high quality on every seed (95.8 +- 0.4%, 95.1-96.2), in 118 +- 5 s of CPU a run
-(110-122 s, two at a time; this machine's speed drifts by ~10% from run to run: the same seed took 114
-and 122 s alone). On the ring it scores 95.9 +- 1.0% but loses a mode on one seed (7 of 8 on seed 3), so there
+(110-122 s, two at a time; this machine's speed drifts by ~10% from run to run: seed 4 alone took 122 s,
+then 114 s with a change worth 3%). On the ring it scores 95.9 +- 1.0% but loses a mode on one seed (7 of 8 on seed 3), so there
 r1+lr-decay+deligan (R1 to the end; the deligan-ring preset) keeps all 8 on every seed at 94.9 +- 2.2%. Each part does one job:
 - R1 (D's gradient penalised at real points) lets the game converge on the data instead of circling
   it (Mescheder et al. 2018): it is what finds all 25 grid modes on every seed;
