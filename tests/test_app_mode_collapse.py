@@ -119,6 +119,21 @@ def test_the_latent_mixture_preset_and_setting(root):
     assert step_line(at, 0).startswith("Step **1**")
 
 
+def test_the_r1_late_factor_setting(root):
+    """The grid's winner drops R1 in its second half, the ring's keeps it; the field is checked like any other."""
+    at = lab({"panel": ["deligan-ring", "deligan-grid"]})
+    assert "--r1-late 0.0" in at.code[1].value and "--r1-late" not in at.code[0].value
+    late = [n for n in at.number_input if n.label == "R1 late factor"]
+    assert [n.value for n in late] == [1.0, 0.0]
+    late[0].set_value(0.5)
+    at.button(key="FormSubmitter:settings_0-Apply (restarts the panel)").click().run()
+    assert not at.exception and "--r1-late 0.5" in at.code[0].value
+    decay = [n for n in at.number_input if n.label == "Learning-rate decay"]
+    decay[1].set_value(0.0)                                     # no decay: a late factor would be ignored
+    at.button(key="FormSubmitter:settings_1-Apply (restarts the panel)").click().run()
+    assert "set a learning-rate decay" in texts(at.error)
+
+
 def test_save_panel_as_a_run(root):
     at = lab()
     at.button(key="step_0").click().run()
