@@ -35,6 +35,17 @@ def texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
 
+def values(at, label: str) -> list:
+    """The value of the Settings field `label` in each panel, in panel order."""
+    return [n.value for n in at.number_input if n.label == label]
+
+
+def apply_setting(at, i: int, label: str, value) -> None:
+    """Set panel i's Settings field `label` and press its Apply button."""
+    [n for n in at.number_input if n.label == label][i].set_value(value)
+    at.button(key=f"FormSubmitter:settings_{i}-Apply (restarts the panel)").click().run()
+
+
 def step_line(at, i: int) -> str:
     return [m.value for m in at.markdown if m.value.startswith("Step **")][i]
 
@@ -84,9 +95,7 @@ def test_reset_takes_a_new_seed_and_settings_are_checked(root):
     at.button(key="reset_0").click().run()
     assert step_line(at, 0).startswith("Step **0**")
     assert "--seed 1" in texts(at.code)
-    form_inputs = [n for n in at.number_input if n.label == "PacGAN pack"]
-    form_inputs[0].set_value(3)
-    at.button(key="FormSubmitter:settings_0-Apply (restarts the panel)").click().run()
+    apply_setting(at, 0, "PacGAN pack", 3)
     assert "must be a multiple of the packing (3)" in texts(at.error)
 
 
@@ -95,25 +104,18 @@ def test_the_cure_preset_and_its_settings(root):
     code = at.code[1].value
     assert "--dataset toy-grid" in code and "--lr-decay 0.5" in code and "--r1-gamma" not in code  # R1 1 is the default
     assert "--r1-gamma 0.0" in at.code[0].value
-    r1 = [n for n in at.number_input if n.label == "R1 weight"]
-    decay = [n for n in at.number_input if n.label == "Learning-rate decay"]
-    assert [n.value for n in r1] == [0.0, 1.0] and [n.value for n in decay] == [0.0, 0.5]
-    decay[1].set_value(0.25)
-    at.button(key="FormSubmitter:settings_1-Apply (restarts the panel)").click().run()
+    assert values(at, "R1 weight") == [0.0, 1.0] and values(at, "Learning-rate decay") == [0.0, 0.5]
+    apply_setting(at, 1, "Learning-rate decay", 0.25)
     assert not at.exception and "--lr-decay 0.25" in at.code[1].value
-    decay = [n for n in at.number_input if n.label == "Learning-rate decay"]
-    decay[0].set_value(2.0)
-    at.button(key="FormSubmitter:settings_0-Apply (restarts the panel)").click().run()
+    apply_setting(at, 0, "Learning-rate decay", 2.0)
     assert "learning-rate decay must be a fraction" in texts(at.error)
 
 
 def test_the_latent_mixture_preset_and_setting(root):
     at = lab({"panel": ["vanilla-grid", "deligan-grid"]})
     assert "--latent-mixture 50" in at.code[1].value and "--latent-mixture" not in at.code[0].value
-    mixture = [n for n in at.number_input if n.label == "Latent mixture"]
-    assert [n.value for n in mixture] == [0, 50]
-    mixture[0].set_value(20)
-    at.button(key="FormSubmitter:settings_0-Apply (restarts the panel)").click().run()
+    assert values(at, "Latent mixture") == [0, 50]
+    apply_setting(at, 0, "Latent mixture", 20)
     assert not at.exception and "--latent-mixture 20" in at.code[0].value
     at.button(key="step_0").click().run()                               # it trains, and draws its step
     assert step_line(at, 0).startswith("Step **1**")
@@ -123,14 +125,10 @@ def test_the_r1_late_factor_setting(root):
     """The grid's winner drops R1 in its second half, the ring's keeps it; the field is checked like any other."""
     at = lab({"panel": ["deligan-ring", "deligan-grid"]})
     assert "--r1-late 0.0" in at.code[1].value and "--r1-late" not in at.code[0].value
-    late = [n for n in at.number_input if n.label == "R1 late factor"]
-    assert [n.value for n in late] == [1.0, 0.0]
-    late[0].set_value(0.5)
-    at.button(key="FormSubmitter:settings_0-Apply (restarts the panel)").click().run()
+    assert values(at, "R1 late factor") == [1.0, 0.0]
+    apply_setting(at, 0, "R1 late factor", 0.5)
     assert not at.exception and "--r1-late 0.5" in at.code[0].value
-    decay = [n for n in at.number_input if n.label == "Learning-rate decay"]
-    decay[1].set_value(0.0)                                     # no decay: a late factor would be ignored
-    at.button(key="FormSubmitter:settings_1-Apply (restarts the panel)").click().run()
+    apply_setting(at, 1, "Learning-rate decay", 0.0)            # no decay: a late factor would be ignored
     assert "set a learning-rate decay" in texts(at.error)
 
 
