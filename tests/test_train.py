@@ -213,10 +213,10 @@ def test_bf16_autocast_only_where_the_cpu_has_native_bf16():
 
 
 def test_d_is_frozen_in_g_step_same_g_gradients_and_no_d_weight_gradients():
-    """frozen(D): G's gradient through D is the same bit for bit; D's weight gradients are never made, and
+    """discarded_grads(D), one process: G's gradient through D is the same bit for bit; D's weight gradients are never made, and
     D's parameters require gradients again afterwards, also after an error."""
     from ganlib.models.mlp import MLPDiscriminator, MLPGenerator
-    from ganlib.train.steps import frozen
+    from ganlib.train.distributed import discarded_grads
 
     torch.manual_seed(0)
     G, D = MLPGenerator(8, hidden=32, tanh=False, batch_norm=False), MLPDiscriminator(hidden=32)
@@ -224,7 +224,7 @@ def test_d_is_frozen_in_g_step_same_g_gradients_and_no_d_weight_gradients():
     grads = []
     for freeze in (False, True):
         G.zero_grad(set_to_none=True), D.zero_grad(set_to_none=True)
-        with frozen(D) if freeze else torch.enable_grad():
+        with discarded_grads(D) if freeze else torch.enable_grad():
             loss = D(G(z)).mean()
         loss.backward()
         grads.append([p.grad.clone() for p in G.parameters()])
@@ -232,6 +232,6 @@ def test_d_is_frozen_in_g_step_same_g_gradients_and_no_d_weight_gradients():
     assert all(torch.equal(a, b) for a, b in zip(*grads))
     assert all(p.requires_grad for p in D.parameters())
     with pytest.raises(RuntimeError):
-        with frozen(D):
+        with discarded_grads(D):
             raise RuntimeError("boom")
     assert all(p.requires_grad for p in D.parameters())

@@ -24,7 +24,7 @@ import os
 import socket
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -119,10 +119,25 @@ def shard_randn(n: int, *shape: int, device) -> torch.Tensor:
     return torch.randn(n * size, *shape, device=device)[rank * n:(rank + 1) * n]
 
 
-def local_grads(net: nn.Module):
-    """A context in which `net`'s gradients stay on this rank (DDP's no_sync): for a D evaluated
-    in G's step, whose gradients are thrown away before D's next update."""
-    return net.no_sync() if isinstance(net, nn.parallel.DistributedDataParallel) else nullcontext()
+@contextmanager
+def discarded_grads(net: nn.Module):
+    """A context for passes through `net` whose weight gradients would be thrown away before its next
+    update (D inside G's step). Gradients still flow through it to its inputs. One process: its weights
+    are constants inside, so their gradients are never computed (G's gradients are the same bit for
+    bit; a 2-D arena step 1.03x faster). DDP: no_sync, so they stay on this rank instead (its hooks
+    expect them)."""
+    if isinstance(net, nn.parallel.DistributedDataParallel):
+        with net.no_sync():
+            yield
+        return
+    params = [p for p in net.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 def unwrap(net: nn.Module) -> nn.Module:

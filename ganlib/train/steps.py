@@ -13,11 +13,12 @@ replacing the step's attributes that hold it (distributed.wrap_nets). So a step 
 nets through those attributes, never through a submodule, (2) read attributes such as latent_dim
 from `nets` or its own copies (a DDP wrapper does not forward them), (3) draw batch-sized noise with
 distributed.shard_randn, and (4) run a D whose gradient it throws away (D inside G's step) under
-distributed.local_grads(D). With one process all four are no-ops.
+distributed.discarded_grads(D). With one process the first three are no-ops and the fourth freezes
+D's weights.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 
 import torch
 import torch.nn as nn
@@ -29,7 +30,7 @@ from ..config import parse_augment
 from ..models import build_discriminator, build_generator, build_models
 from ..models.cyclegan import ImagePool, cycle_loss, identity_loss, linear_decay, shape_loss
 from ..models.layers import ema_update, make_ema
-from .distributed import local_grads, shard_randn, unwrap
+from .distributed import discarded_grads, shard_randn, unwrap
 
 
 def make_adam(params, lr: float, config) -> torch.optim.Adam:
@@ -81,26 +82,6 @@ def lr_factor(step: int, total_steps: int, fraction: float) -> float:
     return 1.0 - min(max(0, step - start), n) / float(n + 1)
 
 
-@contextmanager
-def frozen(net: nn.Module):
-    """`net`'s weights as constants for the passes made inside: gradients flow through it to its inputs,
-    but its own weight gradients are never computed. For D in G's step, whose weight gradients were
-    thrown away before D's next update anyway (G's gradients are the same, bit for bit); it saves
-    D's weight-gradient products (a 2-D arena step: 1.03x, interleaved). A DDP wrapper is left as it is: its
-    hooks expect the gradients (local_grads keeps them on the rank instead)."""
-    if isinstance(net, nn.parallel.DistributedDataParallel):
-        yield
-        return
-    params = [p for p in net.parameters() if p.requires_grad]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p in params:
-            p.requires_grad_(True)
-
-
 def r1_weight(cfg, step: int, total_steps: int) -> float:
     """R1's weight at `step`: r1_gamma, times r1_late from the first step of the learning-rate decay on.
 
@@ -110,7 +91,7 @@ def r1_weight(cfg, step: int, total_steps: int) -> float:
     start to fall (r1_late 0) lets D see the offsets while G can still move (grid: 93.7% -> 95.8% high
     quality, benchmarks/mode_collapse.py), and the second half runs without R1's double backward.
     """
-    if cfg.lr_decay > 0 and cfg.r1_late != 1 and step >= decay_start(total_steps, cfg.lr_decay):
+    if cfg.lr_decay > 0 and step >= decay_start(total_steps, cfg.lr_decay):
         return cfg.r1_gamma * cfg.r1_late
     return cfg.r1_gamma
 
@@ -251,7 +232,7 @@ class AdversarialStep:
                            if (want_grad_norms or cfg.grad_clip > 0) else None)
             self.opt_d.step()
 
-        with self.autocast, local_grads(self.D), frozen(self.D):  # D's weights are constants for G's loss
+        with self.autocast, discarded_grads(self.D):  # D's weights are constants for G's loss
             if cfg.unrolled_steps > 0:
                 future_d = self.unrolled_d(real.detach(), real_y, fake, fake_y, cfg.unrolled_steps)
                 g_out = functional_call(unwrap(self.D), future_d, (fake, fake_y)).float()
@@ -327,7 +308,7 @@ class CycleGANStep:
         return rows, len(a)
 
     def _adversarial(self, D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
-        with local_grads(D), frozen(D):  # D's weights are constants for G's loss
+        with discarded_grads(D):  # D's weights are constants for G's loss
             return losses.g_loss(self.cfg.loss, D(fake).float().flatten())
 
     def _discriminator(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, r1_gamma: float):
@@ -442,7 +423,7 @@ class StyleGANStep(AdversarialStep):
         self.opt_d.step()
 
         z = shard_randn(n, self.latent_dim, device=self.device)
-        with self.autocast, local_grads(D), frozen(D):  # D's weights are constants for G's loss
+        with self.autocast, discarded_grads(D):  # D's weights are constants for G's loss
             g_out = D(G(z, style_mixing_prob=cfg.style_mixing_prob)).float()
             g_loss = losses.g_loss(cfg.loss, g_out)
         self.opt_g.zero_grad(set_to_none=True)
