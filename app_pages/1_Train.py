@@ -42,7 +42,8 @@ LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Ma
           "download": "Download if missing", "augment": "DiffAugment (translation,cutout,color)",
           "r1_gamma": "R1 penalty (0 = off)"}
 LABELS.update(pack="PacGAN pack (1 = off)", unrolled_steps="Unrolled D steps (0 = off)",
-              latent_mixture="Latent mixture (gan; 0 = off)", r1_late="R1 late factor (x R1)")
+              latent_mixture="Latent mixture (gan; 0 = off)", r1_late="R1 late factor (x R1)",
+              lr_decay="Learning-rate decay (0 = off)")
 LABELS.update(dataset_b="Domain B (CycleGAN)", data_dir_b="Domain B directory (CycleGAN)",
               lambda_cycle="Cycle-loss weight (CycleGAN)", lambda_identity="Identity weight, x cycle (CycleGAN)",
               lambda_shape="Shape-loss weight (CycleGAN)", shape_norm="Ink-normalised shape loss (CycleGAN)", pool_size="Image pool (CycleGAN)", res_blocks="Residual blocks (CycleGAN)")
@@ -96,6 +97,8 @@ HELP.update(
                       "so neighbouring layers do not rely on each other.",
     mapping_lr_mul="StyleGAN: the mapping network z -> w learns this much slower than the rest (paper: 0.01).",
     r1_every="StyleGAN: lazy regularisation, R1 every N steps weighted by N (StyleGAN2 uses 16).",
+    lr_decay="Both learning rates fall linearly to ~0 over this last fraction of the steps (0.5: the second half); "
+             "0 = constant (CycleGAN then keeps its paper's decay over the second half).",
     r1_late="R1's weight while the learning rates decay, as a multiple of the R1 penalty: 0 drops R1 once the "
             "decay starts, so D can see a generated mode sitting a little off its real one while G can still move "
             "(the Mode-collapse lab's best cure); 1 = unchanged. Needs a learning-rate decay.",
