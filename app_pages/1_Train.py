@@ -46,8 +46,7 @@ LABELS.update(pack="PacGAN pack (1 = off)", unrolled_steps="Unrolled D steps (0 
               lr_decay="Learning-rate decay (0 = off)")
 LABELS.update(dataset_b="Domain B (CycleGAN)", data_dir_b="Domain B directory (CycleGAN)",
               lambda_cycle="Cycle-loss weight (CycleGAN)", lambda_identity="Identity weight, x cycle (CycleGAN)",
-              lambda_shape="Shape-loss weight (CycleGAN)", shape_norm="Ink-normalised shape loss (CycleGAN)",
-              cycle_noise="Cycle noise (CycleGAN)", pool_size="Image pool (CycleGAN)", res_blocks="Residual blocks (CycleGAN)")
+              lambda_shape="Shape-loss weight (CycleGAN)", shape_norm="Ink-normalised shape loss (CycleGAN)", pool_size="Image pool (CycleGAN)", res_blocks="Residual blocks (CycleGAN)")
 LABELS.update(mapping_layers="Mapping layers (StyleGAN)", mapping_lr_mul="Mapping lr multiplier (StyleGAN)",
               style_mode="Style injection (StyleGAN)", style_mixing_prob="Style-mixing probability (StyleGAN)",
               r1_every="Lazy R1 every N steps (StyleGAN)")
@@ -94,9 +93,6 @@ HELP.update(
                "(at 2,000 steps FID 10-17 against AdaIN's 31-55).",
     shape_norm="CycleGAN: the shape loss compares thumbnails divided by their mean ink, so G may thicken or thin "
                "strokes (where typeset and handwritten digits differ most) but not move them.",
-    cycle_noise="CycleGAN: Gaussian noise (this std, on the [-1, 1] scale) is added to a translation before it "
-                "is mapped back for the cycle loss, so G cannot hide the input in patterns too faint to see and "
-                "pass the cycle with a different digit (Chu et al. 2017); 0 = off.",
     style_mixing_prob="StyleGAN: share of G steps whose images switch to a second w at a random layer (paper: 0.9), "
                       "so neighbouring layers do not rely on each other.",
     mapping_lr_mul="StyleGAN: the mapping network z -> w learns this much slower than the rest (paper: 0.01).",

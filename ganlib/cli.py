@@ -28,9 +28,7 @@ _HELP = {
     "dataset_b": "CycleGAN's domain B (domain A is --dataset)",
     "data_dir_b": "domain B's folder of MNIST idx files or images",
 }
-_HELP.update(shape_norm="CycleGAN: the shape loss compares ink-normalised thumbnails (where the ink is, not how much)",
-             cycle_noise="CycleGAN: std of Gaussian noise added to a translation before it is mapped back for the "
-                         "cycle loss, so G cannot hide the input in faint patterns (0 = off)")
+_HELP.update(shape_norm="CycleGAN: the shape loss compares ink-normalised thumbnails (where the ink is, not how much)")
 _HELP.update(style_mode="StyleGAN: modulate (StyleGAN2 weight demodulation) or adain (StyleGAN1)",
              r1_every="lazy R1: penalise D's gradient every N steps, weighted by N (StyleGAN; 1 = every step)")
 _HELP.update(pack="PacGAN: D judges M samples at once, concatenated (1 = off; the batch size must be a multiple)",

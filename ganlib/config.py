@@ -12,7 +12,7 @@ AUGMENTATIONS = ("translation", "cutout", "color")  # DiffAugment policies (ganl
 IMAGE_SIZES = (28, 32, 64, 128)  # 64 and 128: image folders only
 # settings only one family reads: changing one (or its default) leaves what the other families train as it was
 FAMILY_ONLY = {**dict.fromkeys(("dataset_b", "data_dir_b", "lambda_cycle", "lambda_identity", "lambda_shape",
-                                "shape_norm", "cycle_noise", "pool_size", "res_blocks", "patch"), "cyclegan"),
+                                "shape_norm", "pool_size", "res_blocks", "patch"), "cyclegan"),
                **dict.fromkeys(("mapping_layers", "mapping_lr_mul", "style_mode", "style_mixing_prob", "r1_every"),
                                "stylegan"),
                "latent_mixture": "gan"}
@@ -90,7 +90,6 @@ class TrainConfig:
     lambda_identity: float = 0.5      # identity loss weight as a fraction of lambda_cycle (paper: 0.5; 0 = off)
     lambda_shape: float = 0.0         # shape loss |pool4(G(a)) - pool4(a)| + |pool4(F(b)) - pool4(b)| (ours; 0 = off)
     shape_norm: bool = False          # shape loss on ink-normalised thumbnails: where the ink is, not how much
-    cycle_noise: float = 0.0          # std of Gaussian noise on a translation before it is mapped back (cycle loss)
     pool_size: int = 50               # past fakes D learns from (paper: 50; 0 = only the newest)
     res_blocks: int = 4               # residual blocks in each CycleGAN generator (paper: 6 at 128 px, 9 at 256)
     patch: int = 18                   # CycleGAN D's patch in pixels: 12, 18 or 34 (34 sees a whole 28 px digit)
@@ -235,8 +234,6 @@ class TrainConfig:
             problems.append(f"The identity-loss fraction must be in [0, 10], not {self.lambda_identity}.")
         if not (0 <= self.lambda_shape <= 100):
             problems.append(f"The shape-loss weight must be in [0, 100], not {self.lambda_shape}.")
-        if not (0 <= self.cycle_noise <= 1):
-            problems.append(f"The cycle noise must be in [0, 1], not {self.cycle_noise}.")
         if not (0 <= self.pool_size <= 1000):
             problems.append(f"The image pool must hold between 0 and 1000 images, not {self.pool_size}.")
         if self.patch not in (12, 18, 34):

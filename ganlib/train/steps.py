@@ -256,24 +256,11 @@ class AdversarialStep:
         return stats
 
 
-def _noisy(x: torch.Tensor, std: float) -> torch.Tensor:
-    """x plus Gaussian noise of `std` (x itself when std is 0), drawn by shard_randn as every batch's noise is.
-
-    CycleGAN's cycle loss maps this back: F can then no longer read a's details from patterns too faint to
-    see in G(a) (Chu, Zhmoginov & Sandler 2017, "CycleGAN, a master of steganography"), so G cannot turn
-    one digit into another and still pass the cycle; the digit itself has to survive in G(a)."""
-    if std <= 0:
-        return x
-    return x + std * shard_randn(x.shape[0], *x.shape[1:], device=x.device).to(x.dtype)
-
-
 class CycleGANStep:
     """One CycleGAN update (Zhu et al. 2017, eq. 3): G: A -> B and F: B -> A together, then D_A and D_B.
 
     The generators minimise L_GAN(G, D_B) + L_GAN(F, D_A) + lambda_cycle * L_cyc + lambda_cycle *
-    lambda_identity * L_identity (+ lambda_shape * L_shape, ours: models.cyclegan.shape_loss); each D then
-    learns real from the image pool's fakes. With cycle_noise > 0 the cycle loss maps back a noisy translation
-    (_noisy: breaks the faint codes G could hide a's details in, Chu et al. 2017). Both optimisers'
+    lambda_identity * L_identity (+ lambda_shape * L_shape, ours: models.cyclegan.shape_loss); each D then learns real from the image pool's fakes. Both optimisers'
     learning rates follow models.cyclegan.linear_decay (or lr_factor, when lr_decay is set). Labels are never used.
     """
 
@@ -346,8 +333,8 @@ class CycleGANStep:
             fake_b, fake_a = self.G(a), self.F(b)
             adv_ab = self._adversarial(self.D_B, fake_b)   # L_GAN(G, D_B, A, B)
             adv_ba = self._adversarial(self.D_A, fake_a)   # L_GAN(F, D_A, B, A)
-            cyc_a = cycle_loss(a, self.F(_noisy(fake_b, cfg.cycle_noise)))  # ||F(G(a)) - a||_1
-            cyc_b = cycle_loss(b, self.G(_noisy(fake_a, cfg.cycle_noise)))  # ||G(F(b)) - b||_1
+            cyc_a = cycle_loss(a, self.F(fake_b))          # ||F(G(a)) - a||_1
+            cyc_b = cycle_loss(b, self.G(fake_a))          # ||G(F(b)) - b||_1
             if lam_id > 0:
                 idt_b, idt_a = identity_loss(b, self.G(b)), identity_loss(a, self.F(a))
             else:
