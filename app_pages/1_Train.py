@@ -16,6 +16,7 @@ from ganlib import viz
 from ganlib.config import DATASETS, IMAGE_SIZES, LOSSES, MODELS, TrainConfig
 from ganlib.device import available_devices, describe_device, gpu_count
 from ganlib.train import jobs, rundir
+from ganlib.models.cyclegan import PATCH_SIZES
 from ganlib.modelcard import card_records, config_card, human
 from ganlib.train.doctor import diagnose, doctor_fix
 from ganlib.train import live
@@ -32,6 +33,7 @@ NAMES = {"gan": "GAN (fully connected)", "dcgan": "DCGAN", "cgan": "CGAN (condit
 NAMES["cyclegan"] = "CycleGAN (data set <-> domain B)"
 NAMES["stylegan"] = "StyleGAN (mapping network, styles per layer, noise)"
 CHOICES["style_mode"] = ("modulate", "adain")  # StyleGAN's style injection
+CHOICES["patch"] = PATCH_SIZES  # what a CycleGAN D's score sees, in pixels
 LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Max steps (0 = use epochs)",
           "grad_clip": "Gradient clipping (0 = off)", "ema_decay": "EMA of G weights (0 = off)",
           "subset": "Subset (0 = all)", "data_dir": "Data directory", "n_critic": "D steps per G step",
@@ -46,7 +48,8 @@ LABELS.update(pack="PacGAN pack (1 = off)", unrolled_steps="Unrolled D steps (0 
               lr_decay="Learning-rate decay (0 = off)")
 LABELS.update(dataset_b="Domain B (CycleGAN)", data_dir_b="Domain B directory (CycleGAN)",
               lambda_cycle="Cycle-loss weight (CycleGAN)", lambda_identity="Identity weight, x cycle (CycleGAN)",
-              lambda_shape="Shape-loss weight (CycleGAN)", shape_norm="Ink-normalised shape loss (CycleGAN)", pool_size="Image pool (CycleGAN)", res_blocks="Residual blocks (CycleGAN)")
+              lambda_shape="Shape-loss weight (CycleGAN)", shape_norm="Ink-normalised shape loss (CycleGAN)", pool_size="Image pool (CycleGAN)", res_blocks="Residual blocks (CycleGAN)",
+              patch="D patch, px (CycleGAN)")
 LABELS.update(mapping_layers="Mapping layers (StyleGAN)", mapping_lr_mul="Mapping lr multiplier (StyleGAN)",
               style_mode="Style injection (StyleGAN)", style_mixing_prob="Style-mixing probability (StyleGAN)",
               r1_every="Lazy R1 every N steps (StyleGAN)")
@@ -91,6 +94,8 @@ HELP.update(
     style_mode="StyleGAN: modulate (StyleGAN2: the style scales the conv weights, then demodulation) or adain "
                "(StyleGAN1: normalise each channel, then the style's scale and shift); modulation trains far better "
                "(at 2,000 steps FID 10-17 against AdaIN's 31-55).",
+    patch="CycleGAN: the square each of D's scores judges, in pixels: 12 sees strokes only, so G barely restyles; "
+          "18 (default) sees parts of a digit; 34 sees a whole 28 px digit (the shipped typeset model's choice).",
     shape_norm="CycleGAN: the shape loss compares thumbnails divided by their mean ink, so G may thicken or thin "
                "strokes (where typeset and handwritten digits differ most) but not move them.",
     style_mixing_prob="StyleGAN: share of G steps whose images switch to a second w at a random layer (paper: 0.9), "
