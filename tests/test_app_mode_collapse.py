@@ -111,25 +111,30 @@ def test_the_cure_preset_and_its_settings(root):
     assert "learning-rate decay must be a fraction" in texts(at.error)
 
 
-def test_the_latent_mixture_preset_and_setting(root):
-    at = lab({"panel": ["vanilla-grid", "deligan-grid"]})
-    assert "--latent-mixture 50" in at.code[1].value and "--latent-mixture" not in at.code[0].value
-    assert values(at, "Latent mixture") == [0, 50]
-    apply_setting(at, 0, "Latent mixture", 20)
-    assert not at.exception and "--latent-mixture 20" in at.code[0].value
+def _trains_a_step(at) -> None:
     at.button(key="step_0").click().run()                               # it trains, and draws its step
     assert step_line(at, 0).startswith("Step **1**")
 
 
-def test_the_r1_late_factor_setting(root):
-    """The grid's winner drops R1 in its second half, the ring's keeps it; the field is checked like any other."""
-    at = lab({"panel": ["deligan-ring", "deligan-grid"]})
-    assert "--r1-late 0.0" in at.code[1].value and "--r1-late" not in at.code[0].value
-    assert values(at, "R1 late factor") == [1.0, 0.0]
-    apply_setting(at, 0, "R1 late factor", 0.5)
-    assert not at.exception and "--r1-late 0.5" in at.code[0].value
+def _needs_a_decay(at) -> None:
     apply_setting(at, 1, "Learning-rate decay", 0.0)            # no decay: a late factor would be ignored
     assert "set a learning-rate decay" in texts(at.error)
+
+
+@pytest.mark.parametrize("panels,flag,label,preset_values,new,then", [
+    # DeLiGAN's latent mixture: the edited panel still trains
+    (["vanilla-grid", "deligan-grid"], "--latent-mixture", "Latent mixture", [0, 50], 20, _trains_a_step),
+    # the grid's winner drops R1 in its second half, the ring's keeps it; the field is checked like any other
+    (["deligan-ring", "deligan-grid"], "--r1-late", "R1 late factor", [1.0, 0.0], 0.5, _needs_a_decay),
+])
+def test_a_preset_setting_is_in_its_command_and_settings_and_applies(root, panels, flag, label, preset_values,
+                                                                    new, then):
+    at = lab({"panel": panels})
+    assert f"{flag} {preset_values[1]}" in at.code[1].value and flag not in at.code[0].value
+    assert values(at, label) == preset_values
+    apply_setting(at, 0, label, new)
+    assert not at.exception and f"{flag} {new}" in at.code[0].value
+    then(at)
 
 
 def test_save_panel_as_a_run(root):
