@@ -13,10 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from ganlib import viz
-from ganlib.config import DATASETS, IMAGE_SIZES, LOSSES, MODELS, TrainConfig
+from ganlib.config import DATASETS, IMAGE_SIZES, LOSSES, MODELS, PATCH_SIZES, TrainConfig
 from ganlib.device import available_devices, describe_device, gpu_count
 from ganlib.train import jobs, rundir
-from ganlib.models.cyclegan import PATCH_SIZES
 from ganlib.modelcard import card_records, config_card, human
 from ganlib.train.doctor import diagnose, doctor_fix
 from ganlib.train import live

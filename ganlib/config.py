@@ -9,6 +9,7 @@ MODELS = ("gan", "dcgan", "cgan", "cyclegan", "stylegan")
 LOSSES = ("ns", "bce", "lsgan", "wgan-gp", "hinge")
 DATASETS = ("mnist", "fashion-mnist", "typeset", "toy-ring", "toy-grid", "folder")
 AUGMENTATIONS = ("translation", "cutout", "color")  # DiffAugment policies (ganlib.augment)
+PATCH_SIZES = (12, 18, 34)  # CycleGAN D's receptive field in pixels at 28/32 px (34: the whole 28 px digit)
 IMAGE_SIZES = (28, 32, 64, 128)  # 64 and 128: image folders only
 # settings only one family reads: changing one (or its default) leaves what the other families train as it was
 FAMILY_ONLY = {**dict.fromkeys(("dataset_b", "data_dir_b", "lambda_cycle", "lambda_identity", "lambda_shape",
@@ -236,8 +237,10 @@ class TrainConfig:
             problems.append(f"The shape-loss weight must be in [0, 100], not {self.lambda_shape}.")
         if not (0 <= self.pool_size <= 1000):
             problems.append(f"The image pool must hold between 0 and 1000 images, not {self.pool_size}.")
-        if self.patch not in (12, 18, 34):
-            problems.append(f"The discriminator's patch must be 12, 18 or 34 pixels, not {self.patch}.")
+        if self.patch not in PATCH_SIZES:
+            *first, last = PATCH_SIZES
+            problems.append(f"The discriminator's patch must be {', '.join(map(str, first))} or {last} pixels, "
+                            f"not {self.patch}.")
         if not (0 <= self.res_blocks <= 12):
             problems.append(f"Residual blocks must be between 0 and 12, not {self.res_blocks}.")
         return problems

@@ -26,6 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..config import PATCH_SIZES  # D's receptive field in pixels at 28/32 px (34: the whole 28 px digit)
+
 
 def _init(module: nn.Module) -> None:
     """The paper's init: conv weights ~ N(0, 0.02), biases 0 (instance norm has no affine terms)."""
@@ -81,7 +83,6 @@ class ResnetGenerator(nn.Module):
         return self.net(x)
 
 
-PATCH_SIZES = (12, 18, 34)  # D's receptive field in pixels at 28/32 px (34: the whole 28 px digit)
 IMAGE_SIZES = (28, 32, 64, 128)
 EXTRA_BLOCKS = {28: 0, 32: 0, 64: 1, 128: 2}  # one more stride-2 block per doubling beyond 32 px
 
