@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from ganlib import viz
-from ganlib.config import DATASETS, IMAGE_SIZES, LOSSES, MODELS, PATCH_SIZES, TrainConfig
+from ganlib.config import DATASETS, IMAGE_SIZES, LOSSES, MODELS, PATCH_SIZES, TrainConfig, field_applies
 from ganlib.device import available_devices, describe_device, gpu_count
 from ganlib.train import jobs, rundir
 from ganlib.modelcard import card_records, config_card, human
@@ -168,7 +168,9 @@ def new_run_form(open_: bool) -> None:
         if values["dataset"] == "folder":
             values["data_dir"] = config_input("data_dir")
         with st.expander("More settings"):
-            rest = [f.name for f in fields(TrainConfig) if f.name not in values and f.name != "device"]
+            # only what this model reads: a family's own fields (config.FAMILY_ONLY) stay at their defaults
+            rest = [f.name for f in fields(TrainConfig) if f.name not in values and f.name != "device"
+                    and field_applies(f.name, values["model"])]
             flags = [n for n in rest if isinstance(getattr(DEFAULTS, n), bool)]
             for names in ([n for n in rest if n not in flags], flags):
                 cols = st.columns(4)

@@ -106,6 +106,22 @@ def test_invalid_hyperparameters_are_refused_with_a_reason(root):
     assert "CGAN needs a labelled data set" in texts(at.error)
 
 
+def test_more_settings_shows_only_what_the_chosen_model_reads(root):
+    """A family's own settings (config.FAMILY_ONLY) appear only when that family is chosen."""
+    at = train_page()
+    keys = lambda: {w.key for kind in (at.number_input, at.selectbox, at.checkbox, at.toggle) for w in kind}
+    assert "cfg_subset" in keys() and not {"cfg_patch", "cfg_dataset_b", "cfg_mapping_layers",
+                                           "cfg_latent_mixture"} & keys()     # the default model, dcgan
+    at.selectbox(key="cfg_model").set_value("gan").run()
+    assert "cfg_latent_mixture" in keys() and "cfg_patch" not in keys()
+    at.selectbox(key="cfg_model").set_value("cyclegan").run()
+    assert {"cfg_patch", "cfg_dataset_b", "cfg_res_blocks", "cfg_subset"} <= keys()
+    assert not {"cfg_mapping_layers", "cfg_latent_mixture"} & keys()
+    at.selectbox(key="cfg_model").set_value("stylegan").run()
+    assert {"cfg_mapping_layers", "cfg_style_mode"} <= keys() and "cfg_patch" not in keys()
+    assert not at.exception and not at.error, texts(at.error)
+
+
 def test_start_checks_the_data_then_launches(root, monkeypatch):
     monkeypatch.setattr(jobs, "train_argv", lambda config, run_dir: [
         sys.executable, FAKE, "--out", str(run_dir), "--config", config.to_json(), "--max-steps", "10"])
