@@ -380,6 +380,7 @@ def curves(run_dir: Path, config: TrainConfig | None, until: int | None, smoothi
     poll(kind) -> how a component follows the run live (live_chart.poll_spec), or None."""
     samples = [s for s in rundir.list_samples(run_dir) if until is None or s[0] <= until]
     loss = config.loss if config else "ns"
+    model = config.model if config else ""
 
     # the doctor reads the curves again only when the metrics file changed
     mfile = run_dir / "metrics.jsonl"
@@ -387,7 +388,7 @@ def curves(run_dir: Path, config: TrainConfig | None, until: int | None, smoothi
     version = (run_dir.name, mstat and (mstat.st_ino, mstat.st_size, mstat.st_mtime_ns), until)
     cached = st.session_state.get("monitor_findings")
     if cached is None or cached[0] != version:
-        cached = (version, diagnose(train, evals, loss))
+        cached = (version, diagnose(train, evals, loss, model))
         st.session_state["monitor_findings"] = cached
     doctor(run_dir, config, cached[1])
 
@@ -409,7 +410,7 @@ def curves(run_dir: Path, config: TrainConfig | None, until: int | None, smoothi
             live_chart("cyclegan", viz.cyclegan_spec(log_y), train, smoothing, base, poll("train"))
     a, b = st.columns(2)
     with a, st.container(key="d_chart"):
-        live_chart("d", viz.d_outputs_spec(loss), train, smoothing, base, poll("train"))
+        live_chart("d", viz.d_outputs_spec(loss, model), train, smoothing, base, poll("train"))
     with b:
         # only the open tab is drawn
         tabs = st.tabs(["Gradient norms", "Speed", "Quality metrics"], key="more_curves", on_change="rerun")

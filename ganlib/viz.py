@@ -118,13 +118,16 @@ def loss_spec(log_y: bool = False) -> dict:
                                     _series_spec("g_loss", "G loss", COLORS["g"])], log_y)
 
 
-def d_outputs_spec(loss: str = "ns") -> dict:
+def d_outputs_spec(loss: str = "ns", model: str = "") -> dict:
     """Mean D(x) and D(G(z)): probabilities drifting toward 0.5 in a healthy game (raw critic values for
-    wgan-gp and hinge, where there is no 0.5 to aim for)."""
+    wgan-gp and hinge, where there is no 0.5 to aim for). A CycleGAN's are D(real) and D(translated)."""
+    from ganlib.train.doctor import d_output_names
+
     probs = loss in ("ns", "bce", "lsgan")
-    spec = _spec("D(x) and D(G(z))" if probs else "Critic outputs on real and fake",
+    real, fake = d_output_names(model)
+    spec = _spec(f"{real} and {fake}" if probs else "Critic outputs on real and fake",
                  "mean D output" if probs else "mean critic value",
-                 [_series_spec("d_real", "D(x)", COLORS["real"]), _series_spec("d_fake", "D(G(z))", COLORS["fake"])],
+                 [_series_spec("d_real", real, COLORS["real"]), _series_spec("d_fake", fake, COLORS["fake"])],
                  False)
     if probs:
         spec["layout"]["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": 0.5,
@@ -224,9 +227,9 @@ def loss_figure(rows: list[dict], smoothing: float = 0.6, log_y: bool = False) -
     return spec_figure(loss_spec(log_y), rows, smoothing)
 
 
-def d_outputs_figure(rows: list[dict], loss: str = "ns", smoothing: float = 0.6) -> go.Figure:
+def d_outputs_figure(rows: list[dict], loss: str = "ns", smoothing: float = 0.6, model: str = "") -> go.Figure:
     """Mean D(x) and D(G(z)) against step (see d_outputs_spec)."""
-    return spec_figure(d_outputs_spec(loss), rows, smoothing)
+    return spec_figure(d_outputs_spec(loss, model), rows, smoothing)
 
 
 def grad_norm_figure(rows: list[dict], smoothing: float = 0.6, log_y: bool = False) -> go.Figure:
@@ -334,12 +337,12 @@ def run_report_html(run_dir: str | Path, until_step: int | None = None) -> str:
         f"<td>{f.name}</td><td>{esc(repr(getattr(config, f.name)))}</td></tr>" for f in fields(TrainConfig))
     parts += ["<h2>Config</h2><p>Settings that differ from the defaults are in bold.</p>",
               f"<table>{cfg_rows}</table>"]
-    findings = diagnose(train, evals, config.loss)
+    findings = diagnose(train, evals, config.loss, config.model)
     if findings:
         parts.append("<h2>Training doctor</h2><ul>" + "".join(
             f"<li><b>{esc(f.title)}</b> {esc(f.detail)} <i>Remedy:</i> {esc(f.remedy)}</li>" for f in findings)
             + "</ul>")
-    figs = [loss_figure(train), d_outputs_figure(train, config.loss), grad_norm_figure(train),
+    figs = [loss_figure(train), d_outputs_figure(train, config.loss, model=config.model), grad_norm_figure(train),
             throughput_figure(train), eval_figure(evals)]
     parts.append("<h2>Curves</h2>")
     first = True

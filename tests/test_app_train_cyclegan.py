@@ -67,6 +67,7 @@ def test_start_and_watch_a_cyclegan_run(root):
     charts = {c["key"]: c for c in sent if "series" in c}
     [grid] = [c for c in sent if "grid" in c]  # the sample grid says what a CycleGAN grid shows
     assert grid["caption"].startswith("Fixed inputs: A → G(A) → F(G(A)) and B → F(B) → G(F(B)) at step {step}")
+    assert charts["d"]["layout"]["title"]["text"] == "D(real) and D(translated)"  # fakes are translations, not G(z)
     cyc = charts["cyclegan"]  # the live chart of the CycleGAN losses (live_chart.py)
     assert cyc["layout"]["title"]["text"] == "CycleGAN losses"
     assert cyc["start"] + len(cyc["x"]) == len(rows)  # rows sent before plus rows sent now: the browser holds them all

@@ -108,3 +108,18 @@ def test_narrowing_from_an_already_narrow_histogram_is_reported():
     [found] = [f for f in diagnose(rows(), ev) if "narrowed" in f.title]
     assert found.step == 600 and "3 (84%)" in found.detail
     assert not any(f.level == "info" for f in diagnose(rows(), ev))  # not "a healthy game"
+
+
+def test_a_cyclegan_run_names_its_d_outputs_as_translations():
+    """A CycleGAN's fakes are G(a) and F(b), not G(z): the doctor and the chart say so."""
+    from ganlib.viz import d_outputs_spec
+
+    [f] = diagnose(rows(), model="cyclegan")
+    assert f.title == "A healthy game: D(real) and D(translated) are both near 0.5." and "G(z)" not in f.detail
+    r = rows(d=lambda s: 0.01, g=lambda s: 2 + s / 5, real=0.99, fake=0.01)
+    [f] = diagnose(r, loss="lsgan", model="cyclegan")
+    assert "D(real) 0.99, D(translated) 0.01" in f.detail
+    assert "D(G(z)) 0.01" in diagnose(r, loss="lsgan", model="dcgan")[0].detail
+    spec = d_outputs_spec("lsgan", "cyclegan")
+    assert spec["layout"]["title"]["text"] == "D(real) and D(translated)"
+    assert [s["line"]["name"] for s in spec["series"]] == ["D(real)", "D(translated)"]

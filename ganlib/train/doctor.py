@@ -12,6 +12,12 @@ from dataclasses import dataclass
 PROBABILITY_LOSSES = ("ns", "bce", "lsgan")   # D outputs are probabilities (lsgan: scores near 0..1)
 
 
+def d_output_names(model: str = "") -> tuple[str, str]:
+    """What the logged d_real and d_fake are, in symbols: ("D(x)", "D(G(z))"), or for a CycleGAN (whose
+    fakes are translations, G(a) and F(b), not samples from noise) ("D(real)", "D(translated)")."""
+    return ("D(real)", "D(translated)") if model == "cyclegan" else ("D(x)", "D(G(z))")
+
+
 @dataclass
 class Finding:
     level: str      # "error" | "warning" | "info"
@@ -41,21 +47,24 @@ def recent(rows: list[dict], min_rows: int = 5, max_rows: int = 50) -> list[dict
     return rows[-n:]
 
 
-def diagnose(train_rows: list[dict], eval_rows: list[dict] | None = None, loss: str = "ns") -> list[Finding]:
-    """Findings, most serious first. Needs a few logged rows before it says anything about trends."""
+def diagnose(train_rows: list[dict], eval_rows: list[dict] | None = None, loss: str = "ns",
+             model: str = "") -> list[Finding]:
+    """Findings, most serious first. Needs a few logged rows before it says anything about trends.
+    `model` (a TrainConfig.model) only changes how D's outputs are named (d_output_names)."""
+    names = d_output_names(model)
     out: list[Finding] = []
     out += _nan(train_rows)
     if out:
         return out  # after a NaN nothing else in the curves means anything
     if len(train_rows) >= 5:
         window = recent(train_rows)
-        out += _d_too_strong(window, loss)
+        out += _d_too_strong(window, loss, names)
         out += _oscillating(window, loss)
         out += _exploding_gradients(train_rows, window)
     out += _mode_collapse(eval_rows or [])
     out += _narrowing_histogram(eval_rows or [])
     if len(train_rows) >= 5 and not any(f.level != "info" for f in out):
-        out += _healthy(recent(train_rows), loss)
+        out += _healthy(recent(train_rows), loss, names)
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(out, key=lambda f: order[f.level])
 
@@ -74,7 +83,7 @@ def _nan(rows: list[dict]) -> list[Finding]:
     return []
 
 
-def _d_too_strong(window: list[dict], loss: str) -> list[Finding]:
+def _d_too_strong(window: list[dict], loss: str, names: tuple[str, str]) -> list[Finding]:
     d = _finite([r.get("d_loss") for r in window])
     g = _finite([r.get("g_loss") for r in window])
     if len(d) < 4 or len(g) < 4:
@@ -90,7 +99,7 @@ def _d_too_strong(window: list[dict], loss: str) -> list[Finding]:
         return []
     detail = f"Recent D loss {_mean(d):.3f}, G loss {_mean(g):.2f}{' and climbing' if g_rising else ''}"
     if d_real and d_fake:
-        detail += f"; D(x) {_mean(d_real):.2f}, D(G(z)) {_mean(d_fake):.2f}"
+        detail += f"; {names[0]} {_mean(d_real):.2f}, {names[1]} {_mean(d_fake):.2f}"
     return [Finding("warning", "D is too strong: its loss is near 0 while G's climbs.",
                     detail + ". D tells real from fake so easily that G gets almost no gradient to learn from.",
                     "Lower D's learning rate (e.g. half of G's), use one-sided label smoothing 0.1 "
@@ -194,14 +203,14 @@ def _narrowing_histogram(eval_rows: list[dict]) -> list[Finding]:
                     since)]
 
 
-def _healthy(window: list[dict], loss: str) -> list[Finding]:
+def _healthy(window: list[dict], loss: str, names: tuple[str, str]) -> list[Finding]:
     if loss not in ("ns", "bce"):
         return []
     d_real = _finite([r.get("d_real") for r in window])
     d_fake = _finite([r.get("d_fake") for r in window])
     if d_real and d_fake and 0.3 <= _mean(d_fake) <= _mean(d_real) <= 0.7:
-        return [Finding("info", "A healthy game: D(x) and D(G(z)) are both near 0.5.",
-                        f"Recent D(x) {_mean(d_real):.2f}, D(G(z)) {_mean(d_fake):.2f}.",
+        return [Finding("info", f"A healthy game: {names[0]} and {names[1]} are both near 0.5.",
+                        f"Recent {names[0]} {_mean(d_real):.2f}, {names[1]} {_mean(d_fake):.2f}.",
                         "Nothing to change.", int(window[-1].get("step", 0)))]
     return []
 
