@@ -14,6 +14,7 @@ import streamlit as st
 
 from ganlib import viz
 from ganlib.config import DATASETS, IMAGE_SIZES, LOSSES, MODELS, PATCH_SIZES, TrainConfig, field_applies
+from ganlib.fieldhelp import FIELD_HELP
 from ganlib.device import available_devices, describe_device, gpu_count
 from ganlib.train import jobs, rundir
 from ganlib.modelcard import card_records, config_card, human
@@ -56,59 +57,6 @@ STEPS = {"lr_g": 1e-5, "lr_d": 1e-5, "r1_gamma": 0.5, "label_smoothing": 0.05, "
          "beta1": 0.05, "beta2": 0.001, "gp_weight": 1.0}
 MAIN_FIELDS = (("model", "dataset", "loss"), ("batch_size", "lr_g", "lr_d", "epochs", "max_steps"),
                ("label_smoothing", "r1_gamma", "grad_clip", "ema_decay", "minibatch_discrimination"))
-# one line per setting: what it does, with the seeds' advice (shown as the widget's help)
-HELP = {
-    "loss": "ns: the seeds' non-saturating BCE (G maximises log D(G(z))); bce: the original minimax; LSGAN: "
-            "least squares; WGAN-GP: a critic with a gradient penalty (use 5 D steps per G step); hinge.",
-    "batch_size": "Images per step: 64 in the seeds' recipe (128 in PyTorch's DCGAN tutorial).",
-    "lr_g": "Adam learning rate of G: the seeds use 2e-4 for both nets; our CPU default lets G learn faster (4e-4).",
-    "lr_d": "Adam learning rate of D: 2e-4 in the seeds' recipe; lower it when D wins too easily.",
-    "beta1": "Adam beta1: 0.5 as in the DCGAN paper; the usual 0.9 makes the game oscillate.",
-    "label_smoothing": "One-sided label smoothing (Salimans et al. 2016): real targets become 1 - s (0.1 is usual), "
-                       "so D cannot grow over-confident.",
-    "two_sided_smoothing": "Also smooth the fake targets (to s); the paper advises against it: one-sided is the rule.",
-    "r1_gamma": "R1 penalty (Mescheder et al. 2018): punishes D's gradient on real images, which steadies the game; "
-                "1 is our CPU default, 0 = off.",
-    "grad_clip": "Clip both nets' gradient norm at this value (1 to 10) so one bad batch cannot wreck the weights.",
-    "ema_decay": "Samples and checkpoints use a moving average of G's weights (0.999): steadier, usually better "
-                 "digits; 0 = off.",
-    "minibatch_discrimination": "Salimans et al. 2016: D sees how alike the samples of a batch are, so a G that "
-                                "repeats one digit is caught (a cure for mode collapse).",
-    "minibatch_std": "ProGAN (Karras et al. 2018): D gets the batch's spread as an extra channel; a cheap cure "
-                     "for mode collapse.",
-    "spectral_norm": "Miyato et al. 2018: caps each D layer's gain, steadying D without a penalty term.",
-    "augment": "DiffAugment (Zhao et al. 2020): the same random shifts, cutouts or colour changes on D's real and "
-               "fake inputs; helps when data is scarce.",
-    "n_critic": "D steps per G step: 5 for WGAN-GP (Gulrajani et al. 2017), 1 for the others.",
-    "gp_weight": "WGAN-GP's gradient-penalty weight (10 in the paper).",
-    "pack": "PacGAN (Lin et al. 2018): D judges this many samples at once (2 to 4), which exposes a G that "
-            "repeats itself.",
-    "unrolled_steps": "Unrolled GAN (Metz et al. 2017): G's loss looks this many D updates ahead (5 to 10); "
-                      "a cure for mode collapse that costs that many extra D steps.",
-    "width": "Base channel count of G and D (the seeds used 64 at 64x64; 32 is plenty for 28x28 digits).",
-    "amp": "bf16 autocast where the CPU or GPU has native bf16: 1.2 to 1.5x faster on such CPUs and for wide nets "
-           "on a GPU (H100, width 128, batch 1024: 1.45x), but slower for the small default nets on a GPU (0.8x).",
-}
-HELP.update(
-    style_mode="StyleGAN: modulate (StyleGAN2: the style scales the conv weights, then demodulation) or adain "
-               "(StyleGAN1: normalise each channel, then the style's scale and shift); modulation trains far better "
-               "(at 2,000 steps FID 10-17 against AdaIN's 31-55).",
-    patch="CycleGAN: the square each of D's scores judges, in pixels: 12 sees strokes only, so G barely restyles; "
-          "18 (default) sees parts of a digit; 34 sees a whole 28 px digit (the shipped typeset model's choice).",
-    shape_norm="CycleGAN: the shape loss compares thumbnails divided by their mean ink, so G may thicken or thin "
-               "strokes (where typeset and handwritten digits differ most) but not move them.",
-    style_mixing_prob="StyleGAN: share of G steps whose images switch to a second w at a random layer (paper: 0.9), "
-                      "so neighbouring layers do not rely on each other.",
-    mapping_lr_mul="StyleGAN: the mapping network z -> w learns this much slower than the rest (paper: 0.01).",
-    r1_every="StyleGAN: lazy regularisation, R1 every N steps weighted by N (StyleGAN2 uses 16).",
-    lr_decay="Both learning rates fall linearly to ~0 over this last fraction of the steps (0.5: the second half); "
-             "0 = constant (CycleGAN then keeps its paper's decay over the second half).",
-    r1_late="R1's weight while the learning rates decay, as a multiple of the R1 penalty: 0 drops R1 once the "
-            "decay starts, so D can see a generated mode sitting a little off its real one while G can still move "
-            "(the Mode-collapse lab's best cure); 1 = unchanged. Needs a learning-rate decay.",
-    latent_mixture="DeLiGAN (Gurumurthy et al. 2017), gan model: G's latent is a mixture of this many Gaussians "
-                   "with learned means and spreads; G can jump from mode to mode across the gaps between them, "
-                   "leaving fewer samples in between (50 on the 2-D mixtures); 0 = one Gaussian.")
 STATE_COLORS = {"queued": "gray", "running": "green", "paused": "orange", "stopped": "blue",
                 "finished": "violet", "failed": "red"}
 
@@ -116,7 +64,7 @@ STATE_COLORS = {"queued": "gray", "running": "green", "paused": "orange", "stopp
 def config_input(name: str):
     """One widget for one TrainConfig field; no bounds here, so validate() can say what is wrong."""
     default, key = getattr(DEFAULTS, name), f"cfg_{name}"
-    label, help_ = LABELS.get(name, name.replace("_", " ").capitalize()), HELP.get(name)
+    label, help_ = LABELS.get(name, name.replace("_", " ").capitalize()), FIELD_HELP.get(name)
     if name in CHOICES:
         return st.selectbox(label, CHOICES[name], index=CHOICES[name].index(default), key=key, help=help_,
                         format_func=lambda v: NAMES.get(v, str(v)))

@@ -16,6 +16,7 @@ from ganlib import pretrained
 from ganlib.arena import PRESETS, Arena, arena_config
 from ganlib.checkpoints import CheckpointError
 from ganlib.cli import command_for
+from ganlib.fieldhelp import FIELD_HELP
 from ganlib.images import png_bytes
 from ganlib.metrics.diversity import diversity_grid_image, diversity_test, summary
 from ganlib.train import rundir
@@ -123,36 +124,36 @@ def settings_form(i: int, state: dict) -> None:
             c = st.columns(2)
             values["loss"] = c[0].selectbox("Loss", ["ns", "lsgan", "wgan-gp", "hinge"],
                                             index=["ns", "lsgan", "wgan-gp", "hinge"].index(cfg.loss)
-                                            if cfg.loss in ("ns", "lsgan", "wgan-gp", "hinge") else 0)
+                                            if cfg.loss in ("ns", "lsgan", "wgan-gp", "hinge") else 0,
+                                            help=FIELD_HELP["loss"])
             values["batch_size"] = int(c[1].number_input("Batch size", value=cfg.batch_size, step=32))
             values["lr_g"] = float(c[0].number_input("G learning rate", value=cfg.lr_g, step=1e-4, format="%g"))
             values["lr_d"] = float(c[1].number_input("D learning rate", value=cfg.lr_d, step=1e-4, format="%g"))
-            values["pack"] = int(c[0].number_input("PacGAN pack", value=cfg.pack, step=1))
-            values["unrolled_steps"] = int(c[1].number_input("Unrolled D steps", value=cfg.unrolled_steps, step=1))
-            values["n_critic"] = int(c[0].number_input("D steps per G step", value=cfg.n_critic, step=1))
+            values["pack"] = int(c[0].number_input("PacGAN pack", value=cfg.pack, step=1, help=FIELD_HELP["pack"]))
+            values["unrolled_steps"] = int(c[1].number_input("Unrolled D steps", value=cfg.unrolled_steps, step=1,
+                                                             help=FIELD_HELP["unrolled_steps"]))
+            values["n_critic"] = int(c[0].number_input("D steps per G step", value=cfg.n_critic, step=1,
+                                                       help=FIELD_HELP["n_critic"]))
             values["label_smoothing"] = float(c[1].number_input("Label smoothing", value=cfg.label_smoothing,
-                                                                step=0.05, format="%g"))
+                                                                step=0.05, format="%g",
+                                                                help=FIELD_HELP["label_smoothing"]))
             values["grad_clip"] = float(c[0].number_input("Gradient clipping", value=cfg.grad_clip, step=0.5,
-                                                          format="%g"))
+                                                          format="%g", help=FIELD_HELP["grad_clip"]))
             values["seed"] = int(c[1].number_input("Seed", value=cfg.seed, step=1))
             values["r1_gamma"] = float(c[0].number_input("R1 weight", value=cfg.r1_gamma, step=0.5, format="%g",
-                                                         help="Penalty on D's gradient at real points (0 = off)."))
+                                                         help=FIELD_HELP["r1_gamma"]))
             values["lr_decay"] = float(c[1].number_input(
                 "Learning-rate decay", value=cfg.lr_decay, step=0.1, format="%g",
-                help=f"Both rates fall linearly to ~0 over this last fraction of {cfg.max_steps:,} steps (0 = off)."))
-            values["r1_late"] = float(c[0].number_input(
-                "R1 late factor", value=cfg.r1_late, step=0.1, min_value=0.0, format="%g",
-                help="R1's weight while the learning rates fall, as a multiple of the R1 weight: 0 drops R1 once "
-                     "the modes are found, so D can see a generated mode sitting off its real one (1 = unchanged; "
-                     "needs a learning-rate decay)."))
-            values["latent_mixture"] = int(c[1].number_input(
-                "Latent mixture", value=cfg.latent_mixture, step=10, min_value=0,
-                help="DeLiGAN: G's latent is a mixture of this many Gaussians with learned means and spreads; G "
-                     "can jump from mode to mode across the gaps between them, leaving fewer points in between "
-                     "(0 = one Gaussian)."))
+                help=f"{FIELD_HELP['lr_decay']} This panel trains {cfg.max_steps:,} steps."))
+            values["r1_late"] = float(c[0].number_input("R1 late factor", value=cfg.r1_late, step=0.1, min_value=0.0,
+                                                        format="%g", help=FIELD_HELP["r1_late"]))
+            values["latent_mixture"] = int(c[1].number_input("Latent mixture", value=cfg.latent_mixture, step=10,
+                                                             min_value=0, help=FIELD_HELP["latent_mixture"]))
             values["minibatch_discrimination"] = st.checkbox("Minibatch discrimination",
-                                                             value=cfg.minibatch_discrimination)
-            values["spectral_norm"] = st.checkbox("Spectral norm on D", value=cfg.spectral_norm)
+                                                             value=cfg.minibatch_discrimination,
+                                                             help=FIELD_HELP["minibatch_discrimination"])
+            values["spectral_norm"] = st.checkbox("Spectral norm on D", value=cfg.spectral_norm,
+                                                  help=FIELD_HELP["spectral_norm"])
             if st.form_submit_button("Apply (restarts the panel)"):
                 new_panel(i, state["preset"], **values)
                 st.rerun()

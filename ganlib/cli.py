@@ -10,44 +10,14 @@ from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
 from .config import DATASETS, LOSSES, MODELS, TrainConfig
+from .fieldhelp import FIELD_HELP
 
 _CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "dataset_b": DATASETS}
-_HELP = {
-    "model": "gan (fully connected), dcgan, cgan (conditional DCGAN), cyclegan (translate --dataset <-> --dataset-b) "
-             "or stylegan (mapping network, styles per layer, noise)",
-    "dataset": "data set name",
-    "data_dir": "folder of MNIST idx files, or of images for --dataset folder",
-    "download": "allow downloading a data set that is not bundled (needs internet)",
-    "subset": "use only the first N training examples (0 = all)",
-    "max_steps": "stop after N generator steps (overrides --epochs)",
-    "loss": "ns = non-saturating BCE (default), bce = minimax BCE, lsgan, wgan-gp, hinge",
-    "device": "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps",
-    "ema_decay": "EMA decay of generator weights used for samples and checkpoints (0 = off)",
-    "label_smoothing": "one-sided label smoothing: real targets become 1 - S",
-    "eval_every": "evaluate quality metrics every N steps (0 = off)",
-    "dataset_b": "CycleGAN's domain B (domain A is --dataset)",
-    "data_dir_b": "domain B's folder of MNIST idx files or images",
-}
-_HELP.update(shape_norm="CycleGAN: the shape loss compares ink-normalised thumbnails (where the ink is, not how much)")
-_HELP.update(style_mode="StyleGAN: modulate (StyleGAN2 weight demodulation) or adain (StyleGAN1)",
-             r1_every="lazy R1: penalise D's gradient every N steps, weighted by N (StyleGAN; 1 = every step)")
-_HELP.update(pack="PacGAN: D judges M samples at once, concatenated (1 = off; the batch size must be a multiple)",
-             latent_mixture="DeLiGAN (gan model): G's latent is a mixture of K Gaussians with learned means and "
-                            "spreads, with gaps where G can jump between modes without drawing points there (0 = off)",
-             unrolled_steps="Unrolled GAN: G's loss through K simulated D updates (0 = off; costs ~K+1 D passes)")
-# several processes (torchrun): what the batch and the learning rates mean there
-_HELP.update(batch_size="the GLOBAL batch: under torchrun N processes take batch_size / N each, so the learning "
-                        "rates mean what they mean in one process and a run resumes with any N that divides it",
-             image_size="28 or 32; 64 or 128 for --dataset folder")
 TORCHRUN_EPILOG = ("Several GPUs or machines: launch the same command with torchrun, e.g. "
                    "torchrun --nproc_per_node=2 -m ganlib train --model dcgan --out runs/ddp "
                    "(add --nnodes=2 --rdzv-backend=c10d --rdzv-endpoint=HOST:29400 on each machine for two). "
                    "Each process takes the GPU of its local rank and a slice of every batch; rank 0 alone writes "
                    "the run directory.")
-_HELP.update(lr_decay="both learning rates fall linearly to ~0 over this last fraction of the steps, e.g. 0.5 "
-                      "(0 = constant; CycleGAN then decays over its second half)")
-_HELP.update(r1_late="R1's weight while the learning rates decay, as a multiple of --r1-gamma (0 = R1 off once the "
-                     "decay starts; needs --lr-decay)")
 
 
 def _flag(name: str) -> str:
@@ -58,7 +28,7 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field; defaults are None so that we can tell what was given."""
     for f in fields(TrainConfig):
         default = f.default if f.default is not MISSING else None
-        help_ = f"{_HELP.get(f.name, f.name.replace('_', ' '))} (default: {default})"
+        help_ = f"{FIELD_HELP.get(f.name, f.name.replace('_', ' '))} (default: {default})"
         if f.type in ("bool", bool):
             p.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
         else:

@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ganlib.arena import PRESETS
+from ganlib.fieldhelp import FIELD_HELP
 from ganlib.train import jobs, rundir
 
 APP = str(Path(__file__).resolve().parents[1] / "studio.py")
@@ -132,6 +133,7 @@ def test_a_preset_setting_is_in_its_command_and_settings_and_applies(root, panel
     at = lab({"panel": panels})
     assert f"{flag} {preset_values[1]}" in at.code[1].value and flag not in at.code[0].value
     assert values(at, label) == preset_values
+    assert {w.help for w in at.number_input if w.label == label} == {FIELD_HELP[flag[2:].replace("-", "_")]}
     apply_setting(at, 0, label, new)
     assert not at.exception and f"{flag} {new}" in at.code[0].value
     then(at)

@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ganlib.config import TrainConfig
+from ganlib.fieldhelp import FIELD_HELP
 from ganlib.train import jobs, rundir
 
 FAKE = str(Path(__file__).with_name("fake_train.py"))
@@ -116,6 +117,7 @@ def test_more_settings_shows_only_what_the_chosen_model_reads(root):
     assert "cfg_latent_mixture" in keys() and "cfg_patch" not in keys()
     at.selectbox(key="cfg_model").set_value("cyclegan").run()
     assert {"cfg_patch", "cfg_dataset_b", "cfg_res_blocks", "cfg_subset"} <= keys()
+    assert at.selectbox(key="cfg_patch").help == FIELD_HELP["patch"]          # the one text the CLI shows too
     assert not {"cfg_mapping_layers", "cfg_latent_mixture"} & keys()
     at.selectbox(key="cfg_model").set_value("stylegan").run()
     assert {"cfg_mapping_layers", "cfg_style_mode"} <= keys() and "cfg_patch" not in keys()

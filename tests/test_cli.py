@@ -91,3 +91,20 @@ def test_evaluate_toy_checkpoint(tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(out), "--n", "300", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["num_modes"] == 8 and result["num_samples"] == 300 and 0 <= result["modes_covered"] <= 8
+
+
+def test_a_setting_has_one_help_text_everywhere():
+    """The CLI's --help, the Train page and the Mode-collapse lab show fieldhelp.FIELD_HELP's text."""
+    import argparse
+    from dataclasses import fields as dc_fields
+
+    from ganlib.cli import add_config_flags
+    from ganlib.config import TrainConfig
+    from ganlib.fieldhelp import FIELD_HELP
+
+    assert set(FIELD_HELP) <= {f.name for f in dc_fields(TrainConfig)}   # no help for a setting that is gone
+    p = argparse.ArgumentParser()
+    add_config_flags(p)
+    shown = {a.dest: a.help for a in p._actions}
+    assert shown["r1_late"] == f"{FIELD_HELP['r1_late']} (default: 1.0)"
+    assert shown["patch"].startswith(FIELD_HELP["patch"])

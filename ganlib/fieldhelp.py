@@ -1,0 +1,88 @@
+"""What each TrainConfig setting does, in one sentence or two: the one text that the CLI's --help, the
+Train page's widgets and the Mode-collapse lab's panel settings all show.
+
+    from ganlib.fieldhelp import FIELD_HELP, field_help
+    field_help("r1_late")    # the text, or the field's name in words when it has none
+
+Write a setting's help here, not beside a widget: a text written in several places drifts apart. Say what
+the setting does, which family reads it (a family's own settings: config.FAMILY_ONLY) and, where there is
+one, the published recipe's value.
+"""
+from __future__ import annotations
+
+FIELD_HELP = {
+    # what trains on what
+    "model": "gan (fully connected), dcgan, cgan (conditional DCGAN), cyclegan (translates the data set to domain "
+             "B and back) or stylegan (mapping network, styles per layer, noise).",
+    "dataset": "The training data: a bundled data set, a 2-D toy, or folder (your own images).",
+    "data_dir": "A folder of MNIST idx files, or of images for the folder data set.",
+    "download": "Allow downloading a data set that is not bundled (needs internet).",
+    "subset": "Use only the first N training examples (0 = all).",
+    "image_size": "28 or 32 pixels; 64 or 128 for an image folder.",
+    "device": "auto (CUDA, then MPS, then the CPU), cpu, cuda, cuda:N or mps.",
+    "max_steps": "Stop after this many generator steps (0 = train for the epochs instead).",
+    "eval_every": "Compute the quality metrics every N steps (0 = off).",
+    # the game
+    "loss": "ns: the seeds' non-saturating BCE (G maximises log D(G(z))); bce: the original minimax; lsgan: "
+            "least squares; wgan-gp: a critic with a gradient penalty (use 5 D steps per G step); hinge.",
+    "batch_size": "Images per step: 64 in the seeds' recipe (128 in PyTorch's DCGAN tutorial). Under torchrun it "
+                  "is the global batch: N processes take batch size / N each, so the learning rates mean what they "
+                  "mean in one process and a run resumes with any N that divides it.",
+    "lr_g": "Adam learning rate of G: the seeds use 2e-4 for both nets; our CPU default lets G learn faster (4e-4).",
+    "lr_d": "Adam learning rate of D: 2e-4 in the seeds' recipe; lower it when D wins too easily.",
+    "beta1": "Adam beta1: 0.5 as in the DCGAN paper; the usual 0.9 makes the game oscillate.",
+    "label_smoothing": "One-sided label smoothing (Salimans et al. 2016): real targets become 1 - s (0.1 is usual), "
+                       "so D cannot grow over-confident.",
+    "two_sided_smoothing": "Also smooth the fake targets (to s); the paper advises against it: one-sided is the rule.",
+    "r1_gamma": "R1 penalty (Mescheder et al. 2018): punishes D's gradient on real images, which steadies the game; "
+                "1 is our CPU default, 0 = off.",
+    "grad_clip": "Clip both nets' gradient norm at this value (1 to 10) so one bad batch cannot wreck the weights.",
+    "ema_decay": "Samples and checkpoints use a moving average of G's weights (0.999): steadier, usually better "
+                 "digits; 0 = off.",
+    "lr_decay": "Both learning rates fall linearly to ~0 over this last fraction of the steps (0.5: the second "
+                "half); 0 = constant (CycleGAN then keeps its paper's decay over the second half).",
+    "r1_late": "R1's weight while the learning rates decay, as a multiple of the R1 penalty: 0 drops R1 once the "
+               "decay starts, so D can see a generated mode sitting a little off its real one while G can still "
+               "move (the Mode-collapse lab's best cure); 1 = unchanged. Needs a learning-rate decay.",
+    # cures for mode collapse
+    "minibatch_discrimination": "Salimans et al. 2016: D sees how alike the samples of a batch are, so a G that "
+                                "repeats one digit is caught (a cure for mode collapse).",
+    "minibatch_std": "ProGAN (Karras et al. 2018): D gets the batch's spread as an extra channel; a cheap cure "
+                     "for mode collapse.",
+    "spectral_norm": "Miyato et al. 2018: caps each D layer's gain, steadying D without a penalty term.",
+    "augment": "DiffAugment (Zhao et al. 2020): the same random shifts, cutouts or colour changes on D's real and "
+               "fake inputs; helps when data is scarce.",
+    "n_critic": "D steps per G step: 5 for WGAN-GP (Gulrajani et al. 2017), 1 for the others.",
+    "gp_weight": "WGAN-GP's gradient-penalty weight (10 in the paper).",
+    "pack": "PacGAN (Lin et al. 2018): D judges this many samples at once (2 to 4), which exposes a G that "
+            "repeats itself (1 = off; the batch size must be a multiple).",
+    "unrolled_steps": "Unrolled GAN (Metz et al. 2017): G's loss looks this many D updates ahead (5 to 10); "
+                      "a cure for mode collapse that costs that many extra D steps (0 = off).",
+    "latent_mixture": "DeLiGAN (Gurumurthy et al. 2017), gan model: G's latent is a mixture of this many Gaussians "
+                      "with learned means and spreads; G can jump from mode to mode across the gaps between them, "
+                      "leaving fewer samples in between (50 on the 2-D mixtures); 0 = one Gaussian.",
+    # the networks
+    "width": "Base channel count of G and D (the seeds used 64 at 64x64; 32 is plenty for 28x28 digits).",
+    "amp": "bf16 autocast where the CPU or GPU has native bf16: 1.2 to 1.5x faster on such CPUs and for wide nets "
+           "on a GPU (H100, width 128, batch 1024: 1.45x), but slower for the small default nets on a GPU (0.8x).",
+    # CycleGAN
+    "dataset_b": "CycleGAN's domain B (domain A is the data set).",
+    "data_dir_b": "CycleGAN: domain B's folder of MNIST idx files or images.",
+    "patch": "CycleGAN: the square each of D's scores judges, in pixels: 12 sees strokes only, so G barely restyles; "
+             "18 (default) sees parts of a digit; 34 sees a whole 28 px digit (the shipped typeset model's choice).",
+    "shape_norm": "CycleGAN: the shape loss compares thumbnails divided by their mean ink, so G may thicken or thin "
+                  "strokes (where typeset and handwritten digits differ most) but not move them.",
+    # StyleGAN
+    "style_mode": "StyleGAN: modulate (StyleGAN2: the style scales the conv weights, then demodulation) or adain "
+                  "(StyleGAN1: normalise each channel, then the style's scale and shift); modulation trains far "
+                  "better (at 2,000 steps FID 10-17 against AdaIN's 31-55).",
+    "style_mixing_prob": "StyleGAN: share of G steps whose images switch to a second w at a random layer (paper: "
+                         "0.9), so neighbouring layers do not rely on each other.",
+    "mapping_lr_mul": "StyleGAN: the mapping network z -> w learns this much slower than the rest (paper: 0.01).",
+    "r1_every": "StyleGAN: lazy regularisation, R1 every N steps weighted by N (StyleGAN2 uses 16; 1 = every step).",
+}
+
+
+def field_help(name: str) -> str:
+    """The help of TrainConfig field `name`: FIELD_HELP's text, or the name in words."""
+    return FIELD_HELP.get(name, name.replace("_", " ").capitalize() + ".")
