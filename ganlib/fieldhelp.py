@@ -1,8 +1,8 @@
 """What each TrainConfig setting does, in one sentence or two: the one text that the CLI's --help, the
 Train page's widgets and the Mode-collapse lab's panel settings all show.
 
-    from ganlib.fieldhelp import FIELD_HELP, field_help
-    field_help("r1_late")    # the text, or the field's name in words when it has none
+    from ganlib.fieldhelp import FIELD_HELP
+    FIELD_HELP.get("r1_late")    # the text; fields without one show none (the CLI: the name in words)
 
 Write a setting's help here, not beside a widget: a text written in several places drifts apart. Say what
 the setting does, which family reads it (a family's own settings: config.FAMILY_ONLY) and, where there is
@@ -81,8 +81,3 @@ FIELD_HELP = {
     "mapping_lr_mul": "StyleGAN: the mapping network z -> w learns this much slower than the rest (paper: 0.01).",
     "r1_every": "StyleGAN: lazy regularisation, R1 every N steps weighted by N (StyleGAN2 uses 16; 1 = every step).",
 }
-
-
-def field_help(name: str) -> str:
-    """The help of TrainConfig field `name`: FIELD_HELP's text, or the name in words."""
-    return FIELD_HELP.get(name, name.replace("_", " ").capitalize() + ".")

@@ -16,6 +16,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
+from ganlib.train.doctor import PROBABILITY_LOSSES, d_output_names, diagnose
 from ganlib.train.rundir import HEADLINE_EVAL
 
 COLORS = {"d": "#d62728", "g": "#1f77b4", "real": "#2ca02c", "fake": "#ff7f0e", "speed": "#9467bd"}
@@ -309,7 +310,6 @@ def run_report_html(run_dir: str | Path, until_step: int | None = None) -> str:
     config, curves (plotly, inlined so it works offline), sample grids, quality metrics, doctor notes."""
     from ganlib.config import TrainConfig
     from ganlib.train import rundir
-    from ganlib.train.doctor import diagnose
 
     run_dir = Path(run_dir)
     config = TrainConfig.load(run_dir / "config.json")

@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..config import PATCH_SIZES  # D's receptive field in pixels at 28/32 px (34: the whole 28 px digit)
+from ..config import PATCH_SIZES
 
 
 def _init(module: nn.Module) -> None:
