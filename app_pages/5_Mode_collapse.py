@@ -115,6 +115,9 @@ def panel(i: int) -> None:
         st.success(f"Saved as `{state['saved']}`: open it on the Train & monitor page.", icon=":material/save:")
 
 
+LAB_LOSSES = ("ns", "lsgan", "wgan-gp", "hinge")  # the panel's loss choices (bce, ns's saturating twin, is left out)
+
+
 def settings_form(i: int, state: dict) -> None:
     cfg = state["arena"].config
     with st.popover("Settings", icon=":material/tune:", width="stretch"):
@@ -122,10 +125,8 @@ def settings_form(i: int, state: dict) -> None:
             values = {"dataset": st.selectbox("Mixture", ["toy-ring", "toy-grid"],
                                               index=["toy-ring", "toy-grid"].index(cfg.dataset))}
             c = st.columns(2)
-            values["loss"] = c[0].selectbox("Loss", ["ns", "lsgan", "wgan-gp", "hinge"],
-                                            index=["ns", "lsgan", "wgan-gp", "hinge"].index(cfg.loss)
-                                            if cfg.loss in ("ns", "lsgan", "wgan-gp", "hinge") else 0,
-                                            help=FIELD_HELP["loss"])
+            values["loss"] = c[0].selectbox("Loss", LAB_LOSSES, help=FIELD_HELP["loss"],
+                                            index=LAB_LOSSES.index(cfg.loss) if cfg.loss in LAB_LOSSES else 0)
             values["batch_size"] = int(c[1].number_input("Batch size", value=cfg.batch_size, step=32))
             values["lr_g"] = float(c[0].number_input("G learning rate", value=cfg.lr_g, step=1e-4, format="%g"))
             values["lr_d"] = float(c[1].number_input("D learning rate", value=cfg.lr_d, step=1e-4, format="%g"))
