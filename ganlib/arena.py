@@ -23,7 +23,7 @@ import torch
 
 from . import losses
 from .checkpoints import save_checkpoint
-from .config import TrainConfig
+from .config import TOY_RECIPE, TrainConfig
 from .evaluate import evaluate_generator
 from .images import save_samples
 from .models import build_models, model_kwargs
@@ -36,8 +36,7 @@ from .train.steps import AdversarialStep, make_adam
 # hidden units, z of 16) without the house's image tricks (R1, EMA: they are remedies here), D
 # learning 4x faster than G (2e-3 vs 5e-4: D must resolve modes 0.05 wide; 2.5x the high-quality
 # samples of equal rates at 10k steps), evaluated every 250 steps on 2,500 samples.
-BASE = dict(model="gan", dataset="toy-ring", width=64, latent_dim=16, batch_size=128, lr_g=5e-4, lr_d=2e-3,
-            r1_gamma=0.0, ema_decay=0.0, max_steps=10000, log_every=50, sample_every=1000,
+BASE = dict(model="gan", dataset="toy-ring", **TOY_RECIPE, max_steps=10000, log_every=50, sample_every=1000,
             checkpoint_every=10000, eval_every=250, eval_samples=2500)
 
 # name -> (title, overrides of BASE, what it shows). Each is one remedy (or none) on one mixture.

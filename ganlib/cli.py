@@ -9,7 +9,7 @@ import sys
 from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
-from .config import DATASETS, LOSSES, MODELS, TrainConfig
+from .config import DATASETS, LOSSES, MODELS, RECIPES, TOY_RECIPE, TrainConfig, recipe_config
 from .fieldhelp import FIELD_HELP
 
 _CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "dataset_b": DATASETS}
@@ -24,11 +24,18 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _recipe_defaults(name: str) -> str:
+    """'; cyclegan: 16, gan on a toy: 128': where a family's recipe starts field `name` elsewhere."""
+    default = getattr(TrainConfig, name)
+    where = [(model, values.get(name, default)) for model, values in (*RECIPES.items(), ("gan on a toy", TOY_RECIPE))]
+    return "".join(f"; {model}: {value}" for model, value in where if value != default)
+
+
 def add_config_flags(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field; defaults are None so that we can tell what was given."""
     for f in fields(TrainConfig):
         default = f.default if f.default is not MISSING else None
-        help_ = f"{FIELD_HELP.get(f.name, f.name.replace('_', ' '))} (default: {default})"
+        help_ = f"{FIELD_HELP.get(f.name, f.name.replace('_', ' '))} (default: {default}{_recipe_defaults(f.name)})"
         if f.type in ("bool", bool):
             p.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
         else:
@@ -44,12 +51,13 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict]:
     if getattr(args, "lr", None) is not None:
         given.setdefault("lr_g", args.lr)
         given.setdefault("lr_d", args.lr)
-    return TrainConfig(**given), given
+    return recipe_config(**given), given
 
 
 def command_for(config: TrainConfig, out: str) -> str:
-    """The exact `python -m ganlib train ...` command that reproduces a config (non-defaults only)."""
-    defaults = TrainConfig()
+    """The exact `python -m ganlib train ...` command that reproduces a config: what differs from the
+    recipe that the CLI starts its model from (config.recipe_config)."""
+    defaults = recipe_config(model=config.model, dataset=config.dataset)
     parts = ["python", "-m", "ganlib", "train"]
     for f in fields(TrainConfig):
         value = getattr(config, f.name)
@@ -297,7 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a GAN into a run directory, or resume one",
                        description="Train a GAN into a run directory (config.json, metrics.jsonl, samples/, "
-                                   "checkpoint.pt, status.json), or continue one with --resume.",
+                                   "checkpoint.pt, status.json), or continue one with --resume. Each model starts "
+                                   "from its own recipe (the defaults below are DCGAN's; where cyclegan, stylegan or "
+                                   "the gan model on a 2-D toy starts elsewhere, each flag says so); any flag you "
+                                   "give replaces the recipe's value.",
                        epilog=TORCHRUN_EPILOG)
     t.add_argument("--out", help="run directory to create (default: a new one under $GAN_STUDIO_RUNS or ./runs, "
                                  "which the Train page lists)")

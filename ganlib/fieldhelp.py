@@ -69,7 +69,10 @@ FIELD_HELP = {
     "dataset_b": "CycleGAN's domain B (domain A is the data set).",
     "data_dir_b": "CycleGAN: domain B's folder of MNIST idx files or images.",
     "patch": "CycleGAN: the square each of D's scores judges, in pixels: 12 sees strokes only, so G barely restyles; "
-             "18 (default) sees parts of a digit; 34 sees a whole 28 px digit (the shipped typeset model's choice).",
+             "18 sees parts of a digit and keeps more digits but restyles less; 34 (the shipped model's) sees a whole "
+             "28 px digit.",
+    "lambda_shape": "CycleGAN (ours): weight of a loss tying 7x7 thumbnails of G(a) to a and of F(b) to b, so a "
+                    "translation keeps the digit where the cycle loss alone lets G hide it (0 = off).",
     "shape_norm": "CycleGAN: the shape loss compares thumbnails divided by their mean ink, so G may thicken or thin "
                   "strokes (where typeset and handwritten digits differ most) but not move them.",
     # StyleGAN

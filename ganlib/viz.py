@@ -308,7 +308,7 @@ def png_data_uri(path: str | Path) -> str:
 def run_report_html(run_dir: str | Path, until_step: int | None = None) -> str:
     """One self-contained HTML page for a run (up to `until_step`): status, the reproducing command,
     config, curves (plotly, inlined so it works offline), sample grids, quality metrics, doctor notes."""
-    from ganlib.config import TrainConfig
+    from ganlib.config import TrainConfig, recipe_config
     from ganlib.train import rundir
 
     run_dir = Path(run_dir)
@@ -331,11 +331,11 @@ def run_report_html(run_dir: str | Path, until_step: int | None = None) -> str:
              f"<b>Device:</b> {esc(str(status.get('device', '?')))}"
              + (f"<br><b>Report up to step:</b> {until_step}" if until_step is not None else "") + "</p>",
              "<h2>Reproduce</h2>", f"<pre>{esc(command)}</pre>"]
-    defaults = TrainConfig()
+    defaults = recipe_config(model=config.model, dataset=config.dataset)  # what the CLI starts this model from
     cfg_rows = "".join(
         f"<tr{' class=changed' if getattr(config, f.name) != getattr(defaults, f.name) else ''}>"
         f"<td>{f.name}</td><td>{esc(repr(getattr(config, f.name)))}</td></tr>" for f in fields(TrainConfig))
-    parts += ["<h2>Config</h2><p>Settings that differ from the defaults are in bold.</p>",
+    parts += ["<h2>Config</h2><p>Settings that differ from the model's recipe are in bold.</p>",
               f"<table>{cfg_rows}</table>"]
     findings = diagnose(train, evals, config.loss, config.model)
     if findings:

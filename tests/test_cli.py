@@ -78,6 +78,31 @@ def test_command_for_round_trips_through_the_parser():
     assert config_from_args(args)[0] == cfg
 
 
+def test_each_model_starts_from_its_recipe_and_round_trips():
+    """`--model cyclegan` alone trains the shipped CycleGAN's recipe (typeset, LSGAN, no R1, ...), the gan
+    model on a toy the lab's toy recipe; a given flag replaces the recipe's value, and command_for writes
+    only what differs from the recipe, so every family's config survives the trip through the parser."""
+    from ganlib.config import RECIPES, TOY_RECIPE, recipe_config
+
+    parse = lambda argv: config_from_args(build_parser().parse_args(["train", *argv]))[0]
+    cyclegan = parse(["--model", "cyclegan"])
+    assert {k: getattr(cyclegan, k) for k in RECIPES["cyclegan"]} == RECIPES["cyclegan"]
+    assert (cyclegan.loss, cyclegan.r1_gamma, cyclegan.dataset, cyclegan.patch) == ("lsgan", 0.0, "typeset", 34)
+    assert parse(["--model", "cyclegan", "--r1-gamma", "1", "--lr", "1e-3"]).r1_gamma == 1.0
+    assert parse(["--model", "cyclegan", "--lr", "1e-3"]).lr_d == 1e-3
+    toy = parse(["--model", "gan", "--dataset", "toy-ring"])
+    assert {k: getattr(toy, k) for k in TOY_RECIPE} == TOY_RECIPE
+    assert parse(["--model", "gan"]) == TrainConfig(model="gan")              # on MNIST: the defaults
+    assert parse([]) == TrainConfig()
+    for cfg in (recipe_config(model="cyclegan", dataset_b="fashion-mnist", lr_d=1e-4, r1_gamma=1.0),
+                recipe_config(model="stylegan", beta1=0.5, width=32), recipe_config(model="gan", dataset="toy-grid"),
+                recipe_config(model="cyclegan", dataset="mnist", dataset_b="typeset"), TrainConfig(model="gan")):
+        cmd = command_for(cfg, "runs/x")
+        assert parse(cmd.split()[4:-2]) == cfg, cmd
+    assert command_for(recipe_config(model="cyclegan"), "runs/x") == \
+        "python -m ganlib train --model cyclegan --dataset typeset --out runs/x"
+
+
 def test_help_runs_as_a_module():
     for sub in ("train", "sample", "info"):
         out = subprocess.run([sys.executable, "-m", "ganlib", sub, "--help"], capture_output=True, text=True)
@@ -108,3 +133,4 @@ def test_a_setting_has_one_help_text_everywhere():
     shown = {a.dest: a.help for a in p._actions}
     assert shown["r1_late"] == f"{FIELD_HELP['r1_late']} (default: 1.0)"
     assert shown["patch"].startswith(FIELD_HELP["patch"])
+    assert shown["lr_d"].endswith("(default: 0.0002; stylegan: 0.002; gan on a toy: 0.002)")  # the recipes' too
