@@ -13,7 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from ganlib import viz
-from ganlib.config import DATASETS, IMAGE_SIZES, LOSSES, MODELS, PATCH_SIZES, TrainConfig, field_applies
+from ganlib.config import (DATASETS, IMAGE_SIZES, LOSSES, MODELS, PATCH_SIZES, RECIPES, TrainConfig, field_applies,
+                           recipe, recipe_switch)
 from ganlib.fieldhelp import FIELD_HELP
 from ganlib.device import available_devices, describe_device, gpu_count
 from ganlib.train import jobs, rundir
@@ -61,13 +62,32 @@ STATE_COLORS = {"queued": "gray", "running": "green", "paused": "orange", "stopp
                 "finished": "violet", "failed": "red"}
 
 
-def config_input(name: str):
-    """One widget for one TrainConfig field; no bounds here, so validate() can say what is wrong."""
-    default, key = getattr(DEFAULTS, name), f"cfg_{name}"
+def short(label: str) -> str:
+    """'R1 penalty (0 = off)' -> 'R1 penalty', 'Batch size' -> 'batch size': a label inside a sentence."""
+    label = label.split(" (")[0].replace("_", " ")
+    return label[0].lower() + label[1:] if label[1:2].islower() else label
+
+
+def switch_recipe() -> None:
+    """on_change of the model and the data set: the settings whose recipe differs (config.recipe_switch) drop
+    their widget state, so they come back drawn at the new recipe's values; the others keep the user's."""
+    state = st.session_state
+    old_model, old_dataset = state.get("cfg_recipe_of", (DEFAULTS.model, DEFAULTS.dataset))
+    model, dataset = state.get("cfg_model", old_model), state.get("cfg_dataset", old_dataset)
+    for name, value in recipe_switch(old_model, old_dataset, model, dataset).items():
+        if state.get(f"cfg_{name}", value) != value:
+            del state[f"cfg_{name}"]
+
+
+def config_input(name: str, start: dict | None = None):
+    """One widget for one TrainConfig field, drawn at `start`'s value for it (the chosen model's recipe) or
+    else TrainConfig's default; no bounds here, so validate() can say what is wrong."""
+    default, key = (start or {}).get(name, getattr(DEFAULTS, name)), f"cfg_{name}"
     label, help_ = LABELS.get(name, name.replace("_", " ").capitalize()), FIELD_HELP.get(name)
     if name in CHOICES:
         return st.selectbox(label, CHOICES[name], index=CHOICES[name].index(default), key=key, help=help_,
-                        format_func=lambda v: NAMES.get(v, str(v)))
+                            format_func=lambda v: NAMES.get(v, str(v)),
+                            on_change=switch_recipe if name in ("model", "dataset") else None)
     if isinstance(default, bool):
         return st.checkbox(label, value=default, key=key, help=help_)
     if isinstance(default, int):
@@ -87,9 +107,14 @@ def new_run_form(open_: bool) -> None:
     with st.expander("Start a new run", expanded=open_):
         values = {}
         cols = st.columns(4)
-        for col, name in zip(cols, MAIN_FIELDS[0]):
-            with col:
-                values[name] = config_input(name)
+        with cols[0]:
+            values["model"] = config_input("model")
+        with cols[1]:  # a model with a data set of its own (CycleGAN: typeset) starts on it
+            values["dataset"] = config_input("dataset", RECIPES.get(values["model"]))
+        start = recipe(values["model"], values["dataset"])  # where every other setting starts
+        st.session_state["cfg_recipe_of"] = (values["model"], values["dataset"])
+        with cols[2]:
+            values["loss"] = config_input("loss", start)
         devices = available_devices()
         with cols[3]:
             values["device"] = st.selectbox("Device", devices, key="cfg_device",
@@ -105,6 +130,14 @@ def new_run_form(open_: bool) -> None:
         if devices == ["cpu"]:
             st.caption(f"Device: {describe_device()}. Training runs on the CPU; the defaults are tuned for it "
                        "(about 1,400 images/s on 2 cores: 20 epochs of the bundled MNIST in about a minute).")
+        own = {k: v for k, v in start.items() if k != "dataset"}
+        if own:  # say where the settings below come from, since they moved when the model was chosen
+            words = ", ".join(f"{short(LABELS.get(k, k))} "
+                              f"{format(v, 'g') if isinstance(v, float) else NAMES.get(v, v) if isinstance(v, str) else v}"
+                              for k, v in own.items())
+            what = "the fully connected GAN on 2-D points" if values["model"] == "gan" else NAMES[values["model"]].split(" (")[0]
+            st.caption(f"Settings below start from the recipe for {what} (the defaults are DCGAN's): {words}. "
+                       "Change any of them.")
         for row in MAIN_FIELDS[1:]:
             if row is MAIN_FIELDS[2]:
                 st.caption("Stabilising tricks")
@@ -112,7 +145,7 @@ def new_run_form(open_: bool) -> None:
             widths = [1] * (len(row) - 1) + [1.6] if row is MAIN_FIELDS[2] else len(row)
             for col, name in zip(st.columns(widths), row):
                 with col:
-                    values[name] = config_input(name)
+                    values[name] = config_input(name, start)
         if values["dataset"] == "folder":
             values["data_dir"] = config_input("data_dir")
         with st.expander("More settings"):
@@ -124,7 +157,7 @@ def new_run_form(open_: bool) -> None:
                 cols = st.columns(4)
                 for i, name in enumerate(names):
                     with cols[i % 4]:
-                        values[name] = config_input(name)
+                        values[name] = config_input(name, start)
         config = TrainConfig(**values)
         name = st.text_input("Run name", placeholder=jobs.default_run_name(config), key="run_name")
         problems = config.validate() + jobs.launch_problems(config, gpus)

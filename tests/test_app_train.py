@@ -107,6 +107,35 @@ def test_invalid_hyperparameters_are_refused_with_a_reason(root):
     assert "CGAN needs a labelled data set" in texts(at.error)
 
 
+def test_choosing_a_model_fills_in_its_recipe_and_keeps_what_the_recipes_share(root):
+    """config.recipe_switch on the form: the fields whose recipe value changes come back at the new one, with
+    a caption listing them; a value the user gave that both recipes share stays."""
+    at = train_page()
+    value = lambda kind, name: getattr(at, kind)(key=f"cfg_{name}").value
+    at.number_input(key="cfg_lr_d").set_value(1e-4)
+    at.number_input(key="cfg_epochs").set_value(3).run()
+    at.selectbox(key="cfg_model").set_value("cyclegan").run()
+    assert (value("selectbox", "dataset"), value("selectbox", "loss"), value("number_input", "lr_g"),
+            value("number_input", "r1_gamma"), value("number_input", "max_steps"),
+            value("number_input", "batch_size")) == ("typeset", "lsgan", 2e-4, 0.0, 3000, 16)
+    assert value("number_input", "epochs") == 3                    # no recipe sets it: the user's value stays
+    assert "loss least squares (LSGAN), G learning rate 0.0002" in texts(at.caption)
+    at.selectbox(key="cfg_model").set_value("dcgan").run()
+    assert (value("selectbox", "dataset"), value("selectbox", "loss"), value("number_input", "lr_g"),
+            value("number_input", "r1_gamma"), value("number_input", "max_steps")) == ("mnist", "ns", 4e-4, 1.0, 0)
+    assert value("number_input", "lr_d") == 1e-4          # CycleGAN's recipe agrees with DCGAN's 2e-4: kept
+    assert "Settings below start from the recipe" not in texts(at.caption)
+    at.selectbox(key="cfg_model").set_value("gan").run()
+    at.selectbox(key="cfg_dataset").set_value("toy-ring").run()   # the data set brings the toy recipe
+    assert (value("number_input", "lr_d"), value("number_input", "width"), value("number_input", "ema_decay")) == \
+        (2e-3, 64, 0.0)
+    at.selectbox(key="cfg_dataset").set_value("toy-grid").run()   # the same recipe: nothing moves
+    at.number_input(key="cfg_lr_g").set_value(1e-3).run()
+    at.selectbox(key="cfg_dataset").set_value("toy-ring").run()
+    assert value("number_input", "lr_g") == 1e-3
+    assert not at.exception and not at.error and not at.warning, texts(at.error) + texts(at.warning)
+
+
 def test_more_settings_shows_only_what_the_chosen_model_reads(root):
     """A family's own settings (config.FAMILY_ONLY) appear only when that family is chosen."""
     at = train_page()

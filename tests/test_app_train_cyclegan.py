@@ -37,15 +37,18 @@ def test_start_and_watch_a_cyclegan_run(root):
     at.switch_page(TRAIN_PAGE).run()
     assert not at.exception, at.exception
     at.selectbox(key="cfg_model").set_value("cyclegan").run()
-    assert "CycleGAN needs two different domains" in texts(at.error)   # mnist <-> mnist by default
-    at.selectbox(key="cfg_dataset").set_value("typeset")
-    assert at.selectbox(key="cfg_dataset_b").value == "mnist"
+    # the form fills in CycleGAN's recipe (config.RECIPES): typeset <-> mnist, LSGAN and no R1, under which
+    # its Ds learn (under DCGAN's ns loss and R1 1 they stayed at 0.5)
+    assert (at.selectbox(key="cfg_dataset").value, at.selectbox(key="cfg_dataset_b").value) == ("typeset", "mnist")
+    assert (at.selectbox(key="cfg_loss").value, at.number_input(key="cfg_r1_gamma").value) == ("lsgan", 0.0)
+    assert "Settings below start from the recipe for CycleGAN" in texts(at.caption)
+    assert not at.error, texts(at.error)
     for key, value in (("cfg_subset", 48), ("cfg_batch_size", 8), ("cfg_max_steps", 4), ("cfg_width", 4),
                        ("cfg_res_blocks", 1), ("cfg_log_every", 2), ("cfg_sample_every", 2)):
         at.number_input(key=key).set_value(value)
     patch = at.selectbox(key="cfg_patch")
-    assert patch.label == "D patch, px (CycleGAN)" and patch.options == ["12", "18", "34"] and patch.value == 18
-    patch.set_value(34)
+    assert patch.label == "D patch, px (CycleGAN)" and patch.options == ["12", "18", "34"] and patch.value == 34
+    patch.set_value(18)
     at.text_input(key="run_name").input("cg").run()
     assert not at.error, texts(at.error)
     at.button(key="start").click().run()
@@ -55,7 +58,7 @@ def test_start_and_watch_a_cyclegan_run(root):
     while jobs.status(run).get("state") not in ("finished", "failed") and time.time() < deadline:
         time.sleep(0.5)
     assert jobs.status(run)["state"] == "finished", jobs.status(run)
-    assert json.loads((run / "config.json").read_text())["patch"] == 34
+    assert json.loads((run / "config.json").read_text())["patch"] == 18
     rows = rundir.read_metrics(run, "train")
     assert rows and {"d_loss", "g_loss", "cycle_a", "cycle_b", "g_adv_ab", "g_adv_ba", "identity_a"} <= set(rows[-1])
     at.run()
