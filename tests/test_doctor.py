@@ -123,3 +123,33 @@ def test_a_cyclegan_run_names_its_d_outputs_as_translations():
     spec = d_outputs_spec("lsgan", "cyclegan")
     assert spec["layout"]["title"]["text"] == "D(real) and D(translated)"
     assert [s["line"]["name"] for s in spec["series"]] == ["D(real)", "D(translated)"]
+
+
+def test_a_d_that_never_told_real_from_fake_is_not_learning():
+    """Outputs flat at 0.5 from the first log on: a D held still (R1 on a CycleGAN, DCGAN's rates on a toy),
+    not the balanced game of a D that learned early and then met a good G."""
+    [f] = diagnose(rows(real=0.501, fake=0.499), model="cyclegan")
+    assert f.level == "warning" and "D is not learning" in f.title and f.fix == "d_not_learning"
+    assert "D(real) 0.501, D(translated) 0.499" in f.detail and "R1" in f.remedy
+    learned = rows(real=0.501, fake=0.499)
+    learned[0].update(d_real=0.8, d_fake=0.3)                    # it told them apart once
+    assert "healthy" in diagnose(learned)[0].title or not diagnose(learned)
+    assert diagnose(rows(real=0.501, fake=0.499), loss="wgan-gp") == []   # critic scores are not probabilities
+
+
+def test_the_doctor_tells_a_dead_d_from_a_learning_one_in_real_runs(tmp_path):
+    """The fully connected GAN on the ring: under DCGAN's rates D never separates (the doctor says so), under
+    the toy recipe (D 4x faster than G, config.TOY_RECIPE) it does (no such finding)."""
+    import json
+
+    from ganlib.config import TOY_RECIPE, TrainConfig
+    from ganlib.train.loop import train
+
+    base = dict(model="gan", dataset="toy-ring", max_steps=300, log_every=20, sample_every=1000, eval_every=0,
+                checkpoint_every=1000, device="cpu")
+    for name, extra, dead in (("dcgan-rates", {}, True), ("toy-recipe", TOY_RECIPE, False)):
+        train(TrainConfig(**base, **extra), tmp_path / name)
+        train_rows = [r for r in map(json.loads, (tmp_path / name / "metrics.jsonl").read_text().splitlines())
+                      if r.get("kind", "train") == "train" and "d_loss" in r]
+        found = any(f.fix == "d_not_learning" for f in diagnose(train_rows, [], "ns", "gan"))
+        assert found == dead, (name, [(r["d_real"], r["d_fake"]) for r in train_rows])

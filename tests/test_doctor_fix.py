@@ -34,3 +34,10 @@ def test_no_fix_without_a_remedy_a_config_or_a_change():
     assert doctor_fix(finding("nan"), None) is None
     already = TrainConfig(label_smoothing=0.1, lr_d=1e-4, lr_g=4e-4)
     assert doctor_fix(finding("d_too_strong"), already) is None  # the remedy is in place already
+
+
+def test_a_d_that_is_not_learning_loses_r1_first_then_learns_faster():
+    fixed, what = doctor_fix(finding("d_not_learning"), TrainConfig(model="cyclegan", r1_gamma=1.0))
+    assert fixed.r1_gamma == 0 and fixed.lr_d == TrainConfig.lr_d and what == "r1_gamma 1 → 0"
+    fixed, _ = doctor_fix(finding("d_not_learning"), fixed)
+    assert fixed.r1_gamma == 0 and fixed.lr_d == 4 * TrainConfig.lr_d

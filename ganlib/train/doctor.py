@@ -58,6 +58,7 @@ def diagnose(train_rows: list[dict], eval_rows: list[dict] | None = None, loss: 
         return out  # after a NaN nothing else in the curves means anything
     if len(train_rows) >= 5:
         window = recent(train_rows)
+        out += _d_not_learning(train_rows, window, loss, names)
         out += _d_too_strong(window, loss, names)
         out += _oscillating(window, loss)
         out += _exploding_gradients(train_rows, window)
@@ -81,6 +82,31 @@ def _nan(rows: list[dict]) -> list[Finding]:
                                 "Lower both learning rates (halve them), turn on gradient clipping (1 to 10), or "
                                 "switch to the WGAN-GP or hinge loss.", int(row.get("step", 0)), fix="nan")]
     return []
+
+
+def _d_not_learning(rows: list[dict], window: list[dict], loss: str, names: tuple[str, str]) -> list[Finding]:
+    """D's outputs have never separated: real and fake both scored ~0.5 from the first log on. A balanced game
+    also sits near 0.5, but its D told real from fake early on (gaps of 0.15-0.7 in the first logs of every
+    run that learned, and about 0.1 later); a D held flat by R1 or too low a learning rate never does, and G
+    then learns nothing from it (a CycleGAN under R1 1, the 2-D toy GAN under DCGAN's rates)."""
+    if loss not in PROBABILITY_LOSSES:
+        return []
+    gaps = [r["d_real"] - r["d_fake"] for r in rows if _finite([r.get("d_real")]) and _finite([r.get("d_fake")])]
+    d_real = _finite([r.get("d_real") for r in window])
+    d_fake = _finite([r.get("d_fake") for r in window])
+    if len(gaps) < 5 or not d_real or not d_fake:
+        return []
+    recent_gap = _mean(d_real) - _mean(d_fake)
+    if max(gaps) >= 0.05 or abs(recent_gap) >= 0.02 or not all(0.4 <= v <= 0.6 for v in (_mean(d_real), _mean(d_fake))):
+        return []
+    d = _finite([r.get("d_loss") for r in window])
+    return [Finding("warning", "D is not learning: it scores real and fake alike, about 0.5, and has since the start.",
+                    f"Recent {names[0]} {_mean(d_real):.3f}, {names[1]} {_mean(d_fake):.3f}; the largest gap "
+                    f"logged is {max(gaps):.3f}" + (f", and D's loss {_mean(d):.3f} is a coin toss's" if d else "")
+                    + ". G gets no signal from such a D, so its samples do not improve.",
+                    "Turn the R1 penalty off (or lower it), or let D learn faster (e.g. 4x its learning rate); "
+                    "choosing the model in the form fills in its own recipe, a good start.",
+                    int(window[-1].get("step", 0)), fix="d_not_learning")]
 
 
 def _d_too_strong(window: list[dict], loss: str, names: tuple[str, str]) -> list[Finding]:
@@ -225,6 +251,8 @@ def _halve_lrs(c) -> dict:
 
 FIXES = {
     "nan": lambda c: {**_halve_lrs(c), "grad_clip": c.grad_clip or 5.0},
+    # R1 first (it held a CycleGAN's D flat); with R1 off, D's learning rate (the 2-D toy GAN's D needs 4x)
+    "d_not_learning": lambda c: {"r1_gamma": 0.0} if c.r1_gamma > 0 else {"lr_d": c.lr_d * 4},
     "d_too_strong": lambda c: {"lr_d": min(c.lr_d, c.lr_g / 2), "label_smoothing": max(c.label_smoothing, 0.1)},
     "oscillating": lambda c: {"lr_g": min(c.lr_g, 1e-4), "lr_d": min(c.lr_d, 1e-4),
                               "batch_size": max(c.batch_size, 128), "beta1": 0.5},
