@@ -9,7 +9,8 @@ import sys
 from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
-from .config import DATASETS, LOSSES, MODELS, RECIPES, TOY_RECIPE, TrainConfig, recipe_config
+from .config import (DATASETS, FAMILY_ONLY, LOSSES, MODELS, RECIPES, TOY_RECIPE, TrainConfig, field_applies,
+                     recipe_config)
 from .fieldhelp import FIELD_HELP
 
 _CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "dataset_b": DATASETS}
@@ -106,6 +107,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         run_dir, overrides = Path(args.resume), given
     else:
         run_dir, overrides = (Path(args.out) if args.out else default_run_dir(config)), None
+        ignored = [n for n in given if not field_applies(n, config.model)]
+        if ignored:  # a note, not an error: what trains is still what was asked for
+            print(f"note: a {config.model} run ignores " + ", ".join(f"{_flag(n)} ({FAMILY_ONLY[n]})" for n in ignored)
+                  + (", a setting" if len(ignored) == 1 else ", settings") + " of another model.", file=sys.stderr)
 
     bar = None
 

@@ -134,3 +134,14 @@ def test_a_setting_has_one_help_text_everywhere():
     assert shown["r1_late"] == f"{FIELD_HELP['r1_late']} (default: 1.0)"
     assert shown["patch"].startswith(FIELD_HELP["patch"])
     assert shown["lr_d"].endswith("(default: 0.0002; stylegan: 0.002; gan on a toy: 0.002)")  # the recipes' too
+
+
+def test_another_models_flag_gets_a_note_not_silence(tmp_path, capsys):
+    """--patch is CycleGAN's and --mapping-layers StyleGAN's (config.FAMILY_ONLY): a DCGAN run trains as asked
+    and says in one line that it ignored them."""
+    assert main(["train", "--model", "dcgan", "--patch", "12", "--mapping-layers", "2", "--out",
+                 str(tmp_path / "r"), *TINY]) == 0
+    err = capsys.readouterr().err
+    assert "note: a dcgan run ignores --patch (cyclegan), --mapping-layers (stylegan), settings of another model." in err
+    assert main(["train", "--model", "dcgan", "--out", str(tmp_path / "s"), *TINY]) == 0
+    assert "ignores" not in capsys.readouterr().err
