@@ -440,6 +440,7 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
             want = (step + 1) % config.log_every == 0 or step + 1 == total_steps
             stats = step_fn(stream, step, want)
             step += 1
+            at_step[0] = step  # a failure seen while this step logs (another rank dead in a collective) names it
             finite.update(step, torch.stack([stats["d_loss"], stats["g_loss"]]))
             if sync_every_step or want or step % config.sample_every == 0 or step % config.checkpoint_every == 0 \
                     or (evaluating and step % config.eval_every == 0):
