@@ -68,34 +68,45 @@ def short(label: str) -> str:
     return label[0].lower() + label[1:] if label[1:2].islower() else label
 
 
+KEPT = "cfg_kept"  # each setting's last value: Streamlit drops the state of a widget that is not drawn, so a
+# setting that More settings hides while another model is chosen would come back at its default without it
+
+
 def switch_recipe() -> None:
     """on_change of the model and the data set: the settings whose recipe differs (config.recipe_switch) drop
     their widget state, so they come back drawn at the new recipe's values; the others keep the user's."""
     state = st.session_state
     old_model, old_dataset = state.get("cfg_recipe_of", (DEFAULTS.model, DEFAULTS.dataset))
     model, dataset = state.get("cfg_model", old_model), state.get("cfg_dataset", old_dataset)
+    kept = state.setdefault(KEPT, {})
     for name, value in recipe_switch(old_model, old_dataset, model, dataset).items():
+        kept.pop(name, None)
         if state.get(f"cfg_{name}", value) != value:
             del state[f"cfg_{name}"]
 
 
 def config_input(name: str, start: dict | None = None):
-    """One widget for one TrainConfig field, drawn at `start`'s value for it (the chosen model's recipe) or
-    else TrainConfig's default; no bounds here, so validate() can say what is wrong."""
-    default, key = (start or {}).get(name, getattr(DEFAULTS, name)), f"cfg_{name}"
+    """One widget for one TrainConfig field, drawn at the value the user last gave it, else at `start`'s
+    value for it (the chosen model's recipe), else TrainConfig's default; no bounds here, so validate() can
+    say what is wrong."""
+    kept = st.session_state.setdefault(KEPT, {})
+    default, key = kept.get(name, (start or {}).get(name, getattr(DEFAULTS, name))), f"cfg_{name}"
     label, help_ = LABELS.get(name, name.replace("_", " ").capitalize()), FIELD_HELP.get(name)
     if name in CHOICES:
-        return st.selectbox(label, CHOICES[name], index=CHOICES[name].index(default), key=key, help=help_,
-                            format_func=lambda v: NAMES.get(v, str(v)),
-                            on_change=switch_recipe if name in ("model", "dataset") else None)
-    if isinstance(default, bool):
-        return st.checkbox(label, value=default, key=key, help=help_)
-    if isinstance(default, int):
-        return int(st.number_input(label, value=default, step=1, key=key, help=help_))
-    if isinstance(default, float):
-        return float(st.number_input(label, value=default, step=STEPS.get(name, 0.1), format="%g", key=key,
-                                     help=help_))
-    return st.text_input(label, value=default, key=key, help=help_)
+        value = st.selectbox(label, CHOICES[name], index=CHOICES[name].index(default), key=key, help=help_,
+                             format_func=lambda v: NAMES.get(v, str(v)),
+                             on_change=switch_recipe if name in ("model", "dataset") else None)
+    elif isinstance(default, bool):
+        value = st.checkbox(label, value=default, key=key, help=help_)
+    elif isinstance(default, int):
+        value = int(st.number_input(label, value=default, step=1, key=key, help=help_))
+    elif isinstance(default, float):
+        value = float(st.number_input(label, value=default, step=STEPS.get(name, 0.1), format="%g", key=key,
+                                      help=help_))
+    else:
+        value = st.text_input(label, value=default, key=key, help=help_)
+    kept[name] = value
+    return value
 
 
 @st.cache_data(ttl=300, show_spinner=False)

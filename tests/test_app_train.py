@@ -148,8 +148,11 @@ def test_more_settings_shows_only_what_the_chosen_model_reads(root):
     assert {"cfg_patch", "cfg_dataset_b", "cfg_res_blocks", "cfg_subset"} <= keys()
     assert at.selectbox(key="cfg_patch").help == FIELD_HELP["patch"]          # the one text the CLI shows too
     assert not {"cfg_mapping_layers", "cfg_latent_mixture"} & keys()
+    at.selectbox(key="cfg_patch").set_value(18).run()
     at.selectbox(key="cfg_model").set_value("stylegan").run()
     assert {"cfg_mapping_layers", "cfg_style_mode"} <= keys() and "cfg_patch" not in keys()
+    at.selectbox(key="cfg_model").set_value("cyclegan").run()
+    assert at.selectbox(key="cfg_patch").value == 18             # hidden meanwhile, back as the user left it
     assert not at.exception and not at.error, texts(at.error)
 
 
