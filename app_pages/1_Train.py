@@ -70,19 +70,20 @@ def short(label: str) -> str:
 
 KEPT = "cfg_kept"  # each setting's last value: Streamlit drops the state of a widget that is not drawn, so a
 # setting that More settings hides while another model is chosen would come back at its default without it
+MOVED = "cfg_moved"  # the settings switch_recipe has just set, until their widgets are drawn
 
 
 def switch_recipe() -> None:
-    """on_change of the model and the data set: the settings whose recipe differs (config.recipe_switch) drop
-    their widget state, so they come back drawn at the new recipe's values; the others keep the user's."""
+    """on_change of the model and the data set: the settings whose recipe differs (config.recipe_switch) are
+    set to the new recipe's values through the Session State API (the one way to move a widget the browser
+    holds); the others keep the user's."""
     state = st.session_state
     old_model, old_dataset = state.get("cfg_recipe_of", (DEFAULTS.model, DEFAULTS.dataset))
     model, dataset = state.get("cfg_model", old_model), state.get("cfg_dataset", old_dataset)
-    kept = state.setdefault(KEPT, {})
+    kept, moved = state.setdefault(KEPT, {}), state.setdefault(MOVED, set())
     for name, value in recipe_switch(old_model, old_dataset, model, dataset).items():
-        kept.pop(name, None)
-        if state.get(f"cfg_{name}", value) != value:
-            del state[f"cfg_{name}"]
+        kept[name] = state[f"cfg_{name}"] = value
+        moved.add(name)
 
 
 def config_input(name: str, start: dict | None = None):
@@ -92,19 +93,22 @@ def config_input(name: str, start: dict | None = None):
     kept = st.session_state.setdefault(KEPT, {})
     default, key = kept.get(name, (start or {}).get(name, getattr(DEFAULTS, name))), f"cfg_{name}"
     label, help_ = LABELS.get(name, name.replace("_", " ").capitalize()), FIELD_HELP.get(name)
+    # a value switch_recipe just set is the widget's: giving a default as well would be ignored, and warned of
+    moved = name in st.session_state.get(MOVED, set())
+    st.session_state.get(MOVED, set()).discard(name)
     if name in CHOICES:
-        value = st.selectbox(label, CHOICES[name], index=CHOICES[name].index(default), key=key, help=help_,
-                             format_func=lambda v: NAMES.get(v, str(v)),
-                             on_change=switch_recipe if name in ("model", "dataset") else None)
+        value = st.selectbox(label, CHOICES[name], key=key, help=help_, format_func=lambda v: NAMES.get(v, str(v)),
+                             on_change=switch_recipe if name in ("model", "dataset") else None,
+                             **({} if moved else {"index": CHOICES[name].index(default)}))
     elif isinstance(default, bool):
-        value = st.checkbox(label, value=default, key=key, help=help_)
+        value = st.checkbox(label, key=key, help=help_, **({} if moved else {"value": default}))
     elif isinstance(default, int):
-        value = int(st.number_input(label, value=default, step=1, key=key, help=help_))
+        value = int(st.number_input(label, step=1, key=key, help=help_, **({} if moved else {"value": default})))
     elif isinstance(default, float):
-        value = float(st.number_input(label, value=default, step=STEPS.get(name, 0.1), format="%g", key=key,
-                                      help=help_))
+        value = float(st.number_input(label, step=STEPS.get(name, 0.1), format="%g", key=key, help=help_,
+                                      **({} if moved else {"value": default})))
     else:
-        value = st.text_input(label, value=default, key=key, help=help_)
+        value = st.text_input(label, key=key, help=help_, **({} if moved else {"value": default}))
     kept[name] = value
     return value
 

@@ -149,6 +149,29 @@ def test_start_watch_stop_resume_finish(page, server, runs_root, model, label):
     assert len(csv.value.path().read_text().strip().splitlines()) == 1 + len(all_rows)
 
 
+def test_choosing_a_model_moves_the_settings_the_browser_shows(page, server):
+    """config.recipe_switch in the browser: the widgets the browser holds take the chosen model's recipe (an
+    AppTest cannot see this: a page that only dropped its widget state left the browser's old values)."""
+    page.goto(server + "/train")
+    page.locator(".st-key-start").first.wait_for()
+    shown = lambda key: page.locator(f".st-key-cfg_{key} input").first.input_value()
+    set_number(page, "cfg_epochs", 3)
+    choose(page, "cfg_model", "CycleGAN (data set <-> domain B)")
+    page.get_by_text("Settings below start from the recipe for CycleGAN").wait_for()
+    assert (shown("dataset"), shown("loss"), shown("lr_g"), shown("r1_gamma"), shown("batch_size"),
+            shown("max_steps"), shown("epochs")) == ("typeset", "least squares (LSGAN)", "0.0002", "0", "16", "3000", "3")
+    set_number(page, "cfg_lr_d", 0.0001)
+    choose(page, "cfg_model", "DCGAN")
+    page.get_by_text("Settings below start from the recipe").wait_for(state="detached")
+    assert (shown("dataset"), shown("loss"), shown("lr_g"), shown("lr_d"), shown("r1_gamma"), shown("batch_size")) == \
+        ("mnist", "non-saturating BCE (ns)", "0.0004", "0.0001", "1", "64")  # lr_d: both recipes say 2e-4, kept
+    choose(page, "cfg_model", "GAN (fully connected)")
+    choose(page, "cfg_dataset", "toy-ring")
+    page.get_by_text("the fully connected GAN on 2-D points").wait_for()
+    assert (shown("lr_d"), shown("batch_size"), shown("r1_gamma"), shown("ema_decay")) == ("0.002", "128", "0", "0")
+    assert page.locator(".stException").count() == 0
+
+
 D_POINTS = CHART_POINTS.replace("loss_chart", "d_chart")
 GRAD_POINTS = CHART_POINTS.replace("loss_chart", "grad_chart")
 NAV_RECORDER = """(() => {
