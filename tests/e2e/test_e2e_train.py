@@ -56,8 +56,19 @@ def set_number(page, key: str, value) -> None:
 
 
 def choose(page, key: str, option: str) -> None:
-    page.locator(f".st-key-{key} input").click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Pick an option of a selectbox; a rerun that redraws the form can close the list just opened, so it
+    opens again until the option shows."""
+    for _ in range(5):
+        page.locator(f".st-key-{key} input").click()
+        item = page.get_by_role("option", name=option, exact=True)
+        try:
+            item.wait_for(timeout=3000)
+        except Exception:  # noqa: BLE001 - closed by a rerun: open it again
+            continue
+        item.click()
+        break
+    else:
+        raise AssertionError(f"the option {option!r} of {key} never showed")
     page.wait_for_timeout(250)
 
 
@@ -160,6 +171,13 @@ def test_choosing_a_model_moves_the_settings_the_browser_shows(page, server):
     page.get_by_text("Settings below start from the recipe for CycleGAN").wait_for()
     assert (shown("dataset"), shown("loss"), shown("lr_g"), shown("r1_gamma"), shown("batch_size"),
             shown("max_steps"), shown("epochs")) == ("typeset", "least squares (LSGAN)", "0.0002", "0", "16", "3000", "3")
+    page.get_by_text("More settings").click()
+    choose(page, "cfg_patch", "18")
+    choose(page, "cfg_model", "StyleGAN (mapping network, styles per layer, noise)")
+    page.locator(".st-key-cfg_mapping_layers").wait_for()
+    page.locator(".st-key-cfg_patch").wait_for(state="detached")       # CycleGAN's own setting, hidden
+    choose(page, "cfg_model", "CycleGAN (data set <-> domain B)")
+    assert shown("patch") == "18"                                         # back as the user left it
     set_number(page, "cfg_lr_d", 0.0001)
     choose(page, "cfg_model", "DCGAN")
     page.get_by_text("Settings below start from the recipe").wait_for(state="detached")
