@@ -82,6 +82,7 @@ def test_each_model_starts_from_its_recipe_and_round_trips():
     """`--model cyclegan` alone trains the shipped CycleGAN's recipe (typeset, LSGAN, no R1, ...), the gan
     model on a toy the lab's toy recipe; a given flag replaces the recipe's value, and command_for writes
     only what differs from the recipe, so every family's config survives the trip through the parser."""
+    from ganlib.arena import PRESETS, arena_config
     from ganlib.config import RECIPES, TOY_RECIPE, recipe_config
 
     parse = lambda argv: config_from_args(build_parser().parse_args(["train", *argv]))[0]
@@ -96,7 +97,8 @@ def test_each_model_starts_from_its_recipe_and_round_trips():
     assert parse([]) == TrainConfig()
     for cfg in (recipe_config(model="cyclegan", dataset_b="fashion-mnist", lr_d=1e-4, r1_gamma=1.0),
                 recipe_config(model="stylegan", beta1=0.5, width=32), recipe_config(model="gan", dataset="toy-grid"),
-                recipe_config(model="cyclegan", dataset="mnist", dataset_b="typeset"), TrainConfig(model="gan")):
+                recipe_config(model="cyclegan", dataset="mnist", dataset_b="typeset"), TrainConfig(model="gan"),
+                *(arena_config(preset) for preset in PRESETS)):                # the lab's "train it yourself" commands
         cmd = command_for(cfg, "runs/x")
         assert parse(cmd.split()[4:-2]) == cfg, cmd
     assert command_for(recipe_config(model="cyclegan"), "runs/x") == \
