@@ -85,6 +85,21 @@ def test_shape_loss_compares_thumbnails_not_strokes(tmp_path):
     assert tiny(lambda_shape=-1).validate() == ["The shape-loss weight must be in [0, 100], not -1."]
 
 
+def test_diffaugment_reaches_both_discriminators(tmp_path, monkeypatch):
+    """--augment on a CycleGAN: each D sees real and translated images augmented, in its own step and in
+    G's adversarial terms (it used to be accepted and ignored)."""
+    import ganlib.train.steps as steps
+
+    seen = []
+    real_augment = steps.diff_augment
+    monkeypatch.setattr(steps, "diff_augment", lambda x, policy: seen.append(policy) or real_augment(x, policy))
+    train(tiny(max_steps=2, augment="translation"), tmp_path / "aug")
+    assert seen == [("translation",)] * 12          # per step: G(a), F(b) for G; real and fake for D_A and D_B
+    seen.clear()
+    train(tiny(max_steps=2), tmp_path / "plain")
+    assert seen == []
+
+
 def test_image_pool_fills_then_mixes_old_and_new():
     torch.manual_seed(0)
     pool = ImagePool(4)

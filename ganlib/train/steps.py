@@ -283,6 +283,7 @@ class CycleGANStep:
         self.sampler = None  # translation quality: ganlib.translate.evaluate_cyclegan, not the image-GAN metrics
         self.pool_a, self.pool_b = ImagePool(config.pool_size), ImagePool(config.pool_size)
         self.fixed_a, self.fixed_b = fixed_examples(data_a), fixed_examples(data_b)
+        self.policy = parse_augment(config.augment)  # DiffAugment: both Ds see real and translated images augmented
         self.autocast = (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype
                          else nullcontext())
 
@@ -307,12 +308,16 @@ class CycleGANStep:
             m.train(was)
         return rows, len(a)
 
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, self.policy) if self.policy else x
+
     def _adversarial(self, D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
-        with discarded_grads(D):  # D's weights are constants for G's loss
-            return losses.g_loss(self.cfg.loss, D(fake).float().flatten())
+        with discarded_grads(D):  # D's weights are constants for G's loss; G learns through the augmentation
+            return losses.g_loss(self.cfg.loss, D(self.augment(fake)).float().flatten())
 
     def _discriminator(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, r1_gamma: float):
         cfg = self.cfg
+        real, fake = self.augment(real), self.augment(fake)
         if r1_gamma > 0:
             real = real.detach().requires_grad_(True)
         d_real, d_fake = D(real).float().flatten(), D(fake).float().flatten()
