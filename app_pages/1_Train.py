@@ -156,15 +156,16 @@ def new_run_form(open_: bool) -> None:
         for row in MAIN_FIELDS[1:]:
             if row is MAIN_FIELDS[2]:
                 st.caption("Stabilising tricks")
-            # the last trick's label ("Minibatch discrimination") needs a wider column to show whole
-            widths = [1] * (len(row) - 1) + [1.6] if row is MAIN_FIELDS[2] else len(row)
-            for col, name in zip(st.columns(widths), row):
+            # "Minibatch discrimination" needs a wider column to show whole; a setting the model does not
+            # read (config.field_applies) leaves its column empty, so the rows keep their places
+            widths = [1.6 if name == "minibatch_discrimination" else 1 for name in row]
+            for col, name in zip(st.columns(widths), [n for n in row if field_applies(n, values["model"])]):
                 with col:
                     values[name] = config_input(name, start)
         if values["dataset"] == "folder":
             values["data_dir"] = config_input("data_dir")
         with st.expander("More settings"):
-            # only what this model reads: a family's own fields (config.FAMILY_ONLY) stay at their defaults
+            # only what this model reads (config.field_applies): other models' fields stay at their defaults
             rest = [f.name for f in fields(TrainConfig) if f.name not in values and f.name != "device"
                     and field_applies(f.name, values["model"])]
             flags = [n for n in rest if isinstance(getattr(DEFAULTS, n), bool)]

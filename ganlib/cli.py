@@ -109,8 +109,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         run_dir, overrides = (Path(args.out) if args.out else default_run_dir(config)), None
         ignored = [n for n in given if not field_applies(n, config.model)]
         if ignored:  # a note, not an error: what trains is still what was asked for
-            print(f"note: a {config.model} run ignores " + ", ".join(f"{_flag(n)} ({FAMILY_ONLY[n]})" for n in ignored)
-                  + (", a setting" if len(ignored) == 1 else ", settings") + " of another model.", file=sys.stderr)
+            print(f"note: a {config.model} run ignores " + ", ".join(
+                f"{_flag(n)} ({FAMILY_ONLY[n]})" if n in FAMILY_ONLY else _flag(n) for n in ignored)
+                + (", a setting" if len(ignored) == 1 else ", settings") + " other models read.", file=sys.stderr)
 
     bar = None
 

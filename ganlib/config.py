@@ -70,9 +70,22 @@ def recipe_switch(old_model: str, old_dataset: str, model: str, dataset: str) ->
     return {n: value(after, n) for n in sorted(set(before) | set(after)) if value(after, n) != value(before, n)}
 
 
+# shared settings a family does not read: its nets have no such part (CycleGAN has no latent; PatchGAN and
+# StyleGAN Ds take no minibatch features or spectral norm, the MLP D no minibatch std), validate() holds
+# it at its default (one D step, no packing), or its losses never use it (WGAN-GP's weight)
+IGNORED_BY = {
+    "cyclegan": ("latent_dim", "n_critic", "gp_weight", "pack", "unrolled_steps", "minibatch_discrimination",
+                 "minibatch_std", "spectral_norm", "n_fixed",
+                 "eval_every", "eval_samples"),  # translation quality is `evaluate`'s: ganlib.translate
+    "stylegan": ("n_critic", "gp_weight", "pack", "unrolled_steps", "minibatch_discrimination", "minibatch_std",
+                 "spectral_norm", "augment"),
+    "gan": ("minibatch_std",),
+}
+
+
 def field_applies(name: str, model: str) -> bool:
-    """Whether TrainConfig field `name` has any effect on a `model` run (see FAMILY_ONLY)."""
-    return FAMILY_ONLY.get(name, model) == model
+    """Whether TrainConfig field `name` has any effect on a `model` run (FAMILY_ONLY, IGNORED_BY)."""
+    return FAMILY_ONLY.get(name, model) == model and name not in IGNORED_BY.get(model, ())
 
 
 def parse_augment(text: str) -> tuple[str, ...]:
@@ -280,6 +293,9 @@ class TrainConfig:
             problems.append("CycleGAN updates its discriminators once per step; set n_critic to 1.")
         if self.pack > 1 or self.unrolled_steps > 0:
             problems.append("Packing and unrolled D steps are for the unconditional GANs, not CycleGAN.")
+        if self.minibatch_discrimination or self.minibatch_std or self.spectral_norm:
+            problems.append("CycleGAN's PatchGAN discriminators take no minibatch discrimination, minibatch std or "
+                            "spectral norm; turn them off.")
         if not (0 < self.lambda_cycle <= 100):
             problems.append(f"The cycle-loss weight must be in (0, 100], not {self.lambda_cycle}.")
         if not (0 <= self.lambda_identity <= 10):

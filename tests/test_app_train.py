@@ -146,6 +146,8 @@ def test_more_settings_shows_only_what_the_chosen_model_reads(root):
     assert "cfg_latent_mixture" in keys() and "cfg_patch" not in keys()
     at.selectbox(key="cfg_model").set_value("cyclegan").run()
     assert {"cfg_patch", "cfg_dataset_b", "cfg_res_blocks", "cfg_subset"} <= keys()
+    # nor the shared settings CycleGAN does not read (config.IGNORED_BY): it has no latent, one D step, ...
+    assert not {"cfg_latent_dim", "cfg_n_critic", "cfg_minibatch_discrimination", "cfg_spectral_norm"} & keys()
     assert at.selectbox(key="cfg_patch").help == FIELD_HELP["patch"]          # the one text the CLI shows too
     assert not {"cfg_mapping_layers", "cfg_latent_mixture"} & keys()
     at.selectbox(key="cfg_patch").set_value(18).run()

@@ -144,6 +144,6 @@ def test_another_models_flag_gets_a_note_not_silence(tmp_path, capsys):
     assert main(["train", "--model", "dcgan", "--patch", "12", "--mapping-layers", "2", "--out",
                  str(tmp_path / "r"), *TINY]) == 0
     err = capsys.readouterr().err
-    assert "note: a dcgan run ignores --patch (cyclegan), --mapping-layers (stylegan), settings of another model." in err
+    assert "note: a dcgan run ignores --patch (cyclegan), --mapping-layers (stylegan), settings other models read." in err
     assert main(["train", "--model", "dcgan", "--out", str(tmp_path / "s"), *TINY]) == 0
     assert "ignores" not in capsys.readouterr().err

@@ -159,7 +159,9 @@ def test_cyclegan_config_problems_are_one_sentence_each():
     for bad, words in [(dict(dataset_b="toy-ring"), "2-D points"), (dict(dataset_b="typeset"), "two different"),
                        (dict(loss="wgan-gp"), "wgan-gp"), (dict(lambda_cycle=0), "cycle-loss weight"),
                        (dict(pool_size=-1), "image pool"), (dict(n_critic=2), "n_critic"),
-                       (dict(dataset_b="folder"), "--data-dir-b"), (dict(patch=20), "patch must be")]:
+                       (dict(dataset_b="folder"), "--data-dir-b"), (dict(patch=20), "patch must be"),
+                       (dict(spectral_norm=True), "PatchGAN discriminators take no"),
+                       (dict(minibatch_discrimination=True), "PatchGAN discriminators take no")]:
         problems = tiny(**bad).validate()
         assert len(problems) == 1 and words in problems[0], (bad, problems)
         assert problems[0].count(". ") == 0 and problems[0].endswith(".")

@@ -21,10 +21,12 @@ def test_nan_fix_halves_the_learning_rates_and_clips():
 
 
 def test_every_fix_makes_a_valid_config_and_mode_collapse_fits_the_family():
+    from ganlib.config import MODELS, recipe_config
+
     for fix in FIXES:
-        for cfg in (TrainConfig(), TrainConfig(model="gan", dataset="toy-ring")):
+        for cfg in (*(recipe_config(model=m) for m in MODELS), recipe_config(model="gan", dataset="toy-ring")):
             out = doctor_fix(finding(fix), cfg)
-            assert out is not None and out[0].validate() == [], (fix, cfg.model)
+            assert out is not None and out[0].validate() == [], (fix, cfg.model, out and out[0].validate())
     assert doctor_fix(finding("mode_collapse"), TrainConfig())[0].minibatch_std
     assert doctor_fix(finding("mode_collapse"), TrainConfig(model="gan", dataset="toy-ring"))[0].minibatch_discrimination
 

@@ -249,6 +249,16 @@ def _halve_lrs(c) -> dict:
     return {"lr_g": c.lr_g / 2, "lr_d": c.lr_d / 2}
 
 
+def _variety(c) -> dict:
+    """The minibatch feature that lets D see a batch's variety, where the model's D takes one (StyleGAN's D
+    has its own minibatch std; CycleGAN's none)."""
+    from ganlib.config import field_applies
+
+    if c.model in ("dcgan", "cgan"):
+        return {"minibatch_std": True}
+    return {"minibatch_discrimination": True} if field_applies("minibatch_discrimination", c.model) else {}
+
+
 FIXES = {
     "nan": lambda c: {**_halve_lrs(c), "grad_clip": c.grad_clip or 5.0},
     # R1 first (it held a CycleGAN's D flat); with R1 off, D's learning rate (the 2-D toy GAN's D needs 4x)
@@ -257,8 +267,7 @@ FIXES = {
     "oscillating": lambda c: {"lr_g": min(c.lr_g, 1e-4), "lr_d": min(c.lr_d, 1e-4),
                               "batch_size": max(c.batch_size, 128), "beta1": 0.5},
     "exploding": lambda c: {"grad_clip": c.grad_clip or 5.0, **_halve_lrs(c)},
-    "mode_collapse": lambda c: ({"minibatch_std": True} if c.model in ("dcgan", "cgan")
-                                else {"minibatch_discrimination": True}) | {"label_smoothing": max(c.label_smoothing, 0.1)},
+    "mode_collapse": lambda c: _variety(c) | {"label_smoothing": max(c.label_smoothing, 0.1)},
     "fid_rising": lambda c: {**_halve_lrs(c), "ema_decay": c.ema_decay or 0.999},
 }
 
