@@ -98,6 +98,11 @@ def parse_augment(text: str) -> tuple[str, ...]:
     return names
 
 
+# fields whose default changed since runs were first written: what a run directory without the field trained
+# with (CycleGAN's defaults became the shipped recipe's; before, no shape loss, an 18 px patch, 4 blocks)
+BEFORE_DEFAULTS = {"lambda_shape": 0.0, "patch": 18, "res_blocks": 4}
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a training run.
@@ -181,7 +186,9 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """A run's config.json; a field the file lacks (written before the field existed) takes the value
+        that run trained with (BEFORE_DEFAULTS), not today's default."""
+        return cls.from_dict({**BEFORE_DEFAULTS, **json.loads(Path(path).read_text())})
 
     def validate(self) -> list[str]:
         """Problems that make this config unusable, each one sentence saying what to change."""

@@ -167,6 +167,20 @@ def test_cyclegan_config_problems_are_one_sentence_each():
         assert problems[0].count(". ") == 0 and problems[0].endswith(".")
 
 
+def test_a_run_written_before_a_default_changed_keeps_what_it_trained_with(tmp_path):
+    """CycleGAN's defaults are now the shipped recipe's (shape loss 5, patch 34, 3 blocks); a config.json
+    from before those fields existed or had those defaults resumes as it trained (config.BEFORE_DEFAULTS)."""
+    import json
+    from dataclasses import asdict
+
+    stored = {k: v for k, v in asdict(tiny()).items() if k not in ("lambda_shape", "patch", "res_blocks")}
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    old = TrainConfig.load(tmp_path / "config.json")
+    assert (old.lambda_shape, old.patch, old.res_blocks) == (0.0, 18, 4)
+    (tmp_path / "config.json").write_text(tiny().to_json())       # a new run names every field
+    assert TrainConfig.load(tmp_path / "config.json") == tiny()
+
+
 def test_a_few_steps_in_the_one_loop_write_the_run_directory(tmp_path):
     out = tmp_path / "r"
     summary = train(tiny(), out)
