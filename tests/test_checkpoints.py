@@ -133,3 +133,23 @@ def test_export_is_small_samples_alike_and_refuses_resume(run, tmp_path):
     (out.parent / "config.json").write_text((run / "config.json").read_text())
     with pytest.raises(TrainingError, match="cannot be resumed"):
         train(None, out.parent, resume=True)
+
+
+def test_networks_of_another_version_are_one_sentence(run, tmp_path, capsys):
+    """A checkpoint whose networks take a setting this version does not know (written by another version, or
+    by an experiment) is refused in one sentence naming the setting, by every loader and the CLI."""
+    from ganlib.cli import main
+    from ganlib.translate import load_cyclegan
+
+    ck = torch.load(run / "checkpoint.pt", weights_only=True)
+    ck["model_kwargs"]["G"]["upsample"] = "nearest"
+    torch.save(ck, tmp_path / "newer.pt")
+    with pytest.raises(CheckpointError, match="written by another version of GAN Studio: its DCGANGenerator has "
+                                              "settings this version does not know: upsample"):
+        load_generator(tmp_path / "newer.pt")
+    assert main(["sample", "--checkpoint", str(tmp_path / "newer.pt"), "--out", str(tmp_path / "s.png")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    ck["family"] = "cyclegan"
+    torch.save(ck, tmp_path / "cg.pt")
+    with pytest.raises(CheckpointError, match="written by another version"):
+        load_cyclegan(tmp_path / "cg.pt")

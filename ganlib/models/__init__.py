@@ -2,6 +2,8 @@
 checkpoints store exactly those arguments, so a file alone rebuilds its networks."""
 from __future__ import annotations
 
+import inspect
+
 import torch.nn as nn
 
 from .cyclegan import PatchDiscriminator, ResnetGenerator
@@ -58,7 +60,7 @@ def build_generator(family: str, kwargs: dict) -> nn.Module:
     g = dict(kwargs["G"])
     if "out_shape" in g:
         g["out_shape"] = tuple(g["out_shape"])
-    return FAMILIES[family][0](**g)
+    return _build(FAMILIES[family][0], g)
 
 
 def build_discriminator(family: str, kwargs: dict) -> nn.Module:
@@ -66,7 +68,16 @@ def build_discriminator(family: str, kwargs: dict) -> nn.Module:
     d = dict(kwargs["D"])
     if "in_shape" in d:
         d["in_shape"] = tuple(d["in_shape"])
-    return FAMILIES[family][1](**d)
+    return _build(FAMILIES[family][1], d)
+
+
+def _build(cls: type, kwargs: dict) -> nn.Module:
+    """cls(**kwargs); a setting cls does not take (saved by another version of GAN Studio) is a ValueError
+    that names it, not a TypeError from deep inside."""
+    unknown = sorted(set(kwargs) - set(inspect.signature(cls).parameters))
+    if unknown:
+        raise ValueError(f"its {cls.__name__} has settings this version does not know: {', '.join(unknown)}")
+    return cls(**kwargs)
 
 
 def build_models(family: str, kwargs: dict) -> tuple[nn.Module, nn.Module]:
