@@ -13,8 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from ganlib import viz
-from ganlib.config import (DATASETS, IMAGE_SIZES, LOSSES, MODELS, PATCH_SIZES, RECIPES, TrainConfig, field_applies,
-                           recipe, recipe_switch)
+from ganlib.config import (DATASETS, IMAGE_SIZES, LOSSES, MODELS, PATCH_SIZES, TrainConfig, field_applies, recipe,
+                           recipe_switch)
 from ganlib.fieldhelp import FIELD_HELP
 from ganlib.device import available_devices, describe_device, gpu_count
 from ganlib.train import jobs, rundir
@@ -56,7 +56,7 @@ LABELS.update(mapping_layers="Mapping layers (StyleGAN)", mapping_lr_mul="Mappin
               r1_every="Lazy R1 every N steps (StyleGAN)")
 STEPS = {"lr_g": 1e-5, "lr_d": 1e-5, "r1_gamma": 0.5, "label_smoothing": 0.05, "grad_clip": 0.5, "ema_decay": 0.001,
          "beta1": 0.05, "beta2": 0.001, "gp_weight": 1.0}
-MAIN_FIELDS = (("model", "dataset", "loss"), ("batch_size", "lr_g", "lr_d", "epochs", "max_steps"),
+MAIN_FIELDS = (("batch_size", "lr_g", "lr_d", "epochs", "max_steps"),  # below model, data set, loss and device
                ("label_smoothing", "r1_gamma", "grad_clip", "ema_decay", "minibatch_discrimination"))
 STATE_COLORS = {"queued": "gray", "running": "green", "paused": "orange", "stopped": "blue",
                 "finished": "violet", "failed": "red"}
@@ -73,14 +73,26 @@ KEPT = "cfg_kept"  # each setting's last value: Streamlit drops the state of a w
 MOVED = "cfg_moved"  # the settings switch_recipe has just set, until their widgets are drawn
 
 
+def recipe_caption(model: str, start: dict) -> str:
+    """'Settings below start from the recipe for CycleGAN (...): loss least squares (LSGAN), ...', or '' for a
+    model that starts from TrainConfig's defaults."""
+    own = {k: v for k, v in start.items() if k != "dataset"}
+    if not own:
+        return ""
+    shown = lambda v: format(v, "g") if isinstance(v, float) else NAMES.get(v, v) if isinstance(v, str) else v
+    what = "the fully connected GAN on 2-D points" if model == "gan" else NAMES[model].split(" (")[0]
+    return (f"Settings below start from the recipe for {what} (the defaults are DCGAN's): "
+            + ", ".join(f"{short(LABELS.get(k, k))} {shown(v)}" for k, v in own.items()) + ". Change any of them.")
+
+
 def switch_recipe() -> None:
     """on_change of the model and the data set: the settings whose recipe differs (config.recipe_switch) are
     set to the new recipe's values through the Session State API (the one way to move a widget the browser
     holds); the others keep the user's."""
     state = st.session_state
-    old_model, old_dataset = state.get("cfg_recipe_of", (DEFAULTS.model, DEFAULTS.dataset))
-    model, dataset = state.get("cfg_model", old_model), state.get("cfg_dataset", old_dataset)
     kept, moved = state.setdefault(KEPT, {}), state.setdefault(MOVED, set())
+    old_model, old_dataset = kept.get("model", DEFAULTS.model), kept.get("dataset", DEFAULTS.dataset)  # as drawn
+    model, dataset = state.get("cfg_model", old_model), state.get("cfg_dataset", old_dataset)
     for name, value in recipe_switch(old_model, old_dataset, model, dataset).items():
         kept[name] = state[f"cfg_{name}"] = value
         moved.add(name)
@@ -93,22 +105,22 @@ def config_input(name: str, start: dict | None = None):
     kept = st.session_state.setdefault(KEPT, {})
     default, key = kept.get(name, (start or {}).get(name, getattr(DEFAULTS, name))), f"cfg_{name}"
     label, help_ = LABELS.get(name, name.replace("_", " ").capitalize()), FIELD_HELP.get(name)
+    moved = st.session_state.setdefault(MOVED, set())
     # a value switch_recipe just set is the widget's: giving a default as well would be ignored, and warned of
-    moved = name in st.session_state.get(MOVED, set())
-    st.session_state.get(MOVED, set()).discard(name)
+    start_at = ({} if name in moved else {"index": CHOICES[name].index(default)} if name in CHOICES
+                else {"value": default})
+    moved.discard(name)
     if name in CHOICES:
         value = st.selectbox(label, CHOICES[name], key=key, help=help_, format_func=lambda v: NAMES.get(v, str(v)),
-                             on_change=switch_recipe if name in ("model", "dataset") else None,
-                             **({} if moved else {"index": CHOICES[name].index(default)}))
+                             on_change=switch_recipe if name in ("model", "dataset") else None, **start_at)
     elif isinstance(default, bool):
-        value = st.checkbox(label, key=key, help=help_, **({} if moved else {"value": default}))
+        value = st.checkbox(label, key=key, help=help_, **start_at)
     elif isinstance(default, int):
-        value = int(st.number_input(label, step=1, key=key, help=help_, **({} if moved else {"value": default})))
+        value = int(st.number_input(label, step=1, key=key, help=help_, **start_at))
     elif isinstance(default, float):
-        value = float(st.number_input(label, step=STEPS.get(name, 0.1), format="%g", key=key, help=help_,
-                                      **({} if moved else {"value": default})))
+        value = float(st.number_input(label, step=STEPS.get(name, 0.1), format="%g", key=key, help=help_, **start_at))
     else:
-        value = st.text_input(label, key=key, help=help_, **({} if moved else {"value": default}))
+        value = st.text_input(label, key=key, help=help_, **start_at)
     kept[name] = value
     return value
 
@@ -125,9 +137,8 @@ def new_run_form(open_: bool) -> None:
         with cols[0]:
             values["model"] = config_input("model")
         with cols[1]:  # a model with a data set of its own (CycleGAN: typeset) starts on it
-            values["dataset"] = config_input("dataset", RECIPES.get(values["model"]))
+            values["dataset"] = config_input("dataset", recipe(values["model"]))
         start = recipe(values["model"], values["dataset"])  # where every other setting starts
-        st.session_state["cfg_recipe_of"] = (values["model"], values["dataset"])
         with cols[2]:
             values["loss"] = config_input("loss", start)
         devices = available_devices()
@@ -145,16 +156,10 @@ def new_run_form(open_: bool) -> None:
         if devices == ["cpu"]:
             st.caption(f"Device: {describe_device()}. Training runs on the CPU; DCGAN's defaults are tuned for it "
                        "(about 1,400 images/s on 2 cores: 20 epochs of the bundled MNIST in about a minute).")
-        own = {k: v for k, v in start.items() if k != "dataset"}
-        if own:  # say where the settings below come from, since they moved when the model was chosen
-            words = ", ".join(f"{short(LABELS.get(k, k))} "
-                              f"{format(v, 'g') if isinstance(v, float) else NAMES.get(v, v) if isinstance(v, str) else v}"
-                              for k, v in own.items())
-            what = "the fully connected GAN on 2-D points" if values["model"] == "gan" else NAMES[values["model"]].split(" (")[0]
-            st.caption(f"Settings below start from the recipe for {what} (the defaults are DCGAN's): {words}. "
-                       "Change any of them.")
-        for row in MAIN_FIELDS[1:]:
-            if row is MAIN_FIELDS[2]:
+        if caption := recipe_caption(values["model"], start):  # the settings below moved when the model was chosen
+            st.caption(caption)
+        for row in MAIN_FIELDS:
+            if row is MAIN_FIELDS[1]:
                 st.caption("Stabilising tricks")
             # "Minibatch discrimination" needs a wider column to show whole; a setting the model does not
             # read (config.field_applies) leaves its column empty, so the rows keep their places

@@ -79,11 +79,11 @@ def load_checkpoint(path: str | Path, family: str | None = None, map_location="c
     return ckpt
 
 
-def build_saved(build, ckpt: dict, path) -> nn.Module:
-    """build(family, model_kwargs) for a loaded checkpoint; networks this version cannot build (written by
-    another version) are a CheckpointError of one sentence."""
+def saved_generator(ckpt: dict, path) -> nn.Module:
+    """An untrained generator as a loaded checkpoint describes it; networks this version cannot build (written
+    by another version) are a CheckpointError of one sentence."""
     try:
-        return build(ckpt["family"], ckpt["model_kwargs"])
+        return build_generator(ckpt["family"], ckpt["model_kwargs"])
     except ValueError as e:
         raise CheckpointError(f"{path} was written by another version of GAN Studio: {e}.") from None
 
@@ -94,7 +94,7 @@ def load_generator(path: str | Path, device="cpu", prefer_ema: bool = True) -> t
     if ckpt["family"] == "cyclegan":
         raise CheckpointError(f"{path} is a CycleGAN, which translates images rather than generating them from "
                               "noise: use `python -m ganlib translate` or the Translate page.")
-    G = build_saved(build_generator, ckpt, path)
+    G = saved_generator(ckpt, path)
     state = ckpt.get("G_ema") if prefer_ema and ckpt.get("G_ema") else ckpt["G"]
     try:
         G.load_state_dict(state)

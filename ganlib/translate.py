@@ -13,8 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .checkpoints import CheckpointError, build_saved, load_checkpoint
-from .models import build_generator
+from .checkpoints import CheckpointError, load_checkpoint, saved_generator
 
 DIRECTIONS = ("a2b", "b2a")
 
@@ -81,7 +80,7 @@ def load_cyclegan(path: str | Path, device="cpu", prefer_ema: bool = True) -> Cy
                               "cyclegan checkpoint such as checkpoints/cyclegan_typeset_mnist.pt.")
     nets = []
     for name in ("G", "F"):
-        net = build_saved(build_generator, ckpt, path)
+        net = saved_generator(ckpt, path)
         state = ckpt.get(f"{name}_ema") if prefer_ema and ckpt.get(f"{name}_ema") else ckpt[name]
         try:
             net.load_state_dict(state)

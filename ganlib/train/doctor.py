@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ganlib.config import field_applies
+
 PROBABILITY_LOSSES = ("ns", "bce", "lsgan")   # D outputs are probabilities (lsgan: scores near 0..1)
 
 
@@ -252,8 +254,6 @@ def _halve_lrs(c) -> dict:
 def _variety(c) -> dict:
     """The minibatch feature that lets D see a batch's variety, where the model's D takes one (StyleGAN's D
     has its own minibatch std; CycleGAN's none)."""
-    from ganlib.config import field_applies
-
     if c.model in ("dcgan", "cgan"):
         return {"minibatch_std": True}
     return {"minibatch_discrimination": True} if field_applies("minibatch_discrimination", c.model) else {}
