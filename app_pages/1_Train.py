@@ -62,10 +62,9 @@ STATE_COLORS = {"queued": "gray", "running": "green", "paused": "orange", "stopp
                 "finished": "violet", "failed": "red"}
 
 
-def short(label: str) -> str:
-    """'R1 penalty (0 = off)' -> 'R1 penalty', 'Batch size' -> 'batch size': a label inside a sentence."""
-    label = label.split(" (")[0].replace("_", " ")
-    return label[0].lower() + label[1:] if label[1:2].islower() else label
+def label_of(name: str) -> str:
+    """The widget label of TrainConfig field `name`: LABELS', or the name in words."""
+    return LABELS.get(name, name.replace("_", " ").capitalize())
 
 
 KEPT = "cfg_kept"  # each setting's last value: Streamlit drops the state of a widget that is not drawn, so a
@@ -82,7 +81,7 @@ def recipe_caption(model: str, start: dict) -> str:
     shown = lambda v: format(v, "g") if isinstance(v, float) else NAMES.get(v, v) if isinstance(v, str) else v
     what = "the fully connected GAN on 2-D points" if model == "gan" else NAMES[model].split(" (")[0]
     return (f"Settings below start from the recipe for {what} (the defaults are DCGAN's): "
-            + ", ".join(f"{short(LABELS.get(k, k))} {shown(v)}" for k, v in own.items()) + ". Change any of them.")
+            + " · ".join(f"{label_of(k).split(' (')[0]}: {shown(v)}" for k, v in own.items()) + ". Change any of them.")
 
 
 def switch_recipe() -> None:
@@ -104,7 +103,7 @@ def config_input(name: str, start: dict | None = None):
     say what is wrong."""
     kept = st.session_state.setdefault(KEPT, {})
     default, key = kept.get(name, (start or {}).get(name, getattr(DEFAULTS, name))), f"cfg_{name}"
-    label, help_ = LABELS.get(name, name.replace("_", " ").capitalize()), FIELD_HELP.get(name)
+    label, help_ = label_of(name), FIELD_HELP.get(name)
     moved = st.session_state.setdefault(MOVED, set())
     # a value switch_recipe just set is the widget's: giving a default as well would be ignored, and warned of
     start_at = ({} if name in moved else {"index": CHOICES[name].index(default)} if name in CHOICES

@@ -119,7 +119,8 @@ def test_choosing_a_model_fills_in_its_recipe_and_keeps_what_the_recipes_share(r
             value("number_input", "r1_gamma"), value("number_input", "max_steps"),
             value("number_input", "batch_size")) == ("typeset", "lsgan", 2e-4, 0.0, 3000, 16)
     assert value("number_input", "epochs") == 3                    # no recipe sets it: the user's value stays
-    assert "loss least squares (LSGAN), G learning rate 0.0002" in texts(at.caption)
+    assert "Loss: least squares (LSGAN) · G learning rate: 0.0002 · D learning rate: 0.0002 · R1 penalty: 0" in \
+        texts(at.caption)
     at.selectbox(key="cfg_model").set_value("dcgan").run()
     assert (value("selectbox", "dataset"), value("selectbox", "loss"), value("number_input", "lr_g"),
             value("number_input", "r1_gamma"), value("number_input", "max_steps")) == ("mnist", "ns", 4e-4, 1.0, 0)
