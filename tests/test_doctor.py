@@ -128,13 +128,17 @@ def test_a_cyclegan_run_names_its_d_outputs_as_translations():
 def test_a_d_that_never_told_real_from_fake_is_not_learning():
     """Outputs flat at 0.5 from the first log on: a D held still (R1 on a CycleGAN, DCGAN's rates on a toy),
     not the balanced game of a D that learned early and then met a good G."""
-    [f] = diagnose(rows(real=0.501, fake=0.499), model="cyclegan")
+    flat = rows(real=0.501, fake=0.499)
+    assert not any(f.fix == "d_not_learning" for f in diagnose(flat, model="cyclegan"))  # 40 steps: too soon
+    for r in flat:
+        r["step"] *= 10                                                                  # 400 steps
+    [f] = diagnose(flat, model="cyclegan")
     assert f.level == "warning" and "D is not learning" in f.title and f.fix == "d_not_learning"
     assert "D(real) 0.501, D(translated) 0.499" in f.detail and "R1" in f.remedy
-    learned = rows(real=0.501, fake=0.499)
+    learned = [dict(r) for r in flat]
     learned[0].update(d_real=0.8, d_fake=0.3)                    # it told them apart once
     assert "healthy" in diagnose(learned)[0].title or not diagnose(learned)
-    assert diagnose(rows(real=0.501, fake=0.499), loss="wgan-gp") == []   # critic scores are not probabilities
+    assert diagnose(flat, loss="wgan-gp") == []                  # critic scores are not probabilities
 
 
 def test_the_doctor_tells_a_dead_d_from_a_learning_one_in_real_runs(tmp_path):

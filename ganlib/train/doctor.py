@@ -86,6 +86,11 @@ def _nan(rows: list[dict]) -> list[Finding]:
     return []
 
 
+# steps a learning D is given before "not learning" is said: a CycleGAN whose R1 was just turned off opens
+# its gap slowly (0.02 at step 50, 0.05 at step 100, 0.09 at step 150), a dead one stays near 0.003
+D_LEARNS_WITHIN = 150
+
+
 def _d_not_learning(rows: list[dict], window: list[dict], loss: str, names: tuple[str, str]) -> list[Finding]:
     """D's outputs have never separated: real and fake both scored ~0.5 from the first log on. A balanced game
     also sits near 0.5, but its D told real from fake early on (gaps of 0.15-0.7 in the first logs of every
@@ -96,7 +101,7 @@ def _d_not_learning(rows: list[dict], window: list[dict], loss: str, names: tupl
     gaps = [r["d_real"] - r["d_fake"] for r in rows if _finite([r.get("d_real")]) and _finite([r.get("d_fake")])]
     d_real = _finite([r.get("d_real") for r in window])
     d_fake = _finite([r.get("d_fake") for r in window])
-    if len(gaps) < 5 or not d_real or not d_fake:
+    if len(gaps) < 5 or not d_real or not d_fake or int(rows[-1].get("step", 0)) < D_LEARNS_WITHIN:
         return []
     recent_gap = _mean(d_real) - _mean(d_fake)
     if max(gaps) >= 0.05 or abs(recent_gap) >= 0.02 or not all(0.4 <= v <= 0.6 for v in (_mean(d_real), _mean(d_fake))):
