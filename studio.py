@@ -35,7 +35,7 @@ def device_line() -> str:
 
 
 def home() -> None:
-    from ganlib.train.jobs import runs_root
+    from ganlib.paths import runs_root
 
     st.title("GAN Studio")
     st.write("Learn, train and explore generative adversarial networks in the browser. "

@@ -14,7 +14,7 @@ import torch
 from ganlib import pretrained
 from ganlib.checkpoints import CheckpointError, load_generator
 from ganlib.images import grid_image, png_bytes
-from ganlib.train.jobs import runs_root
+from ganlib.paths import runs_root
 
 LAST_CHECKPOINT = "last_checkpoint"  # session-state key: the path last chosen on any page
 

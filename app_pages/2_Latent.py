@@ -12,7 +12,7 @@ import ui
 from ganlib import latent as L
 from ganlib.images import gif_bytes
 from ganlib.pretrained import generator_choices
-from ganlib.train.jobs import runs_root
+from ganlib.paths import runs_root
 
 SLIDER_RANGE = 5.0          # steps along a unit direction: z has std 1 along any of them
 STRIP_VALUES = torch.linspace(-SLIDER_RANGE, SLIDER_RANGE, 7).tolist()

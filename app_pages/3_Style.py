@@ -14,7 +14,7 @@ from ganlib import style as S
 from ganlib.images import gif_bytes
 from ganlib.models.stylegan import RESOLUTIONS
 from ganlib.pretrained import generator_choices
-from ganlib.train.jobs import runs_root
+from ganlib.paths import runs_root
 
 VIEWS = ["Mixing", "Styles", "Noise", "Truncation", "Layers"]
 PRESETS = {"Coarse 4–8": (4, 8), "Middle 16": (16, 16), "Fine 32": (32, 32), "16–32": (16, 32)}

@@ -15,12 +15,12 @@ import ui
 from ganlib import pretrained
 from ganlib.arena import PRESETS, Arena, arena_config
 from ganlib.checkpoints import CheckpointError
-from ganlib.cli import command_for
+from ganlib.config import command_for
 from ganlib.fieldhelp import FIELD_HELP
 from ganlib.images import png_bytes
 from ganlib.metrics.diversity import diversity_grid_image, diversity_test, summary
 from ganlib.train import rundir
-from ganlib.train.jobs import runs_root
+from ganlib.paths import runs_root
 
 FRAME_S = 0.5                       # seconds between frames of a playing panel
 DEFAULT_PANELS = ["vanilla-ring", "pacgan-ring", "vanilla-grid", "deligan-grid"]

@@ -112,7 +112,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from ganlib.arena import BASE, PRESETS, Arena  # noqa: E402
-from ganlib.cli import command_for  # noqa: E402
+from ganlib.config import command_for  # noqa: E402
 from ganlib.config import TrainConfig  # noqa: E402
 
 def _recipe(preset: str) -> dict:

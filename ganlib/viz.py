@@ -320,7 +320,7 @@ def run_report_html(run_dir: str | Path, until_step: int | None = None) -> str:
     samples = [s for s in rundir.list_samples(run_dir) if until_step is None or s[0] <= until_step]
     esc = html.escape
     try:
-        from ganlib.cli import command_for
+        from ganlib.config import command_for
         command = command_for(config, f"runs/{run_dir.name}-again")
     except ImportError:
         command = "(ganlib.cli is not available)"

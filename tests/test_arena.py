@@ -195,7 +195,7 @@ def test_latent_mixture_in_model_kwargs_only_when_on_and_for_the_gan_only():
     assert torch.equal(G_plain.net[0].weight, G_mixed.net[0].weight)   # a seed gives the layers the same weights
     assert "gan model" in TrainConfig(model="dcgan", latent_mixture=8).validate()[0]
     assert "0 (off) to 1000" in TrainConfig(model="gan", latent_mixture=-1).validate()[0]
-    from ganlib.cli import command_for
+    from ganlib.config import command_for
     assert "--latent-mixture 50" in command_for(arena_config("vanilla-grid", latent_mixture=50), "runs/x")
 
 
@@ -225,7 +225,7 @@ def test_lr_factor_is_flat_then_falls_linearly_to_near_zero():
 
 def test_lr_decay_is_validated_and_a_cli_flag():
     assert "learning-rate decay" in TrainConfig(lr_decay=1.5).validate()[0]
-    from ganlib.cli import command_for
+    from ganlib.config import command_for
     assert "--lr-decay 0.5" in command_for(TrainConfig(model="gan", dataset="toy-grid", lr_decay=0.5), "runs/x")
 
 
@@ -242,7 +242,7 @@ def test_r1_late_factor_is_validated_and_a_cli_flag():
     assert TrainConfig(lr_decay=0.5, r1_late=0.0).validate() == []
     assert "set a learning-rate decay" in TrainConfig(r1_late=0.0).validate()[0]     # it would be ignored
     assert "0 to 10" in TrainConfig(lr_decay=0.5, r1_late=-1).validate()[0]
-    from ganlib.cli import command_for
+    from ganlib.config import command_for
     assert "--r1-late 0" in command_for(arena_config("deligan-grid"), "runs/x")
     assert "--r1-late" not in command_for(arena_config("r1-decay-grid"), "runs/x")
 

@@ -5,7 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-from ganlib.cli import build_parser, command_for, config_from_args, main
+from ganlib.cli import build_parser, config_from_args, main
+from ganlib.config import command_for
 from ganlib.config import TrainConfig
 
 TINY = ["--subset", "64", "--batch-size", "16", "--width", "8", "--latent-dim", "8", "--max-steps", "3",

@@ -188,7 +188,7 @@ def save_classifier(path: str | Path, model: MnistClassifier, test_accuracy: flo
     """Write the checkpoint dict atomically (readers never see a half-written file)."""
     import io
 
-    from ganlib.train.rundir import atomic_write_bytes
+    from ..files import atomic_write_bytes
 
     ckpt = {"format": CLASSIFIER_FORMAT, "format_version": CLASSIFIER_FORMAT_VERSION,
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},

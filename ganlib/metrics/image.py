@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ganlib.metrics.classifier import MnistClassifier, default_classifier_path, load_classifier
+from ..paths import cache_root
+from .classifier import MnistClassifier, default_classifier_path, load_classifier
 
 CACHE_VERSION = 1
 REF_SAMPLE = 5000        # real images whose features are kept for KID / precision-recall
@@ -163,8 +164,7 @@ def class_metrics(probs: torch.Tensor, asked_labels: torch.Tensor | None = None)
 
 def cache_dir() -> Path:
     """Where reference statistics live: $GAN_STUDIO_CACHE/metrics or ~/.cache/gan-studio/metrics."""
-    root = os.environ.get("GAN_STUDIO_CACHE") or Path.home() / ".cache" / "gan-studio"
-    return Path(root) / "metrics"
+    return cache_root() / "metrics"
 
 
 _FILE_HASHES: dict[tuple[str, float, int], str] = {}
@@ -223,7 +223,7 @@ def real_reference(real_name: str = "mnist", classifier_path: str | Path | None 
     the images themselves (so downloading full MNIST later does not reuse the 5k-subset numbers).
     """
     from ganlib.data import load_dataset
-    from ganlib.train.rundir import atomic_write_bytes
+    from ..files import atomic_write_bytes
 
     cls_path = Path(classifier_path) if classifier_path is not None else default_classifier_path()
     model = load_classifier(cls_path, device)  # raises a clear ValueError first if the file is bad

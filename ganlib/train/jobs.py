@@ -21,16 +21,11 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from ganlib.config import TrainConfig
+from ganlib.paths import PROJECT_ROOT, runs_root
 from ganlib.train import rundir
 
 ACTIVE_STATES = ("queued", "running", "paused")   # a process exists (or should) for these
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where `python -m ganlib` is importable
 DEFAULT_MAX_RUNS = 2
-
-
-def runs_root() -> Path:
-    """Where runs live: $GAN_STUDIO_RUNS, else runs/ in the working directory."""
-    return Path(os.environ.get("GAN_STUDIO_RUNS", "runs")).resolve()
 
 
 def max_concurrent() -> int:
@@ -119,7 +114,7 @@ def _start_lock(root: Path):
 
 def train_argv(config: TrainConfig, run_dir: str | Path) -> list[str]:
     """The exact `python -m ganlib train ...` argv that trains `config` into run_dir."""
-    from ganlib.cli import command_for
+    from ganlib.config import command_for
 
     words = shlex.split(command_for(config, str(run_dir)))
     return [sys.executable, *words[1:]] if words and words[0].startswith("python") else words

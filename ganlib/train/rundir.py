@@ -22,6 +22,8 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
+from ..files import atomic_write_bytes, atomic_write_json, read_json
+
 STATES = ("queued", "running", "paused", "stopped", "finished", "failed")
 # the headline numbers of an "eval" row (of ~20), in display order, and which way is better: what
 # the monitor plots and the runs table ranks ("best_fid", ...)
@@ -38,36 +40,6 @@ def sanitize_run_name(name: str) -> str:
     if not clean:
         raise ValueError("A run name needs at least one letter or digit.")
     return clean[:80]
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write a file so that readers see the old or the new content, never a half-written one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def atomic_write_json(path: str | Path, obj) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=2).encode())
-
-
-def read_json(path: str | Path, default=None):
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return default
 
 
 # ---------------------------------------------------------------- status
