@@ -15,7 +15,8 @@ from ganlib.data import HELD_OUT_FONTS, font_paths, render_digit, render_typeset
 from ganlib.models.cyclegan import (ImagePool, PatchDiscriminator, ResnetGenerator, cycle_loss, identity_loss,
                                     linear_decay, shape_loss)
 from ganlib.train import rundir
-from ganlib.train.loop import TrainingError, train
+from ganlib.train.loop import train
+from ganlib.train.preflight import TrainingError
 from ganlib.translate import cycle_error_map, load_cyclegan, load_images
 
 

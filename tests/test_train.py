@@ -7,7 +7,8 @@ import torch
 from ganlib.checkpoints import load_checkpoint
 from ganlib.config import TrainConfig
 from ganlib.train import rundir
-from ganlib.train.loop import TrainingError, preflight, train
+from ganlib.train.loop import train
+from ganlib.train.preflight import TrainingError, preflight
 from ganlib.data import load_dataset
 
 TINY = dict(subset=128, batch_size=16, width=8, latent_dim=16, log_every=2, sample_every=4,
@@ -199,7 +200,7 @@ def test_full_disk_fails_clearly_and_keeps_the_last_checkpoint(tmp_path, monkeyp
 def test_bf16_autocast_only_where_the_cpu_has_native_bf16():
     import torch
 
-    from ganlib.train.loop import _autocast_dtype, cpu_supports_bf16
+    from ganlib.train.batches import autocast_dtype, cpu_supports_bf16
 
     zen4 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
     older = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n"
@@ -207,9 +208,9 @@ def test_bf16_autocast_only_where_the_cpu_has_native_bf16():
         assert cpu_supports_bf16(zen4) is True
     assert cpu_supports_bf16(older) is False
     assert cpu_supports_bf16("garbage") is False
-    assert _autocast_dtype(TrainConfig(amp=False), torch.device("cpu")) is None
+    assert autocast_dtype(TrainConfig(amp=False), torch.device("cpu")) is None
     expected = torch.bfloat16 if cpu_supports_bf16() else None
-    assert _autocast_dtype(TrainConfig(amp=True), torch.device("cpu")) is expected
+    assert autocast_dtype(TrainConfig(amp=True), torch.device("cpu")) is expected
 
 
 def test_d_is_frozen_in_g_step_same_g_gradients_and_no_d_weight_gradients():

@@ -76,13 +76,10 @@ def torchrun_resume_argv(run_dir: str | Path, nproc: int) -> list[str]:
 
 
 def launch_problems(config: TrainConfig, nproc: int) -> list[str]:
-    """What keeps `config` from training on `nproc` processes, each one sentence ([] for one process)."""
-    if nproc <= 1:
-        return []
-    if config.batch_size % (nproc * config.pack):
-        return [f"With {nproc} GPUs the batch size ({config.batch_size}) must be a multiple of "
-                f"{nproc * config.pack}: it is the global batch, split evenly over the GPUs."]
-    return []
+    """What keeps `config` from training on `nproc` GPUs, each one sentence ([] for one process)."""
+    from ganlib.train.preflight import split_problems
+
+    return split_problems(config, nproc, unit="GPUs")
 
 
 def _resume_command(run_dir: Path, st: dict) -> list[str]:
@@ -368,22 +365,10 @@ def config_diff(configs: dict[str, TrainConfig]) -> dict[str, dict[str, object]]
 def preflight(config: TrainConfig) -> list[str]:
     """Everything wrong with a config before launch, each sentence saying what to change.
 
-    validate() first (instant); then the data is loaded (seconds for MNIST) and checked against
-    the model exactly as the training process will check it: labels for CGAN, images for
-    DCGAN/CGAN, a batch no larger than the data set.
+    validate() first (instant); then the data is loaded (seconds for MNIST) and checked against the
+    model by the training process's own preflight (ganlib.train.preflight): labels for CGAN, images
+    for DCGAN/CGAN/CycleGAN, a batch no larger than the data set, CycleGAN's domain B.
     """
-    problems = config.validate()
-    if problems:
-        return problems
-    from ganlib.data import DataError, load_dataset
-    from ganlib.train.loop import preflight as check_against_data
+    from ganlib.train.preflight import preflight_with_data  # loads torch: not on jobs' light paths
 
-    try:
-        data = load_dataset(config.dataset, data_dir=config.data_dir, download=config.download,
-                            image_size=config.image_size, channels=config.channels,
-                            subset=config.subset, seed=config.seed)
-    except DataError as e:
-        return [str(e)]
-    except Exception as e:  # noqa: BLE001 - a broken file should read as one sentence, not a traceback
-        return [f"The {config.dataset} data set could not be loaded ({type(e).__name__}: {e})."]
-    return check_against_data(config, data)
+    return preflight_with_data(config)
