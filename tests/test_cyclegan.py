@@ -224,6 +224,28 @@ def test_domains_of_different_shapes_are_refused(tmp_path):
         train(tiny(dataset_b="folder", data_dir_b=str(folder), batch_size=4), tmp_path / "r")
 
 
+def test_the_start_buttons_preflight_refuses_what_training_refuses(tmp_path, monkeypatch):
+    """One preflight (ganlib.train.preflight) for the Start button and the loop: the same data loads, the same sentence."""
+    from ganlib.train import jobs
+    from ganlib.train import preflight as preflight_mod
+
+    folder = tmp_path / "rgb"
+    folder.mkdir()
+    for i in range(10):
+        Image.fromarray(np.full((30, 30, 3), i * 20, np.uint8)).save(folder / f"{i}.png")
+    [problem] = jobs.preflight(tiny(dataset_b="folder", data_dir_b=str(folder), batch_size=4))
+    assert "domains' images differ" in problem
+    assert "larger than domain B (10" in jobs.preflight(tiny(dataset_b="folder", data_dir_b=str(folder),
+                                                              channels=3, batch_size=12))[0]
+    calls = []
+    real = preflight_mod.load_dataset
+    monkeypatch.setattr(preflight_mod, "load_dataset", lambda *a, **k: calls.append((a, k)) or real(*a, **k))
+    assert jobs.preflight(tiny()) == []
+    checked, calls[:] = list(calls), []
+    train(tiny(max_steps=1), tmp_path / "r")
+    assert calls == checked and checked[0][1]["fonts"] == "train"  # domain A with the training fonts, then B
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     d = tmp_path_factory.mktemp("cg")
