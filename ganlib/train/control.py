@@ -26,7 +26,7 @@ class Controller:
     def __init__(self, files: RunWriter, world: distributed.World, abort_fn: Callable[[], bool] | None,
                  base_seconds: float = 0.0):
         self.files, self.world, self.abort_fn = files, world, abort_fn
-        self.terminated = threading.Event()  # SIGTERM, or a 'stop' read from control.json
+        self.stopping = threading.Event()  # SIGTERM, or a 'stop' read from control.json
         self.agreed = RUN                    # several processes: the command agreed at the last logging step
         self.paused_seconds = 0.0
         self._base, self._start, self._last_read = base_seconds, time.monotonic(), 0.0
@@ -34,7 +34,7 @@ class Controller:
 
     def __enter__(self) -> "Controller":
         if threading.current_thread() is threading.main_thread():
-            self._old_handler = signal.signal(signal.SIGTERM, lambda *_: self.terminated.set())
+            self._old_handler = signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
         return self
 
     def __exit__(self, *exc) -> None:
@@ -47,7 +47,7 @@ class Controller:
 
     def local_command(self) -> int:
         """What this process asks for: STOP on SIGTERM or abort_fn(); else control.json's (rank 0's) command."""
-        if self.terminated.is_set() or (self.abort_fn is not None and self.abort_fn()):
+        if self.stopping.is_set() or (self.abort_fn is not None and self.abort_fn()):
             return STOP
         return _COMMANDS.get(self.files.requested(), RUN)
 
@@ -63,8 +63,8 @@ class Controller:
                 command = self._pause(step, self.local_command, 0.2)
                 self.files.status("running", "", step)
             if command == STOP:
-                self.terminated.set()
-        return self.terminated.is_set() or (self.abort_fn is not None and self.abort_fn())
+                self.stopping.set()
+        return self.stopping.is_set() or (self.abort_fn is not None and self.abort_fn())
 
     def agree(self, step: int, images_per_s: float) -> list[float]:
         """Several processes, at a logging step: one collective agrees on pause / stop (pausing here
