@@ -306,7 +306,7 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
                 logging = (run.step + 1) % config.log_every == 0 or run.step + 1 == run.total_steps
                 stats = run.step_fn(run.next_batch, run.step, logging)
                 run.step += 1
-                at_step[0] = run.step  # a failure seen while this step logs (another rank dead in a collective) names it
+                at_step[0] = run.step  # a failure while this step logs (a rank dead in a collective) names it
                 finite.update(run.step, torch.stack([stats["d_loss"], stats["g_loss"]]))
                 due = run.due()
                 if sync_every_step or logging or any(due):
