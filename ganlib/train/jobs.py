@@ -77,7 +77,7 @@ def torchrun_resume_argv(run_dir: str | Path, nproc: int) -> list[str]:
 
 def launch_problems(config: TrainConfig, nproc: int) -> list[str]:
     """What keeps `config` from training on `nproc` GPUs, each one sentence ([] for one process)."""
-    from ganlib.train.preflight import split_problems
+    from ganlib.train.preflight import split_problems  # the loop's own rule; imports torch, so not at the top
 
     return split_problems(config, nproc, unit="GPUs")
 
