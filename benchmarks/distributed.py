@@ -5,7 +5,7 @@ the scaling efficiency from 1 to 2, and the fraction of step time spent in commu
     python benchmarks/distributed.py --device cpu --steps 20 --threads 1
 
 Each process runs ganlib's own step (train.steps.build_step) wrapped in DistributedDataParallel
-(train.distributed.wrap_nets) on its slice of the batches (the loop's _BatchStream), exactly as
+(train.distributed.wrap_nets) on its slice of the batches (ganlib.train.batches.BatchStream), exactly as
 `torchrun -m ganlib train` does, minus logging. The batch per rank is fixed (weak scaling, as
 multi-GPU figures are usually quoted): 2 processes train on twice the global batch.
 
@@ -50,7 +50,8 @@ def worker(rank: int, world: int, port: int, args: argparse.Namespace, results) 
     from ganlib.config import TrainConfig
     from ganlib.models import model_kwargs
     from ganlib.train import distributed
-    from ganlib.train.loop import _autocast_dtype, _BatchStream, load_training_data
+    from ganlib.train.batches import BatchStream, autocast_dtype
+    from ganlib.train.preflight import load_training_data
     from ganlib.train.steps import build_step
 
     w = distributed.setup()
@@ -60,12 +61,12 @@ def worker(rank: int, world: int, port: int, args: argparse.Namespace, results) 
     data = load_training_data(config)
     torch.manual_seed(0)
     kwargs = model_kwargs(config, data.shape, data.num_classes)
-    step = build_step(config, kwargs, [data], device, _autocast_dtype(config, device), 10_000)
+    step = build_step(config, kwargs, [data], device, autocast_dtype(config, device), 10_000)
     if w.distributed:
         distributed.wrap_nets(step, device)
     ddp_nets = [v for v in vars(step).values() if isinstance(v, torch.nn.parallel.DistributedDataParallel)]
     y = data.y.to(device) if data.y is not None else None
-    stream = _BatchStream(data.x.to(device), y, config.batch_size, 0, rank=w.rank, world=w.size)
+    stream = BatchStream(data.x.to(device), y, config.batch_size, 0, rank=w.rank, world=w.size)
 
     def sync() -> None:
         if device.type == "cuda":

@@ -32,7 +32,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ganlib.config import TrainConfig  # noqa: E402
-from ganlib.train.loop import _autocast_dtype, train  # noqa: E402
+from ganlib.train.batches import autocast_dtype  # noqa: E402
+from ganlib.train.loop import train  # noqa: E402
 
 WARMUP = 50  # steps before the clock starts (cuDNN autotuning, allocator growth, first grid)
 
@@ -143,7 +144,7 @@ def main() -> int:
     # the sync audit keeps it in, every 100 steps, to see that it waits for the GPU only when it runs
     base = TrainConfig(model="dcgan", dataset="mnist", eval_every=0)
     gpu = torch.cuda.get_device_name(0)
-    dtype = _autocast_dtype(base, torch.device("cuda"))
+    dtype = autocast_dtype(base, torch.device("cuda"))
     print(f"GPU: {gpu}; torch {torch.__version__}; autocast dtype on CUDA: {dtype}")
 
     torch.cuda.reset_peak_memory_stats()

@@ -36,7 +36,8 @@ from ganlib.evaluate import evaluate_generator  # noqa: E402
 from ganlib.metrics import real_floor  # noqa: E402
 from ganlib.models import build_models, model_kwargs  # noqa: E402
 from ganlib.models.layers import make_ema  # noqa: E402
-from ganlib.train.loop import _autocast_dtype, train  # noqa: E402
+from ganlib.train.batches import autocast_dtype  # noqa: E402
+from ganlib.train.loop import train  # noqa: E402
 from ganlib.train.rundir import read_metrics  # noqa: E402
 from ganlib.train.steps import AdversarialStep  # noqa: E402
 
@@ -136,7 +137,7 @@ def flops_per_image(cfg: TrainConfig, device, x: torch.Tensor, plain: bool) -> f
     G, D = G.to(device), D.to(device)
     opt_g, opt_d = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())
     step = AdversarialStep(G, D, opt_g, opt_d, cfg, make_ema(G) if cfg.ema_decay else None, device,
-                           _autocast_dtype(cfg, device))
+                           autocast_dtype(cfg, device))
     counter = CountFlops()
     with counter:
         step(lambda: (real, None), 0, False)
@@ -212,7 +213,7 @@ def main() -> int:
     for name, cfg, run in (("(a)", examples_config(), base), ("(b)", ours_cfg, ours)):
         f = flops_per_image(cfg, device, x, plain=name == "(a)")
         rate = f * images_per_s(run)
-        peak = peak16 if _autocast_dtype(cfg, device) == torch.bfloat16 else peak32
+        peak = peak16 if autocast_dtype(cfg, device) == torch.bfloat16 else peak32
         print(f"{name} {f / 1e6:6.1f} MFLOP per image, {rate / 1e9:6.1f} GFLOP/s achieved = "
               f"{100 * rate / peak:4.1f}% of the {'bf16' if peak is peak16 else 'fp32'} peak")
     if a.json:

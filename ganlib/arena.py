@@ -25,11 +25,14 @@ from . import losses
 from .checkpoints import save_checkpoint
 from .config import TOY_RECIPE, TrainConfig
 from .evaluate import evaluate_generator
+from .files import atomic_write_json
 from .images import save_samples
 from .models import build_models, model_kwargs
 from .models.layers import make_ema
 from .train import rundir
-from .train.loop import _autocast_dtype, _BatchStream, _rng_state, load_training_data, preflight
+from .train.batches import BatchStream, autocast_dtype, rng_state
+from .train.loop import MetricsAccumulator, checkpoint_payload
+from .train.preflight import load_training_data, preflight
 from .train.steps import AdversarialStep, make_adam
 
 # The arena's base recipe: the seeds' MLP GAN (Adam, betas (0.5, 0.999), non-saturating loss, 256
@@ -119,7 +122,7 @@ class Arena:
         self.device = torch.device("cpu")  # nets this small run faster on a CPU than through a GPU's launches
         self.rng = torch.Generator().manual_seed(config.seed).get_state()  # = torch.manual_seed(seed)
         with self._torch():
-            # the same order of seeded work as ganlib.train.loop._train, so the CLI run matches
+            # the same order of seeded work as the training loop's setup (ganlib.train.loop), so the CLI run matches
             self.kwargs = model_kwargs(config, self.data.shape, 0)
             self.G, self.D = build_models("gan", self.kwargs)
             self.opt_g = make_adam(self.G.parameters(), config.lr_g, config)
@@ -127,14 +130,14 @@ class Arena:
             self.G_ema = make_ema(self.G) if config.ema_decay > 0 else None
         g = torch.Generator().manual_seed(config.seed + 1)
         self.fixed_noise = torch.randn(max(config.n_fixed, n_fixed), config.latent_dim, generator=g)
-        self.stream = _BatchStream(self.data.x, None, config.batch_size, config.seed)
+        self.stream = BatchStream(self.data.x, None, config.batch_size, config.seed)
         self.step_fn = AdversarialStep(self.G, self.D, self.opt_g, self.opt_d, config, self.G_ema, self.device,
-                                       _autocast_dtype(config, self.device), config.max_steps)
+                                       autocast_dtype(config, self.device), config.max_steps)
         self.steps_per_epoch = max(1, self.stream.per_pass // config.n_critic)
         self.step, self.seconds = 0, 0.0
         self.train_rows: list[dict] = []   # metrics.jsonl "train" rows
         self.eval_rows: list[dict] = []    # metrics.jsonl "eval" rows (modes covered, % high quality, ...)
-        self._acc: dict[str, float] = {}
+        self.metrics = MetricsAccumulator()  # the loop's own: the mean of every step's losses since the last row
         self.evaluate()
 
     @property
@@ -166,17 +169,10 @@ class Arena:
                 stats = self.step_fn(self.stream, self.step, want)
                 self.step += 1
                 self.seconds += time.perf_counter() - t0
-                for k in ("d_loss", "g_loss", "d_real", "d_fake"):
-                    self._acc[k] = self._acc.get(k, 0.0) + float(stats[k])
-                self._acc["n"] = self._acc.get("n", 0.0) + 1
+                self.metrics.add(stats)
                 if want:
-                    n = self._acc.pop("n")
-                    row = {"kind": "train", "step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
-                           "time": round(self.seconds, 3), **{k: v / n for k, v in self._acc.items()},
-                           "grad_norm_d": float(stats["grad_norm_d"]), "grad_norm_g": float(stats["grad_norm_g"]),
-                           "lr_d": self.opt_d.param_groups[0]["lr"], "lr_g": self.opt_g.param_groups[0]["lr"]}
-                    self.train_rows.append(row)
-                    self._acc = {}
+                    self.train_rows.append(self.metrics.row(self.step, self.steps_per_epoch, self.seconds, stats,
+                                                            self.step_fn.optimizers))
                 if cfg.eval_every > 0 and self.step % cfg.eval_every == 0:
                     self._evaluate_unlocked()
         return {k: float(v) for k, v in stats.items()}
@@ -309,27 +305,21 @@ class Arena:
             raise ValueError(f"{run_dir} already holds a run; choose another name.")
         run_dir.mkdir(parents=True, exist_ok=True)
         config = replace(self.config, max_steps=max(self.step, 1))  # resume continues from here
-        rundir.atomic_write_json(run_dir / "config.json", asdict(config))
-        rundir.atomic_write_json(run_dir / "control.json", {"command": "run"})
+        atomic_write_json(run_dir / "config.json", asdict(config))
+        atomic_write_json(run_dir / "control.json", {"command": "run"})
         for row in sorted(self.train_rows + self.eval_rows, key=lambda r: (r["step"], r["kind"] == "eval")):
             rundir.append_metrics(run_dir, row)
         save_samples(self.points(len(self.fixed_noise)), rundir.sample_path(run_dir, self.step), modes=self.modes)
         last_eval = {k: v for k, v in self.eval_rows[-1].items()
                      if isinstance(v, (int, float)) and k not in ("step", "time")} if self.eval_rows else {}
         with self._torch():
-            rng = _rng_state()
+            rng = rng_state()
         rng["cpu"] = self.rng
-        save_checkpoint(run_dir / "checkpoint.pt", {
-            "family": "gan", "model_kwargs": self.kwargs, "train_config": asdict(config),
-            "dataset": {"name": self.data.name, "shape": list(self.data.shape), "num_classes": 0, "class_names": []},
-            "step": self.step, "epoch": self.step / self.steps_per_epoch, "time": self.seconds,
-            "metrics": self.train_rows[-1] if self.train_rows else {}, "eval": last_eval,
-            "G": self.G.state_dict(), "D": self.D.state_dict(),
-            "G_ema": self.G_ema.state_dict() if self.G_ema is not None else {},
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "rng": rng,
-            "fixed_noise": self.fixed_noise,
-            "best_eval": {}, "fixed_labels": torch.zeros(0, dtype=torch.long),
-        })
+        payload = checkpoint_payload(config, self.kwargs, [self.data], self.step_fn, step=self.step,
+                                     steps_per_epoch=self.steps_per_epoch, seconds=self.seconds,
+                                     metrics=self.train_rows[-1] if self.train_rows else {}, evaluation=last_eval,
+                                     best_eval={}, rng=rng)
+        save_checkpoint(run_dir / "checkpoint.pt", {**payload, "fixed_noise": self.fixed_noise})  # the arena's own
         rundir.write_status(run_dir, "finished", f"Saved from the mode-collapse arena at step {self.step}.",
                             step=self.step, epoch=self.step / self.steps_per_epoch, total_steps=self.step,
                             steps_per_epoch=self.steps_per_epoch, device="cpu")

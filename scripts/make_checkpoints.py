@@ -153,7 +153,7 @@ def run(command: str) -> str:
 def machine() -> str:
     import torch
 
-    from ganlib.train.loop import cpu_supports_bf16
+    from ganlib.train.batches import cpu_supports_bf16
 
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)

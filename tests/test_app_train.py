@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from ganlib.config import TrainConfig
 from ganlib.fieldhelp import FIELD_HELP
-from ganlib.train import jobs, rundir
+from ganlib.train import jobs, procs, rundir
 
 FAKE = str(Path(__file__).with_name("fake_train.py"))
 APP = str(Path(__file__).resolve().parents[1] / "studio.py")
@@ -43,7 +43,7 @@ def root(tmp_path, monkeypatch):
     yield root
     for d in jobs.run_dirs(root):
         pid = rundir.read_status(d).get("pid")
-        if jobs.pid_alive(pid):
+        if procs.pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -237,7 +237,7 @@ def test_a_killed_process_reads_as_failed(root):
     run = jobs.start(CFG, "killed", argv=fake("--max-steps", "100000"))
     pid = wait_for(lambda: jobs.status(run)["state"] == "running" and rundir.read_status(run)["pid"])
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not jobs.pid_alive(pid), what="dead")
+    wait_for(lambda: not procs.pid_alive(pid), what="dead")
     at = train_page()
     assert ":red-badge[failed]" in texts(at.markdown) and "killed by signal 9" in texts(at.error)
 

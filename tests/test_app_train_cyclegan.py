@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ganlib.train import jobs, rundir
+from ganlib.train import jobs, procs, rundir
 
 APP = str(Path(__file__).resolve().parents[1] / "studio.py")
 TRAIN_PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "1_Train.py")
@@ -24,7 +24,7 @@ def root(tmp_path, monkeypatch):
     yield root
     for d in jobs.run_dirs(root):
         pid = rundir.read_status(d).get("pid")
-        if jobs.pid_alive(pid):
+        if procs.pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 

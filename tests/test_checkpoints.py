@@ -117,7 +117,7 @@ def test_atomic_save_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
 
 def test_export_is_small_samples_alike_and_refuses_resume(run, tmp_path):
     from ganlib.checkpoints import export_checkpoint
-    from ganlib.train.loop import TrainingError
+    from ganlib.train.preflight import TrainingError
 
     out = tmp_path / "slim" / "checkpoint.pt"
     info = export_checkpoint(run, out)

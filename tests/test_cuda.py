@@ -14,7 +14,8 @@ from ganlib.checkpoints import load_checkpoint
 from ganlib.cli import main
 from ganlib.config import TrainConfig
 from ganlib.train import rundir
-from ganlib.train.loop import _autocast_dtype, train
+from ganlib.train.batches import autocast_dtype
+from ganlib.train.loop import train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -62,7 +63,7 @@ def test_latent_mixture_draws_the_same_on_the_gpu_as_on_the_cpu():
 
 
 def test_bf16_autocast_is_on_for_this_gpu():
-    dtype = _autocast_dtype(TrainConfig(amp=True), torch.device("cuda"))
+    dtype = autocast_dtype(TrainConfig(amp=True), torch.device("cuda"))
     assert dtype is (torch.bfloat16 if torch.cuda.is_bf16_supported() else None)
 
 

@@ -15,7 +15,8 @@ from ganlib.data import HELD_OUT_FONTS, font_paths, render_digit, render_typeset
 from ganlib.models.cyclegan import (ImagePool, PatchDiscriminator, ResnetGenerator, cycle_loss, identity_loss,
                                     linear_decay, shape_loss)
 from ganlib.train import rundir
-from ganlib.train.loop import TrainingError, train
+from ganlib.train.loop import train
+from ganlib.train.preflight import TrainingError
 from ganlib.translate import cycle_error_map, load_cyclegan, load_images
 
 
@@ -221,6 +222,28 @@ def test_domains_of_different_shapes_are_refused(tmp_path):
         Image.fromarray(np.full((30, 30, 3), i * 20, np.uint8)).save(folder / f"{i}.png")
     with pytest.raises(TrainingError, match="domains' images differ"):
         train(tiny(dataset_b="folder", data_dir_b=str(folder), batch_size=4), tmp_path / "r")
+
+
+def test_the_start_buttons_preflight_refuses_what_training_refuses(tmp_path, monkeypatch):
+    """One preflight (ganlib.train.preflight) for the Start button and the loop: the same data loads, the same sentence."""
+    from ganlib.train import jobs
+    from ganlib.train import preflight as preflight_mod
+
+    folder = tmp_path / "rgb"
+    folder.mkdir()
+    for i in range(10):
+        Image.fromarray(np.full((30, 30, 3), i * 20, np.uint8)).save(folder / f"{i}.png")
+    [problem] = jobs.preflight(tiny(dataset_b="folder", data_dir_b=str(folder), batch_size=4))
+    assert "domains' images differ" in problem
+    assert "larger than domain B (10" in jobs.preflight(tiny(dataset_b="folder", data_dir_b=str(folder),
+                                                              channels=3, batch_size=12))[0]
+    calls = []
+    real = preflight_mod.load_dataset
+    monkeypatch.setattr(preflight_mod, "load_dataset", lambda *a, **k: calls.append((a, k)) or real(*a, **k))
+    assert jobs.preflight(tiny()) == []
+    checked, calls[:] = list(calls), []
+    train(tiny(max_steps=1), tmp_path / "r")
+    assert calls == checked and checked[0][1]["fonts"] == "train"  # domain A with the training fonts, then B
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import torch
 
 from ganlib import device as devmod
 from ganlib.config import TrainConfig
-from ganlib.train import loop
+from ganlib.train import batches
 
 
 @pytest.fixture
@@ -49,12 +49,12 @@ def test_a_named_device_that_is_absent_is_refused_in_one_sentence(fake):
 def test_autocast_dtype_per_device(monkeypatch):
     on, off = TrainConfig(amp=True), TrainConfig(amp=False)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    assert loop._autocast_dtype(on, torch.device("cuda")) is torch.bfloat16
-    assert loop._autocast_dtype(off, torch.device("cuda")) is None
+    assert batches.autocast_dtype(on, torch.device("cuda")) is torch.bfloat16
+    assert batches.autocast_dtype(off, torch.device("cuda")) is None
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    assert loop._autocast_dtype(on, torch.device("cuda")) is None  # older GPUs train in full precision
-    assert loop._autocast_dtype(on, torch.device("mps")) is None
-    monkeypatch.setattr(loop, "cpu_supports_bf16", lambda: True)
-    assert loop._autocast_dtype(on, torch.device("cpu")) is torch.bfloat16
-    monkeypatch.setattr(loop, "cpu_supports_bf16", lambda: False)
-    assert loop._autocast_dtype(on, torch.device("cpu")) is None  # emulated bf16 would be slower
+    assert batches.autocast_dtype(on, torch.device("cuda")) is None  # older GPUs train in full precision
+    assert batches.autocast_dtype(on, torch.device("mps")) is None
+    monkeypatch.setattr(batches, "cpu_supports_bf16", lambda: True)
+    assert batches.autocast_dtype(on, torch.device("cpu")) is torch.bfloat16
+    monkeypatch.setattr(batches, "cpu_supports_bf16", lambda: False)
+    assert batches.autocast_dtype(on, torch.device("cpu")) is None  # emulated bf16 would be slower

@@ -229,7 +229,7 @@ def test_torchrun_train_without_out_makes_a_run_the_monitor_lists(tmp_path):
 
 def test_pause_continue_and_stop_are_agreed_by_both_ranks(tmp_path, monkeypatch):
     """The Train page's buttons (ganlib.train.jobs) on a 2-process run started as the page starts one."""
-    from ganlib.train import jobs
+    from ganlib.train import jobs, procs
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     config = TrainConfig(**dict(RING, max_steps=100_000, log_every=5, checkpoint_every=1000, sample_every=1000))
@@ -251,12 +251,12 @@ def test_pause_continue_and_stop_are_agreed_by_both_ranks(tmp_path, monkeypatch)
         wait(lambda st: st.get("state") == "running" and st.get("step", 0) > paused["step"], "running again")
         final = jobs.stop(run, timeout=60)
     finally:
-        if jobs.pid_alive(rundir.read_status(run).get("launcher_pid")):
+        if procs.pid_alive(rundir.read_status(run).get("launcher_pid")):
             os.killpg(rundir.read_status(run)["launcher_pid"], signal.SIGKILL)
     assert final["state"] == "stopped" and final["message"].startswith("Stopped at step"), final
     assert load_checkpoint(run / "checkpoint.pt")["step"] == final["step"]
     deadline = time.time() + 30
-    while any(jobs.pid_alive(r["pid"]) for r in final["ranks"]):  # rank 1 exits a moment after rank 0
+    while any(procs.pid_alive(r["pid"]) for r in final["ranks"]):  # rank 1 exits a moment after rank 0
         assert time.time() < deadline, final["ranks"]
         time.sleep(0.1)
     assert "killed" not in final["message"]

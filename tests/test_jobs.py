@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ganlib.config import TrainConfig
-from ganlib.train import jobs, rundir
+from ganlib.train import jobs, procs, rundir
 
 FAKE = str(Path(__file__).with_name("fake_train.py"))
 
@@ -45,7 +45,7 @@ def root(tmp_path, monkeypatch):
     yield tmp_path / "runs"
     for d in jobs.run_dirs(tmp_path / "runs"):  # never leave a process behind
         pid = rundir.read_status(d).get("pid")
-        if jobs.pid_alive(pid):
+        if procs.pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -90,7 +90,7 @@ def test_pause_continue_stop_resume(root):
     wait_for(lambda: state(run) == "paused", what="paused")
     step = rundir.read_status(run)["step"]
     time.sleep(0.3)
-    assert rundir.read_status(run)["step"] == step and jobs.pid_alive(rundir.read_status(run)["pid"])
+    assert rundir.read_status(run)["step"] == step and procs.pid_alive(rundir.read_status(run)["pid"])
     jobs.proceed(run)
     wait_for(lambda: rundir.read_status(run).get("step", 0) > step, what="steps after continue")
     final = jobs.stop(run, timeout=5)
@@ -141,7 +141,7 @@ def test_hung_process_is_killed_by_stop(root):
     t0 = time.time()
     st = jobs.stop(run, timeout=0.3)
     assert st["state"] == "stopped" and "killed" in st["message"]
-    assert not jobs.pid_alive(pid) and time.time() - t0 < 6
+    assert not procs.pid_alive(pid) and time.time() - t0 < 6
 
 
 def test_concurrent_runs_are_bounded(root):
@@ -207,10 +207,10 @@ def test_pid_alive_rejects_zombies_and_recycled_pids(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     wait_for(lambda: Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z",
              what="zombie")
-    assert not jobs.pid_alive(child.pid)
+    assert not procs.pid_alive(child.pid)
     child.wait()
-    assert jobs.pid_alive(os.getpid())
-    assert not jobs.pid_alive(os.getpid(), not_after=time.time() - 10_000)  # we are younger than that
+    assert procs.pid_alive(os.getpid())
+    assert not procs.pid_alive(os.getpid(), not_after=time.time() - 10_000)  # we are younger than that
     # a status that points at a pid that was not its writer is failed, not running
     rundir.write_status(tmp_path, "running", "Training.", pid=os.getpid(), step=7)
     st = rundir.read_status(tmp_path)

@@ -7,7 +7,8 @@ import torch
 from ganlib.checkpoints import load_checkpoint
 from ganlib.config import TrainConfig
 from ganlib.train import rundir
-from ganlib.train.loop import TrainingError, preflight, train
+from ganlib.train.loop import train
+from ganlib.train.preflight import TrainingError, preflight
 from ganlib.data import load_dataset
 
 TINY = dict(subset=128, batch_size=16, width=8, latent_dim=16, log_every=2, sample_every=4,
@@ -135,6 +136,41 @@ def test_stop_request_saves_and_marks_stopped(tmp_path):
     assert rundir.read_status(out)["state"] == "stopped"
 
 
+def test_pause_holds_the_step_and_leaves_the_pause_out_of_the_training_time(tmp_path):
+    # one process takes the Controller's pause path too (a world of one): status 'paused', no steps, then on
+    import threading
+    import time
+
+    out, summary = tmp_path / "r", {}
+    config = TrainConfig(model="gan", dataset="toy-ring", width=8, batch_size=16, max_steps=100_000, log_every=5,
+                         sample_every=100_000, checkpoint_every=100_000, eval_every=0, device="cpu")
+    worker = threading.Thread(target=lambda: summary.update(train(config, out)))
+    started = time.monotonic()
+    worker.start()
+
+    def wait_for(pred):
+        deadline = time.time() + 60
+        while not pred():
+            assert time.time() < deadline, rundir.read_status(out)
+            time.sleep(0.05)
+
+    wait_for(lambda: rundir.read_status(out).get("step", 0) >= 10)
+    rundir.request(out, "pause")
+    wait_for(lambda: rundir.read_status(out).get("state") == "paused")
+    paused_at = rundir.read_status(out)["step"]
+    time.sleep(1.5)
+    st = rundir.read_status(out)
+    assert st["step"] == paused_at and st["message"] == f"Paused at step {paused_at}."
+    rundir.request(out, "run")
+    wait_for(lambda: rundir.read_status(out).get("step", 0) >= paused_at + 10)
+    rundir.request(out, "stop")
+    worker.join(60)
+    wall = time.monotonic() - started
+    assert summary["state"] == "stopped" and summary["step"] > paused_at
+    assert rundir.read_status(out)["state"] == "stopped"
+    assert summary["time"] <= wall - 1.5  # the 1.5 s paused are not training time
+
+
 def test_abort_fn_stops_at_once(tmp_path):
     summary = train(tiny(max_steps=50), tmp_path / "r", abort_fn=lambda: len(rundir.read_metrics(tmp_path / "r")) >= 2)
     assert summary["state"] == "stopped" and summary["step"] == 4
@@ -199,7 +235,7 @@ def test_full_disk_fails_clearly_and_keeps_the_last_checkpoint(tmp_path, monkeyp
 def test_bf16_autocast_only_where_the_cpu_has_native_bf16():
     import torch
 
-    from ganlib.train.loop import _autocast_dtype, cpu_supports_bf16
+    from ganlib.train.batches import autocast_dtype, cpu_supports_bf16
 
     zen4 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
     older = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n"
@@ -207,9 +243,9 @@ def test_bf16_autocast_only_where_the_cpu_has_native_bf16():
         assert cpu_supports_bf16(zen4) is True
     assert cpu_supports_bf16(older) is False
     assert cpu_supports_bf16("garbage") is False
-    assert _autocast_dtype(TrainConfig(amp=False), torch.device("cpu")) is None
+    assert autocast_dtype(TrainConfig(amp=False), torch.device("cpu")) is None
     expected = torch.bfloat16 if cpu_supports_bf16() else None
-    assert _autocast_dtype(TrainConfig(amp=True), torch.device("cpu")) is expected
+    assert autocast_dtype(TrainConfig(amp=True), torch.device("cpu")) is expected
 
 
 def test_d_is_frozen_in_g_step_same_g_gradients_and_no_d_weight_gradients():

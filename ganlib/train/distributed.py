@@ -32,6 +32,8 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
+from .procs import pid_alive
+
 FAILED_KEY = "ganlib/failed/"   # + rank: a rank's last words in torchrun's rendezvous store
 
 
@@ -267,8 +269,6 @@ class RankWatch:
         """The failure sentence if another rank has failed, else None."""
         if self.failure is not None:
             return self.failure
-        from .jobs import pid_alive
-
         store, host = _store(), socket.gethostname()
         for rank, member in enumerate(self.world.members):
             if rank == self.world.rank:

@@ -13,16 +13,15 @@ import os
 import shlex
 import shutil
 import signal
-import subprocess
 import sys
-import threading
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
 
 from ganlib.config import TrainConfig
-from ganlib.paths import PROJECT_ROOT, runs_root
+from ganlib.paths import runs_root
 from ganlib.train import rundir
+from ganlib.train.procs import exit_code, launch, pid_alive
 
 ACTIVE_STATES = ("queued", "running", "paused")   # a process exists (or should) for these
 DEFAULT_MAX_RUNS = 2
@@ -37,65 +36,6 @@ def max_concurrent() -> int:
 
 
 # ---------------------------------------------------------------- processes
-
-def _proc_start_time(pid: int) -> float | None:
-    """Unix time a process started (Linux /proc), or None where that cannot be read."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        ticks = int(stat.rsplit(")", 1)[1].split()[19])
-        btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                     if line.startswith("btime"))
-        return btime + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
-
-
-def pid_alive(pid: int | None, not_after: float | None = None) -> bool:
-    """True if the process exists, is not a zombie and (if known) started before `not_after`.
-
-    The start-time check keeps a recycled pid from passing for a long-dead training process.
-    """
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        if state in ("Z", "X"):
-            return False
-    except (OSError, IndexError):
-        pass
-    if not_after is not None:
-        started = _proc_start_time(pid)
-        if started is not None and started > not_after + 2.0:
-            return False
-    return True
-
-
-_exit_codes: dict[int, int] = {}  # pid -> return code, for children of this process
-
-
-def _reap(proc: subprocess.Popen) -> None:
-    # Wait in a thread so a finished child does not linger as a zombie in a long-lived server.
-    _exit_codes[proc.pid] = proc.wait()
-
-
-def _launch(argv: list[str], run_dir: Path) -> int:
-    """Start argv detached (own session), output appended to run_dir/log.txt; returns the pid."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
-    with open(run_dir / "log.txt", "ab") as log:
-        log.write(f"$ {shlex.join(argv)}\n".encode())
-        log.flush()
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=PROJECT_ROOT, env=env, start_new_session=True, close_fds=True)
-    threading.Thread(target=_reap, args=(proc,), daemon=True).start()
-    return proc.pid
-
 
 @contextlib.contextmanager
 def _start_lock(root: Path):
@@ -136,13 +76,10 @@ def torchrun_resume_argv(run_dir: str | Path, nproc: int) -> list[str]:
 
 
 def launch_problems(config: TrainConfig, nproc: int) -> list[str]:
-    """What keeps `config` from training on `nproc` processes, each one sentence ([] for one process)."""
-    if nproc <= 1:
-        return []
-    if config.batch_size % (nproc * config.pack):
-        return [f"With {nproc} GPUs the batch size ({config.batch_size}) must be a multiple of "
-                f"{nproc * config.pack}: it is the global batch, split evenly over the GPUs."]
-    return []
+    """What keeps `config` from training on `nproc` GPUs, each one sentence ([] for one process)."""
+    from ganlib.train.preflight import split_problems  # the loop's own rule; imports torch, so not at the top
+
+    return split_problems(config, nproc, unit="GPUs")
 
 
 def _resume_command(run_dir: Path, st: dict) -> list[str]:
@@ -224,7 +161,7 @@ def start(config: TrainConfig, name: str = "", root: str | Path | None = None,
         rundir.write_status(run_dir, "queued", "Starting the training process.", step=0, epoch=0,
                             launched=launched)
         argv = argv or train_argv(config, run_dir)
-        pid = _launch([a.replace("{run_dir}", str(run_dir)) for a in argv], run_dir)
+        pid = launch([a.replace("{run_dir}", str(run_dir)) for a in argv], run_dir)
         _record_pid(run_dir, pid, launched)
     return run_dir
 
@@ -256,7 +193,7 @@ def resume(run_dir: str | Path, argv: list[str] | None = None) -> None:
         launched = time.time()
         rundir.write_status(run_dir, "queued", "Resuming from the last checkpoint.", pid=0, launched=launched)
         argv = argv or _resume_command(run_dir, st)
-        pid = _launch([a.replace("{run_dir}", str(run_dir)) for a in argv], run_dir)
+        pid = launch([a.replace("{run_dir}", str(run_dir)) for a in argv], run_dir)
         _record_pid(run_dir, pid, launched)
 
 
@@ -347,7 +284,7 @@ def status(run_dir: str | Path) -> dict:
         st2 = rundir.read_status(run_dir)  # it may have written its final state just now
         if st2.get("state") != state or st2.get("pid") != pid:
             return st2
-        code = _exit_codes.get(pid)
+        code = exit_code(pid)
         how = (f"exited with code {code}" if code is not None and code >= 0 else
                f"was killed by signal {-code}" if code is not None else "is gone")
         step = st.get("step", 0)
@@ -428,22 +365,10 @@ def config_diff(configs: dict[str, TrainConfig]) -> dict[str, dict[str, object]]
 def preflight(config: TrainConfig) -> list[str]:
     """Everything wrong with a config before launch, each sentence saying what to change.
 
-    validate() first (instant); then the data is loaded (seconds for MNIST) and checked against
-    the model exactly as the training process will check it: labels for CGAN, images for
-    DCGAN/CGAN, a batch no larger than the data set.
+    validate() first (instant); then the data is loaded (seconds for MNIST) and checked against the
+    model by the training process's own preflight (ganlib.train.preflight): labels for CGAN, images
+    for DCGAN/CGAN/CycleGAN, a batch no larger than the data set, CycleGAN's domain B.
     """
-    problems = config.validate()
-    if problems:
-        return problems
-    from ganlib.data import DataError, load_dataset
-    from ganlib.train.loop import preflight as check_against_data
+    from ganlib.train.preflight import preflight_with_data  # loads torch: not on jobs' light paths
 
-    try:
-        data = load_dataset(config.dataset, data_dir=config.data_dir, download=config.download,
-                            image_size=config.image_size, channels=config.channels,
-                            subset=config.subset, seed=config.seed)
-    except DataError as e:
-        return [str(e)]
-    except Exception as e:  # noqa: BLE001 - a broken file should read as one sentence, not a traceback
-        return [f"The {config.dataset} data set could not be loaded ({type(e).__name__}: {e})."]
-    return check_against_data(config, data)
+    return preflight_with_data(config)

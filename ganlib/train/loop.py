@@ -1,5 +1,11 @@
 """The one training loop. Families differ in their step (ganlib.train.steps), not in the loop.
 
+    train(config, run_dir)
+      _Run(...)           setup: data (ganlib.train.preflight), device, the step's nets, resume, batches
+      while step < total: control (pause / stop / SIGTERM) -> step -> NaN check -> metrics row
+                          -> samples / evaluation / checkpoint when due
+      _finish(...)        last samples, evaluation and checkpoint; the final status
+
 The loop owns: data order, fixed noise, logging to metrics.jsonl, sample grids, atomic
 checkpoints, status.json, pause/stop requests, NaN detection, and exact resume.
 """
@@ -8,8 +14,6 @@ from __future__ import annotations
 import errno
 import math
 import os
-import signal
-import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -19,151 +23,16 @@ import torch
 
 from ..checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from ..config import TrainConfig
-from ..data import DataError, GanData, load_dataset
+from ..data import DataError, GanData
 from ..evaluate import can_evaluate, evaluate_generator, is_better, metrics_note
+from ..files import atomic_write_json
 from ..images import save_samples
 from ..models import model_kwargs
 from . import distributed, rundir
+from .batches import BatchStream, autocast_dtype, rng_state, set_rng_state
+from .control import Controller
+from .preflight import TrainingError, load_domain_b, load_training_data, split_problems
 from .steps import build_step
-
-
-class TrainingError(RuntimeError):
-    """A run that cannot start or continue; the message is one sentence for the user."""
-
-
-def load_training_data(config: TrainConfig) -> GanData:
-    """The data set a config asks for, checked against the model (one-sentence errors)."""
-    data = load_dataset(config.dataset, data_dir=config.data_dir, download=config.download,
-                        image_size=config.image_size, channels=config.channels, subset=config.subset,
-                        seed=config.seed,  # CycleGAN keeps some fonts unseen to measure label preservation on
-                        fonts="train" if config.model == "cyclegan" else "all")
-    problems = preflight(config, data)
-    if problems:
-        raise TrainingError(problems[0])
-    return data
-
-
-def load_domain_b(config: TrainConfig, data_a: GanData) -> GanData:
-    """CycleGAN's domain B (config.dataset_b), checked against domain A (one-sentence errors)."""
-    data = load_dataset(config.dataset_b, data_dir=config.data_dir_b, download=config.download,
-                        image_size=config.image_size, channels=config.channels, subset=config.subset,
-                        seed=config.seed + 1)
-    if data.shape != data_a.shape:
-        raise TrainingError(f"The two domains' images differ ({data_a.name}: {list(data_a.shape)}, {data.name}: "
-                            f"{list(data.shape)}); give --channels 1 or 3 so both have the same.")
-    if len(data) < config.batch_size:
-        raise TrainingError(f"The batch size ({config.batch_size}) is larger than domain B ({len(data)} "
-                            "examples); lower the batch size or use more data.")
-    return data
-
-
-def preflight(config: TrainConfig, data: GanData | None = None) -> list[str]:
-    """Everything wrong with a config (and its data, when given), each one sentence."""
-    problems = config.validate()
-    if data is None:
-        return problems
-    if config.model == "cgan" and (data.y is None or data.num_classes < 2):
-        problems.append(f"CGAN needs a labelled data set; {data.name} has no class labels here.")
-    if config.model in ("dcgan", "cgan", "cyclegan") and not data.is_image:
-        problems.append(f"{config.model.upper()} needs images; {data.name} holds 2-D points (use gan).")
-    if len(data) < config.batch_size:
-        problems.append(f"The batch size ({config.batch_size}) is larger than the data set ({len(data)} "
-                        "examples); lower the batch size or use more data.")
-    return problems
-
-
-class _BatchStream:
-    """An endless stream of batches: pass k is a permutation seeded by (seed, k), so resuming
-    at any batch index continues the exact same order. Drops the last incomplete batch.
-
-    With several processes, `batch_size` is the global batch and rank r of `world` takes its r-th
-    slice of batch_size / world examples: the same permutation on every rank, so each rank sees
-    different examples and a resume with another number of processes continues the same order."""
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int, start_batch: int = 0,
-                 rank: int = 0, world: int = 1):
-        self.x, self.y, self.bs, self.seed = x, y, batch_size, seed
-        self.per_pass = len(x) // batch_size
-        self.index = start_batch
-        self._pass, self._perm = -1, None
-        self.local = batch_size // world
-        self.offset = rank * self.local
-
-    def __call__(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        k, i = divmod(self.index, self.per_pass)
-        if k != self._pass:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + k)
-            perm = torch.randperm(len(self.x), generator=g)
-            if self.x.device.type == "cuda":  # a pinned copy goes without making the host wait for the GPU
-                perm = perm.pin_memory().to(self.x.device, non_blocking=True)
-            self._pass, self._perm = k, perm.to(self.x.device)
-        start = i * self.bs + self.offset
-        idx = self._perm[start:start + self.local]
-        self.index += 1
-        return self.x[idx], (self.y[idx] if self.y is not None else None)
-
-
-_CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # native bf16 dot products (x86); without them bf16 is emulated
-_cpu_bf16: bool | None = None
-
-
-def cpu_supports_bf16(cpuinfo: str | None = None) -> bool:
-    """True where this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX), so bf16 autocast speeds
-    training up; elsewhere it is emulated and slower. Asked on first use, not at import; cached.
-
-    `cpuinfo` (the text of /proc/cpuinfo) is for tests; then nothing is cached or asked of torch.
-    """
-    global _cpu_bf16
-    given = cpuinfo is not None
-    if not given and _cpu_bf16 is not None:
-        return _cpu_bf16
-    found = False
-    try:
-        if torch.backends.mkldnn.is_available():  # oneDNN runs the bf16 convolutions and matmuls
-            if cpuinfo is None:
-                probes = [getattr(torch.cpu, name, None)  # torch's own cpuinfo: Linux, Windows and macOS
-                          for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-                probes = [p for p in probes if p is not None]
-                if probes:
-                    found = any(bool(p()) for p in probes)
-                else:
-                    cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
-            if cpuinfo is not None:
-                flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines()
-                              if line.startswith("flags")), [])
-                found = any(f in flags for f in _CPU_BF16_FLAGS)
-    except Exception:  # noqa: BLE001 - an odd platform falls back to full precision, never fails
-        found = False
-    if not given:
-        _cpu_bf16 = found
-    return found
-
-
-def _autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
-    """bf16 autocast (no loss scaling needed) when config.amp, on CUDA GPUs that support it and on
-    CPUs with native bf16 (about 1.4x faster on this project's AVX-512 BF16 CPU); full precision elsewhere."""
-    if not config.amp or config.dataset.startswith("toy-"):
-        return None  # 2-D points need more than bf16's 3 significant digits (a grid mode's std is 0.05 at 4)
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    if device.type == "cpu" and cpu_supports_bf16():
-        return torch.bfloat16
-    return None
-
-
-def _rng_state(device: torch.device | None = None) -> dict:
-    state = {"cpu": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    if device is not None and device.type == "cuda":
-        state["device"] = torch.cuda.get_rng_state(device)  # what resumes any rank's device
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["cpu"])
-    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def train(config: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
@@ -196,8 +65,8 @@ def train(config: TrainConfig | None, run_dir: str | Path, *, resume: bool = Fal
         raise error
     if world.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        rundir.atomic_write_json(run_dir / "config.json", asdict(config))
-        rundir.atomic_write_json(run_dir / "control.json", {"command": "run"})
+        atomic_write_json(run_dir / "config.json", asdict(config))
+        atomic_write_json(run_dir / "control.json", {"command": "run"})
         rundir.write_status(run_dir, "queued", "Loading data.", pid=os.getpid())
     at_step = [0]  # the loop's current step, for failure sentences
 
@@ -285,237 +154,262 @@ def _failure_sentence(e: BaseException, world: distributed.World, watch: distrib
     return msg
 
 
+# ---------------------------------------------------------------- setup and resume
+
+class _Run:
+    """One run in this process: its data, device, step (nets and optimisers), batches and progress, and
+    the hooks the loop calls (samples, evaluation, checkpoints). Rank 0 alone writes (self.files)."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path, ckpt: dict | None, world: distributed.World):
+        self.config, self.world = config, world
+        self.files = rundir.RunWriter(run_dir, writes=world.is_main)
+        self.datas = [load_training_data(config)]
+        if config.model == "cyclegan":
+            self.datas.append(load_domain_b(config, self.datas[0]))
+        self.data = self.datas[0]
+        try:
+            self.device = distributed.device_for(config.device, world)
+        except ValueError as e:  # an absent device, or more processes than GPUs: one sentence, every rank alike
+            raise TrainingError(str(e)) from None
+        problems = split_problems(config, world.size)
+        if problems:
+            raise TrainingError(problems[0])
+        torch.manual_seed(config.seed)  # the same seed on every rank: identical nets, noise drawn in slices
+        self.kwargs = model_kwargs(config, self.data.shape, self.data.num_classes)
+        self.steps_per_epoch = max(1, (len(self.data) // config.batch_size) // config.n_critic)
+        self.total_steps = config.max_steps if config.max_steps > 0 else config.epochs * self.steps_per_epoch
+        self.step_fn = build_step(config, self.kwargs, self.datas, self.device, autocast_dtype(config, self.device),
+                                  self.total_steps)
+        self.step, self.base_seconds = 0, 0.0
+        self.last_row: dict = {}
+        self.last_eval: dict = {}
+        self.best_eval: dict | None = None
+        if ckpt is not None:
+            self._resume(ckpt)
+        self.files.truncate_metrics(self.step)
+        if world.distributed:
+            distributed.wrap_nets(self.step_fn, self.device)
+        # one batch stream per domain; the second domain's order is seeded apart from the first's
+        streams = [BatchStream(d.x.to(self.device), d.y.to(self.device) if d.y is not None else None,
+                               config.batch_size, config.seed + 7919 * i, start_batch=self.step * config.n_critic,
+                               rank=world.rank, world=world.size) for i, d in enumerate(self.datas)]
+        self.next_batch = streams[0] if len(streams) == 1 else (lambda: tuple(s() for s in streams))
+        self.evaluating = (config.eval_every > 0 and self.step_fn.sampler is not None
+                           and can_evaluate(self.data.name, self.data.shape))
+        self.files.steps_per_epoch = self.steps_per_epoch
+        # world_size 1 is written too, so a resumed run's status forgets an earlier run's ranks
+        self.files.common = dict(pid=os.getpid(), device=str(self.device), total_steps=self.total_steps,
+                                 steps_per_epoch=self.steps_per_epoch, world_size=world.size, ranks=world.members,
+                                 metrics_note=metrics_note(self.data.name, self.data.shape))
+
+    def _resume(self, ckpt: dict) -> None:
+        run_dir = self.files.dir
+        if ckpt["family"] != self.config.model or ckpt["model_kwargs"] != self.kwargs:
+            raise TrainingError(f"{run_dir}/checkpoint.pt does not match {run_dir}/config.json.")
+        for name, net in self.step_fn.nets.items():
+            net.load_state_dict(ckpt[name])
+        for name, opt in self.step_fn.optimizers.items():
+            opt.load_state_dict(ckpt[name])
+        for name, ema in self.step_fn.emas.items():
+            if ema is not None and ckpt.get(name):
+                ema.load_state_dict(ckpt[name])
+        self.step_fn.load_extra_state(ckpt)
+        self.step, self.base_seconds = int(ckpt["step"]), float(ckpt.get("time", 0.0))
+        self.best_eval = ckpt.get("best_eval")
+        set_rng_state(ckpt["rng"], self.device)
+
+    # ------------------------------------------------------------ hooks: samples, evaluation, checkpoints
+
+    def due(self) -> tuple[bool, bool, bool]:
+        """(samples, evaluation, checkpoint) due after this step."""
+        cfg, step = self.config, self.step
+        return (step % cfg.sample_every == 0, self.evaluating and step % cfg.eval_every == 0,
+                step % cfg.checkpoint_every == 0)
+
+    def write_samples(self) -> None:
+        if self.files.writes:
+            images, nrow = self.step_fn.sample_grid()
+            save_samples(images, rundir.sample_path(self.files.dir, self.step), modes=self.data.modes, nrow=nrow)
+
+    def save(self, seconds: float, name: str = "checkpoint.pt") -> None:
+        if self.files.writes:
+            save_checkpoint(self.files.dir / name, checkpoint_payload(
+                self.config, self.kwargs, self.datas, self.step_fn, step=self.step,
+                steps_per_epoch=self.steps_per_epoch, seconds=seconds, metrics=self.last_row,
+                evaluation=self.last_eval, best_eval=self.best_eval, rng=rng_state(self.device)))
+
+    def evaluate(self, clock: Callable[[], float]) -> None:
+        """Quality metrics from the sampler; logged as an "eval" row; best.pt when they improve."""
+        if not self.files.writes:
+            return
+        t_eval, sampler, device = time.monotonic(), self.step_fn.sampler, self.device
+        was_training = sampler.training
+        # with several ranks the RNG must stay identical on every rank: rank 0 evaluates on a fork
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], enabled=self.world.distributed):
+            result = evaluate_generator(sampler.eval(), self.data.name, self.data.shape, device=device,
+                                        num_classes=self.data.num_classes if self.config.model == "cgan" else 0,
+                                        n=self.config.eval_samples, seed=self.config.seed)
+        sampler.train(was_training)
+        self.last_eval = {k: v for k, v in result.items() if isinstance(v, (int, float))}
+        self.files.append_metrics({"kind": "eval", "step": self.step, "time": round(clock(), 3),
+                                   "eval_seconds": round(time.monotonic() - t_eval, 2), **result})
+        if is_better(self.last_eval, self.best_eval):
+            self.best_eval = self.last_eval
+            self.save(clock(), "best.pt")
+
+
+def _describe(data: GanData) -> dict:
+    return {"name": data.name, "shape": list(data.shape), "num_classes": data.num_classes,
+            "class_names": data.class_names}
+
+
+def checkpoint_payload(config: TrainConfig, kwargs: dict, datas: list[GanData], step_fn, *, step: int,
+                       steps_per_epoch: int, seconds: float, metrics: dict, evaluation: dict,
+                       best_eval: dict | None, rng: dict) -> dict:
+    """What checkpoint.pt and best.pt hold: the family, its model arguments and config (so a resume rebuilds
+    everything from the file), the data set(s), progress and the last metrics, every net, EMA and optimiser
+    of the step, the RNG state and the step's own extra state. The 2-D arena saves itself with it too."""
+    return {
+        "family": config.model, "model_kwargs": kwargs, "train_config": asdict(config),
+        "dataset": _describe(datas[0]), **({"dataset_b": _describe(datas[1])} if len(datas) > 1 else {}),
+        "step": step, "epoch": step / steps_per_epoch, "time": seconds, "metrics": metrics, "eval": evaluation,
+        **{k: net.state_dict() for k, net in step_fn.nets.items()},
+        **{k: (ema.state_dict() if ema is not None else {}) for k, ema in step_fn.emas.items()},
+        **{k: opt.state_dict() for k, opt in step_fn.optimizers.items()},
+        "rng": rng, "best_eval": best_eval or {}, **step_fn.extra_state(),
+    }
+
+
+# ---------------------------------------------------------------- the loop
+
 def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, abort_fn,
            world: distributed.World | None = None, at_step: list | None = None) -> dict:
     world = world or distributed.World()
-    # rank 0 alone writes the run directory: the other ranks' `rundir` is a stand-in whose writes do nothing
-    rundir = _run_files if world.is_main else _NoWrites()
     at_step = at_step if at_step is not None else [0]
-    datas = [load_training_data(config)]
-    if config.model == "cyclegan":
-        datas.append(load_domain_b(config, datas[0]))
-    data = datas[0]
-    try:
-        device = distributed.device_for(config.device, world)
-    except ValueError as e:  # an absent device, or more processes than GPUs: one sentence, every rank alike
-        raise TrainingError(str(e)) from None
-    if world.distributed and config.batch_size % (world.size * config.pack):
-        raise TrainingError(f"The batch size ({config.batch_size}) is the global batch and must split evenly over "
-                            f"{world.size} processes" + (f" in packs of {config.pack}" if config.pack > 1 else "")
-                            + "; choose a multiple of " + f"{world.size * config.pack}.")
-    torch.manual_seed(config.seed)  # the same seed on every rank: identical nets, noise drawn in slices
-    kwargs = model_kwargs(config, data.shape, data.num_classes)
-    steps_per_epoch = max(1, (len(data) // config.batch_size) // config.n_critic)
-    total_steps = config.max_steps if config.max_steps > 0 else config.epochs * steps_per_epoch
-    step_fn = build_step(config, kwargs, datas, device, _autocast_dtype(config, device), total_steps)
-
-    step, base_time = 0, 0.0
-    if ckpt is not None:
-        if ckpt["family"] != config.model or ckpt["model_kwargs"] != kwargs:
-            raise TrainingError(f"{run_dir}/checkpoint.pt does not match {run_dir}/config.json.")
-        for name, net in step_fn.nets.items():
-            net.load_state_dict(ckpt[name])
-        for name, opt in step_fn.optimizers.items():
-            opt.load_state_dict(ckpt[name])
-        for name, ema in step_fn.emas.items():
-            if ema is not None and ckpt.get(name):
-                ema.load_state_dict(ckpt[name])
-        step_fn.load_extra_state(ckpt)
-        step, base_time = int(ckpt["step"]), float(ckpt.get("time", 0.0))
-        _set_rng_state(ckpt["rng"])
-        if device.type == "cuda" and "device" in ckpt["rng"]:  # the training device's own stream (any rank)
-            torch.cuda.set_rng_state(ckpt["rng"]["device"], device)
-    rundir.truncate_metrics(run_dir, step)
-    if world.distributed:
-        distributed.wrap_nets(step_fn, device)
-
-    # one batch stream per domain; the second domain's order is seeded apart from the first's
-    streams = [_BatchStream(d.x.to(device), d.y.to(device) if d.y is not None else None, config.batch_size,
-                            config.seed + 7919 * i, start_batch=step * config.n_critic,
-                            rank=world.rank, world=world.size) for i, d in enumerate(datas)]
-    stream = streams[0] if len(streams) == 1 else (lambda: tuple(s() for s in streams))
-    sampler = step_fn.sampler
-    last_row: dict = {}
-    last_eval: dict = {}
-    best_eval: dict | None = ckpt.get("best_eval") if ckpt else None
-    evaluating = config.eval_every > 0 and sampler is not None and can_evaluate(data.name, data.shape)
-
-    def evaluate() -> None:
-        """Quality metrics from the sampler; logged as an "eval" row; best.pt when they improve."""
-        nonlocal last_eval, best_eval
-        if not world.is_main:
-            return
-        t_eval = time.monotonic()
-        was_training = sampler.training
-        # with several ranks the RNG must stay identical on every rank: rank 0 evaluates on a fork
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], enabled=world.distributed):
-            result = evaluate_generator(sampler.eval(), data.name, data.shape, device=device,
-                                        num_classes=data.num_classes if config.model == "cgan" else 0,
-                                        n=config.eval_samples, seed=config.seed)
-        sampler.train(was_training)
-        last_eval = {k: v for k, v in result.items() if isinstance(v, (int, float))}
-        rundir.append_metrics(run_dir, {"kind": "eval", "step": step, "time": round(elapsed(), 3),
-                                        "eval_seconds": round(time.monotonic() - t_eval, 2), **result})
-        if is_better(last_eval, best_eval):
-            best_eval = last_eval
-            save("best.pt")
-
-    def describe_data(d: GanData) -> dict:
-        return {"name": d.name, "shape": list(d.shape), "num_classes": d.num_classes, "class_names": d.class_names}
-
-    def save(name: str = "checkpoint.pt") -> None:
-        if not world.is_main:
-            return
-        save_checkpoint(run_dir / name, {
-            "family": config.model, "model_kwargs": kwargs, "train_config": asdict(config),
-            "dataset": describe_data(data), **({"dataset_b": describe_data(datas[1])} if len(datas) > 1 else {}),
-            "step": step, "epoch": step / steps_per_epoch, "time": elapsed(), "metrics": last_row,
-            "eval": last_eval,
-            **{k: net.state_dict() for k, net in step_fn.nets.items()},
-            **{k: (ema.state_dict() if ema is not None else {}) for k, ema in step_fn.emas.items()},
-            **{k: opt.state_dict() for k, opt in step_fn.optimizers.items()},
-            "rng": _rng_state(device), "best_eval": best_eval or {}, **step_fn.extra_state(),
-        })
-
-    def write_samples() -> None:
-        if not world.is_main:
-            return
-        images, nrow = step_fn.sample_grid()
-        save_samples(images, rundir.sample_path(run_dir, step), modes=data.modes, nrow=nrow)
-
-    stop_signal = threading.Event()
-    old_handler = None
-    if threading.current_thread() is threading.main_thread():
-        old_handler = signal.signal(signal.SIGTERM, lambda *_: stop_signal.set())
-
-    t_start, paused_s = time.monotonic(), 0.0
-
-    def elapsed() -> float:
-        return base_time + time.monotonic() - t_start - paused_s
-
-    common = dict(pid=os.getpid(), device=str(device), total_steps=total_steps, steps_per_epoch=steps_per_epoch)
-    # world_size 1 is written too, so a resumed run's status forgets an earlier run's ranks
-    common.update(world_size=world.size, ranks=world.members, metrics_note=metrics_note(data.name, data.shape))
-    rundir.write_status(run_dir, "running", _resume_note(step, data.note), step=step,
-                        epoch=step / steps_per_epoch, started=time.time(), **common)
-    if step == 0:
-        write_samples()
-    acc: dict[str, torch.Tensor] = {}
-    acc_n, t_log, step_log = 0, time.monotonic(), step
-    finite = _FiniteWatch(device)
-    sync_every_step = _sync_every_step(device)
-    last_control_check = 0.0
-    agreed_stop = False  # several ranks: the stop all ranks agreed on at the last logging step
-    final_state, final_msg = "finished", ""
-
-    def local_command() -> int:
-        """What this rank asks for at a logging step (rank 0 reads control.json; any rank may have a SIGTERM)."""
-        if stop_signal.is_set() or (abort_fn is not None and abort_fn()):
-            return distributed.STOP
-        return {"pause": distributed.PAUSE, "stop": distributed.STOP}.get(rundir.requested(run_dir), distributed.RUN)
-    for net in step_fn.nets.values():
+    run = _Run(config, run_dir, ckpt, world)
+    control = Controller(run.files, world, abort_fn, base_seconds=run.base_seconds)
+    metrics = MetricsAccumulator(run.step, control.seconds())
+    finite, sync_every_step = _FiniteWatch(run.device), _sync_every_step(run.device)
+    run.files.status("running", _resume_note(run.step, run.data.note), run.step, started=time.time())
+    if run.step == 0:
+        run.write_samples()
+    for net in run.step_fn.nets.values():
         net.train()
+    state, message = "finished", ""
     try:
-        while step < total_steps:
-            at_step[0] = step
-            now = time.monotonic()
-            if not world.distributed and now - last_control_check > 0.25:  # a file read per step would cost on fast GPUs
-                last_control_check = now
-                command = rundir.requested(run_dir)
-                if command == "pause" and not stop_signal.is_set():
-                    rundir.write_status(run_dir, "paused", f"Paused at step {step}.", step=step,
-                                        epoch=step / steps_per_epoch, **common)
-                    t_pause = time.monotonic()
-                    while rundir.requested(run_dir) == "pause" and not stop_signal.is_set():
-                        time.sleep(0.2)
-                    paused_s += time.monotonic() - t_pause
-                    t_log = time.monotonic()
-                    command = rundir.requested(run_dir)
-                    rundir.write_status(run_dir, "running", "", step=step, epoch=step / steps_per_epoch, **common)
-                if command == "stop":
-                    stop_signal.set()
-            if agreed_stop if world.distributed else (stop_signal.is_set() or (abort_fn is not None and abort_fn())):
-                final_state, final_msg = "stopped", f"Stopped at step {step}; resume to continue."
-                break
-            want = (step + 1) % config.log_every == 0 or step + 1 == total_steps
-            stats = step_fn(stream, step, want)
-            step += 1
-            at_step[0] = step  # a failure seen while this step logs (another rank dead in a collective) names it
-            finite.update(step, torch.stack([stats["d_loss"], stats["g_loss"]]))
-            if sync_every_step or want or step % config.sample_every == 0 or step % config.checkpoint_every == 0 \
-                    or (evaluating and step % config.eval_every == 0):
-                finite.check()  # before anything is logged, drawn or saved from these weights
-            for k, v in stats.items():  # d_loss, g_loss, d_real, d_fake and any family's own losses
-                if not k.startswith("grad_norm"):
-                    acc[k] = acc[k] + v if k in acc else v.clone()
-            acc_n += 1
-            row = None
-            if want:
-                if world.distributed:  # the logged losses are the global batch's, as with one process
-                    acc = distributed.mean_over_ranks(acc, world)
-                dt = max(time.monotonic() - t_log, 1e-9)
-                row = {"kind": "train", "step": step, "epoch": round(step / steps_per_epoch, 4),
-                       "time": round(elapsed(), 3)}
-                row.update({k: float(v) / acc_n for k, v in acc.items()})
-                row["grad_norm_d"], row["grad_norm_g"] = float(stats["grad_norm_d"]), float(stats["grad_norm_g"])
-                row["images_per_s"] = round((step - step_log) * config.batch_size * config.n_critic / dt, 2)
-                row["lr_d"] = step_fn.optimizers["opt_d"].param_groups[0]["lr"]  # CycleGAN's decay
-                row["lr_g"] = step_fn.optimizers["opt_g"].param_groups[0]["lr"]
-                rundir.append_metrics(run_dir, row)
-                rundir.write_status(run_dir, "running", "", step=step, epoch=step / steps_per_epoch, **common)
-                last_row, acc, acc_n, t_log, step_log = row, {}, 0, time.monotonic(), step
-            if world.distributed and want:
-                # one collective per logging step: pause / stop agreed by every rank, and each rank's speed
-                command, rank_speeds = distributed.agree(world, local_command(), row["images_per_s"] / world.size)
-                if command == distributed.PAUSE:
-                    rundir.write_status(run_dir, "paused", f"Paused at step {step}.", step=step,
-                                        epoch=step / steps_per_epoch, **common)
-                    t_pause = time.monotonic()
-                    while command == distributed.PAUSE:
-                        time.sleep(0.5)  # rank 0 polls the file; the others wait here, well inside any timeout
-                        command, _ = distributed.agree(world, local_command(), 0.0)
-                    paused_s += time.monotonic() - t_pause
-                    t_log = time.monotonic()
-                agreed_stop = command == distributed.STOP
-                rundir.write_status(run_dir, "running", "", step=step, epoch=step / steps_per_epoch,
-                                    rank_images_per_s=rank_speeds, **common)
-            if world.distributed and (step % config.sample_every == 0 or step % config.checkpoint_every == 0
-                                      or (evaluating and step % config.eval_every == 0)):
-                distributed.average_buffers(step_fn, world)  # BatchNorm statistics: the same on every rank
-                if step % config.checkpoint_every == 0:
-                    distributed.check_in_sync(step_fn, world, step)
-            if step % config.sample_every == 0:
-                write_samples()
-            if evaluating and step % config.eval_every == 0:
-                t_eval = time.monotonic()
-                evaluate()
-                t_log += time.monotonic() - t_eval  # images/s stays a training figure
-            if step % config.checkpoint_every == 0:
-                save()
-            if progress_fn is not None and world.is_main:
-                progress_fn(step, total_steps, row)
+        with control:  # SIGTERM stops the run cleanly in here
+            while run.step < run.total_steps:
+                at_step[0] = run.step
+                if control.should_stop(run.step):
+                    state, message = "stopped", f"Stopped at step {run.step}; resume to continue."
+                    break
+                logging = (run.step + 1) % config.log_every == 0 or run.step + 1 == run.total_steps
+                stats = run.step_fn(run.next_batch, run.step, logging)
+                run.step += 1
+                at_step[0] = run.step  # a failure while this step logs (a rank dead in a collective) names it
+                finite.update(run.step, torch.stack([stats["d_loss"], stats["g_loss"]]))
+                due = run.due()
+                if sync_every_step or logging or any(due):
+                    finite.check()  # before anything is logged, drawn or saved from these weights
+                metrics.add(stats)
+                row = _log(run, metrics, control, stats) if logging else None
+                _when_due(run, due, metrics, control)
+                if progress_fn is not None and world.is_main:
+                    progress_fn(run.step, run.total_steps, row)
     except _Diverged as e:
-        rundir.write_status(run_dir, "failed", str(e), step=step, epoch=step / steps_per_epoch, **common)
+        run.files.status("failed", str(e), run.step)
         raise TrainingError(str(e)) from None
     except KeyboardInterrupt:
-        final_state, final_msg = "stopped", f"Interrupted at step {step}; resume to continue."
-    finally:
-        if old_handler is not None:
-            signal.signal(signal.SIGTERM, old_handler)
+        state, message = "stopped", f"Interrupted at step {run.step}; resume to continue."
+    at_step[0] = run.step
+    return _finish(run, control, state, message)
 
-    at_step[0] = step
-    distributed.average_buffers(step_fn, world)
-    if not rundir.sample_path(run_dir, step).exists():
-        write_samples()
-    if evaluating and final_state == "finished" and step % config.eval_every != 0:
-        evaluate()
-    save()
-    if final_state == "finished":
-        final_msg = f"Finished {step} steps in {elapsed():.0f} s."
-    rundir.write_status(run_dir, final_state, final_msg, step=step, epoch=step / steps_per_epoch, **common)
-    return {"state": final_state, "message": final_msg, "step": step, "total_steps": total_steps,
-            "epoch": step / steps_per_epoch, "time": elapsed(), "metrics": last_row, "run_dir": str(run_dir),
-            "device": str(device), "data_note": data.note, "rank": world.rank, "world_size": world.size}
+
+def _log(run: _Run, metrics: "MetricsAccumulator", control: Controller, stats: dict) -> dict:
+    """A logging step: the metrics row (the global batch's means, with several ranks), its status, and
+    with several ranks the pause / stop they agree on."""
+    cfg = run.config
+    row = metrics.row(run.step, run.steps_per_epoch, control.seconds(), stats, run.step_fn.optimizers,
+                      world=run.world, batch_images=cfg.batch_size * cfg.n_critic)
+    run.files.append_metrics(row)
+    run.files.status("running", "", run.step)
+    run.last_row = row
+    if run.world.distributed:  # one collective per logging step: pause / stop, and each rank's speed
+        rank_speeds = control.agree(run.step, row["images_per_s"] / run.world.size)
+        run.files.status("running", "", run.step, rank_images_per_s=rank_speeds)
+    return row
+
+
+def _when_due(run: _Run, due: tuple[bool, bool, bool], metrics: "MetricsAccumulator", control: Controller) -> None:
+    samples, evaluation, checkpoint = due
+    if run.world.distributed and any(due):
+        distributed.average_buffers(run.step_fn, run.world)  # BatchNorm statistics: the same on every rank
+        if checkpoint:
+            distributed.check_in_sync(run.step_fn, run.world, run.step)
+    if samples:
+        run.write_samples()
+    if evaluation:
+        t_eval = time.monotonic()
+        run.evaluate(control.seconds)
+        metrics.exclude(time.monotonic() - t_eval)  # images/s stays a training figure
+    if checkpoint:
+        run.save(control.seconds())
+
+
+def _finish(run: _Run, control: Controller, state: str, message: str) -> dict:
+    """The last samples, evaluation and checkpoint, the final status; the run's summary."""
+    distributed.average_buffers(run.step_fn, run.world)
+    if not rundir.sample_path(run.files.dir, run.step).exists():
+        run.write_samples()
+    if run.evaluating and state == "finished" and run.step % run.config.eval_every != 0:
+        run.evaluate(control.seconds)
+    run.save(control.seconds())
+    if state == "finished":
+        message = f"Finished {run.step} steps in {control.seconds():.0f} s."
+    run.files.status(state, message, run.step)
+    return {"state": state, "message": message, "step": run.step, "total_steps": run.total_steps,
+            "epoch": run.step / run.steps_per_epoch, "time": control.seconds(), "metrics": run.last_row,
+            "run_dir": str(run.files.dir), "device": str(run.device), "data_note": run.data.note,
+            "rank": run.world.rank, "world_size": run.world.size}
+
+
+# ---------------------------------------------------------------- metrics and NaN checks
+
+class MetricsAccumulator:
+    """The mean of each step statistic (d_loss, g_loss, d_real, d_fake and any family's own) over the
+    steps since the last logged row, and the images/s in between (pauses and evaluations left out).
+    The loop and the 2-D arena log their "train" rows with it."""
+
+    def __init__(self, step: int = 0, seconds: float = 0.0):
+        self.sums: dict[str, torch.Tensor] = {}
+        self.n = 0
+        self.since_step, self.since_seconds = step, seconds
+
+    def add(self, stats: dict[str, torch.Tensor]) -> None:
+        for k, v in stats.items():
+            if not k.startswith("grad_norm"):  # grad norms are the logged step's own
+                self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
+        self.n += 1
+
+    def exclude(self, seconds: float) -> None:
+        """Leave `seconds` (an evaluation) out of the next row's images/s."""
+        self.since_seconds += seconds
+
+    def row(self, step: int, steps_per_epoch: int, seconds: float, stats: dict, optimizers: dict,
+            world: distributed.World | None = None, batch_images: int | None = None) -> dict:
+        """The "train" row at `step` (training seconds `seconds`); starts the next interval.
+        `world`: the means are the global batch's (one collective); `batch_images`: images/s is logged."""
+        sums = distributed.mean_over_ranks(self.sums, world) if world is not None else self.sums
+        row = {"kind": "train", "step": step, "epoch": round(step / steps_per_epoch, 4), "time": round(seconds, 3)}
+        row.update({k: float(v) / self.n for k, v in sums.items()})
+        row["grad_norm_d"], row["grad_norm_g"] = float(stats["grad_norm_d"]), float(stats["grad_norm_g"])
+        if batch_images is not None:
+            dt = max(seconds - self.since_seconds, 1e-9)
+            row["images_per_s"] = round((step - self.since_step) * batch_images / dt, 2)
+        row["lr_d"] = optimizers["opt_d"].param_groups[0]["lr"]  # CycleGAN's decay
+        row["lr_g"] = optimizers["opt_g"].param_groups[0]["lr"]
+        self.sums, self.n, self.since_step, self.since_seconds = {}, 0, step, seconds
+        return row
 
 
 class _Diverged(Exception):
@@ -551,23 +445,6 @@ class _FiniteWatch:
         which, value = ("D loss", d_l) if not math.isfinite(d_l) else ("G loss", g_l)
         raise _Diverged(f"Training diverged: the {which} became {value} at step {bad_step}; the last good "
                         "checkpoint is kept — lower the learning rates or try another loss.")
-
-
-_run_files = rundir
-
-
-class _NoWrites:
-    """`rundir` for ranks other than 0: the same reads, writes that do nothing, no control requests."""
-
-    _WRITES = ("write_status", "append_metrics", "truncate_metrics", "atomic_write_json", "atomic_write_bytes",
-               "request")
-
-    def __getattr__(self, name: str):
-        if name in self._WRITES:
-            return lambda *args, **kwargs: None
-        if name == "requested":
-            return lambda run_dir: "run"
-        return getattr(_run_files, name)
 
 
 def _resume_note(step: int, data_note: str) -> str:

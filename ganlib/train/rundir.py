@@ -194,3 +194,37 @@ def list_runs(runs_root: str | Path) -> list[Path]:
         return []
     runs = [d for d in root.iterdir() if (d / "config.json").is_file()]
     return sorted(runs, key=lambda d: (d / "config.json").stat().st_mtime, reverse=True)
+
+
+# ---------------------------------------------------------------- the training process's writer
+
+class RunWriter:
+    """The run directory as the training loop writes it. Under torchrun rank 0 alone writes: the other
+    ranks hold a RunWriter with writes=False, whose writes do nothing and which never asks to pause or stop.
+
+    `common` holds what every status of a running loop repeats (pid, device, total_steps, ...); a status
+    with a step gets its epoch from `steps_per_epoch`."""
+
+    def __init__(self, run_dir: str | Path, writes: bool = True):
+        self.dir, self.writes = Path(run_dir), writes
+        self.common: dict = {}
+        self.steps_per_epoch = 1
+
+    def status(self, state: str, message: str = "", step: int | None = None, **extra) -> None:
+        if not self.writes:
+            return
+        if step is not None:
+            extra = {"step": step, "epoch": step / self.steps_per_epoch, **extra}
+        write_status(self.dir, state, message, **extra, **self.common)
+
+    def append_metrics(self, row: dict) -> None:
+        if self.writes:
+            append_metrics(self.dir, row)
+
+    def truncate_metrics(self, after_step: int) -> None:
+        if self.writes:
+            truncate_metrics(self.dir, after_step)
+
+    def requested(self) -> str:
+        """'run', 'pause' or 'stop' from control.json (rank 0); always 'run' for the other ranks."""
+        return requested(self.dir) if self.writes else "run"

@@ -62,11 +62,11 @@ def streamlit_server(runs_root: Path, extra_env: dict | None = None, log_path: P
 
 def kill_training_processes(runs_root: Path) -> None:
     """Never leave a training process behind."""
-    from ganlib.train import jobs, rundir
+    from ganlib.train import jobs, procs, rundir
 
     for d in jobs.run_dirs(runs_root):
         pid = rundir.read_status(d).get("pid")
-        if pid and jobs.pid_alive(pid):
+        if pid and procs.pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
 
