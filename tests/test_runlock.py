@@ -46,3 +46,35 @@ def test_asking_never_blocks_a_writer(tmp_path):
         assert not is_locked(tmp_path)
         lock = lock_run(tmp_path)
         lock.release()
+
+
+def test_a_resume_while_the_run_trains_is_refused_and_writes_nothing(tmp_path):
+    """Two real trainers on one run: the second (`train --resume`) gets one sentence naming the first, and the
+    first's metrics, checkpoint and status stay its own."""
+    from ganlib.train import jobs, rundir
+
+    run = tmp_path / "x"
+    first = subprocess.Popen([sys.executable, "-m", "ganlib", "train", "--dataset", "typeset", "--subset", "64",
+                              "--batch-size", "16", "--width", "8", "--latent-dim", "16", "--log-every", "2",
+                              "--max-steps", "100000", "--eval-every", "0", "--quiet", "--out", str(run)],
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while rundir.read_status(run).get("state") != "running" or not rundir.read_metrics(run):
+            assert time.monotonic() < deadline and first.poll() is None, first.stderr.read()
+            time.sleep(0.2)
+        second = subprocess.run([sys.executable, "-m", "ganlib", "train", "--resume", str(run)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2 and "Traceback" not in second.stderr
+        assert f"is being trained by process {first.pid}" in second.stderr.strip().splitlines()[-1]
+        status = rundir.read_status(run)
+        assert status["state"] == "running" and status["pid"] == first.pid
+        with pytest.raises(ValueError, match=f"process {first.pid}"):  # the page's Resume button
+            jobs.resume(run)
+        steps = [r["step"] for r in rundir.read_metrics(run)]
+        assert steps == sorted(set(steps))
+    finally:
+        first.terminate()
+        first.wait(timeout=60)
+    assert rundir.read_status(run)["state"] == "stopped"
+    assert not is_locked(run)  # the lock went with its holder: now a resume may take it

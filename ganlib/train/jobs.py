@@ -21,6 +21,7 @@ from pathlib import Path
 from ganlib.config import TrainConfig
 from ganlib.paths import runs_root
 from ganlib.train import rundir
+from ganlib.train.runlock import busy_sentence, is_locked
 from ganlib.train.procs import exit_code, launch, pid_alive
 
 ACTIVE_STATES = ("queued", "running", "paused")   # a process exists (or should) for these
@@ -178,6 +179,8 @@ def _record_pid(run_dir: Path, pid: int, launched: float) -> None:
 def resume(run_dir: str | Path, argv: list[str] | None = None) -> None:
     """Continue a stopped or failed run from its last checkpoint in a new process."""
     run_dir = Path(run_dir)
+    if is_locked(run_dir):  # whatever status.json says, a process trains it now (the lock's holder)
+        raise ValueError(busy_sentence(run_dir))
     st = status(run_dir)
     if st.get("state") in ACTIVE_STATES:
         raise ValueError(f"{run_dir.name} is still {st['state']}; stop it before resuming.")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -31,6 +32,7 @@ from ..models import model_kwargs
 from . import distributed, rundir
 from .batches import BatchStream, autocast_dtype, rng_state, set_rng_state
 from .control import Controller
+from .runlock import RunBusy, RunLock, lock_run
 from .preflight import TrainingError, load_domain_b, load_training_data, split_problems
 from .steps import build_step
 
@@ -51,18 +53,28 @@ def train(config: TrainConfig | None, run_dir: str | Path, *, resume: bool = Fal
     """
     run_dir = Path(run_dir)
     world = distributed.setup()
-    ckpt, error = None, None
+    ckpt, error, lock = None, None, None
     if world.is_main:
         try:
-            config, ckpt = _open_run(config, run_dir, resume, overrides)
-        except (TrainingError, CheckpointError) as e:
+            config, ckpt, lock = _open_run(config, run_dir, resume, overrides)
+        except (TrainingError, CheckpointError, RunBusy) as e:
             error = e
     if world.distributed:  # the other ranks take rank 0's config and checkpoint (no shared disk needed)
         config, ckpt, message = distributed.broadcast_object((config, ckpt, str(error) if error else None), world)
         if message and not world.is_main:
             raise TrainingError(message)
     if error is not None:
-        raise error
+        raise TrainingError(str(error)) if isinstance(error, RunBusy) else error
+    try:
+        return _train_locked(config, run_dir, ckpt, progress_fn, abort_fn, world)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_locked(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, abort_fn,
+                  world: distributed.World) -> dict:
+    """train() once rank 0 holds the run's writer's lock: the run files, the rank watch, the failure status."""
     if world.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(run_dir / "config.json", asdict(config))
@@ -96,12 +108,29 @@ def train(config: TrainConfig | None, run_dir: str | Path, *, resume: bool = Fal
 
 
 def _open_run(config: TrainConfig | None, run_dir: Path, resume: bool, overrides: dict | None
+              ) -> tuple[TrainConfig, dict | None, RunLock]:
+    """(the config to train, the checkpoint to resume from or None, the run's writer's lock, held by the
+    caller until training ends); one-sentence errors, RunBusy when another process trains the run."""
+    if resume and not (run_dir / "config.json").is_file():
+        raise TrainingError(f"{run_dir} is not a run directory (it has no config.json).")
+    if not resume and (run_dir / "config.json").exists():
+        raise TrainingError(f"{run_dir} already holds a run; continue it with --resume or choose another name.")
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = lock_run(run_dir)  # before anything is read: the holder may be rewriting it
+    try:
+        return (*_read_run(config, run_dir, resume, overrides), lock)
+    except BaseException:
+        lock.release()
+        if created:  # a refused new run leaves no directory behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _read_run(config: TrainConfig | None, run_dir: Path, resume: bool, overrides: dict | None
               ) -> tuple[TrainConfig, dict | None]:
-    """(the config to train, the checkpoint to resume from or None); one-sentence errors."""
     ckpt = None
     if resume:
-        if not (run_dir / "config.json").is_file():
-            raise TrainingError(f"{run_dir} is not a run directory (it has no config.json).")
         try:
             config = TrainConfig.load(run_dir / "config.json")
         except (ValueError, TypeError) as e:
