@@ -220,8 +220,7 @@ def explore(base: torch.Tensor, code: str, dirs: L.Directions, kind: str) -> Non
         st.caption(f"Each strip shows where its slider leads from this latent ({STRIP_VALUES[0]:g} to "
                    f"{STRIP_VALUES[-1]:g}, other sliders at 0).")
     amounts = [s[f"dir_{n}"] for n in range(len(slider_dirs))]
-    z = L.truncate(base, L.mean_latent(G), s["latent_psi"])
-    z = z + (torch.tensor(amounts)[:, None] * dirs.vectors[slider_dirs]).sum(0)
+    z = L.steer(L.truncate(base, L.mean_latent(G), s["latent_psi"]), dirs.vectors[slider_dirs], amounts)
     with left:
         with st.container(key="latent_image"), L.torch_threads(1):   # one small image: one thread is fastest
             widgets.digit_image(L.render(G, z[None], labels)[0], width=336)

@@ -52,7 +52,7 @@ def group_directions(path: str, mtime_ns: int, lo: int, hi: int):
 def styled_ws(path: str, mtime_ns: int, seed: int, lo: int, hi: int, amounts: tuple, psi: float) -> torch.Tensor:
     """The current image's ws: the seed's w, truncated by psi, moved along the group's directions on its layers."""
     G = G_of(path)
-    ws = S.truncate(G, S.broadcast(G, S.seeds_to_w(G, [seed])), psi)
+    ws = S.seed_ws(G, seed, psi)
     dirs = group_directions(path, mtime_ns, lo, hi)
     for a, v in zip(amounts, dirs.vectors):
         if a:
@@ -73,7 +73,7 @@ def image_tensor(path: str, mtime_ns: int, seed: int, lo: int, hi: int, amounts:
 @st.cache_data(show_spinner=False, max_entries=128)
 def direction_strip(path: str, mtime_ns: int, seed: int, lo: int, hi: int, index: int, psi: float) -> bytes:
     G = G_of(path)
-    ws = S.truncate(G, S.broadcast(G, S.seeds_to_w(G, [seed])), psi)
+    ws = S.seed_ws(G, seed, psi)
     v = group_directions(path, mtime_ns, lo, hi).vectors[index]
     values = torch.linspace(-SLIDER_RANGE, SLIDER_RANGE, 7).tolist()
     strip = torch.cat([S.render(G, S.apply_direction(G, ws, v, a, lo, hi)) for a in values])
@@ -93,7 +93,7 @@ def noise_views(path: str, mtime_ns: int, seed: int, noise: tuple, nseed: int) -
 @st.cache_data(show_spinner=False, max_entries=64)
 def feature_png(path: str, mtime_ns: int, seed: int, layer: str, psi: float, noise: tuple) -> tuple[bytes, int]:
     G = G_of(path)
-    ws = S.truncate(G, S.broadcast(G, S.seeds_to_w(G, [seed])), psi)
+    ws = S.seed_ws(G, seed, psi)
     maps = S.feature_maps(G, ws, layer, noise_scale=list(noise))
     side = maps.shape[-1]
     return widgets.crisp_png(maps[:, None], scale=max(1, 96 // side), nrow=8), len(maps)

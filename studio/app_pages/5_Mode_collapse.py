@@ -10,10 +10,11 @@ import os
 
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 
 from ganlib import pretrained
 from ganlib.arena import PRESETS, Arena, arena_config
-from ganlib.checkpoints import CheckpointError
+from ganlib.checkpoints import CheckpointError, generator_classes
 from ganlib.config import command_for
 from ganlib.fieldhelp import FIELD_HELP
 from ganlib.images import png_bytes
@@ -199,12 +200,8 @@ with arena_tab:
 @st.cache_data(show_spinner=False, max_entries=32)
 def diversity(path: str, mtime_ns: int, seed: int) -> tuple[dict, bytes]:
     G, meta = widgets.generator(path)
-    num_classes = meta["model_kwargs"]["G"].get("num_classes", 0)
-    labels = None
-    if num_classes:
-        import torch
-
-        labels = torch.arange(100) % num_classes
+    num_classes = generator_classes(meta)
+    labels = torch.arange(100) % num_classes if num_classes else None
     result = diversity_test(G, widgets.classifier(), n=100, seed=seed, labels=labels)
     return summary(result), png_bytes(diversity_grid_image(result, scale=3))
 
