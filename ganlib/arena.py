@@ -1,7 +1,8 @@
 """The 2-D arena: small MLP GANs on the toy mixtures, stepped in the caller's process (a step takes
 milliseconds) with the training loop's own AdversarialStep, never a second loop. An Arena also
-draws D's output over the plane (as GAN Lab does), G's gradient on its samples, mode coverage over
-time (ganlib.metrics.evaluate_points), and saves itself as an ordinary run directory.
+computes D's output over the plane (GAN Lab's picture), G's gradient on its samples, mode coverage over
+time (ganlib.metrics.evaluate_points), and saves itself as an ordinary run directory; the app draws
+them (studio.figures).
 
     arena = Arena(arena_config("vanilla-ring"))
     arena.train(500)
