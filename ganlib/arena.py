@@ -1,11 +1,12 @@
 """The 2-D arena: small MLP GANs on the toy mixtures, stepped in the caller's process (a step takes
 milliseconds) with the training loop's own AdversarialStep, never a second loop. An Arena also
-draws D's output over the plane (as GAN Lab does), G's gradient on its samples, mode coverage over
-time (ganlib.metrics.evaluate_points), and saves itself as an ordinary run directory.
+computes D's output over the plane (GAN Lab's picture), G's gradient on its samples, mode coverage over
+time (ganlib.metrics.evaluate_points), and saves itself as an ordinary run directory; the app draws
+them (studio.figures).
 
     arena = Arena(arena_config("vanilla-ring"))
     arena.train(500)
-    fig = arena.figure()
+    axis, d_values = arena.d_surface()    # what studio.figures.arena_figure draws
     arena.save_run("runs/arena_vanilla")   # python -m ganlib evaluate --checkpoint runs/arena_vanilla
 
 Same config, same seed, same numbers as `python -m ganlib train` with that config (command_for()).
@@ -18,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 
-import plotly.graph_objects as go
 import torch
 
 from . import losses
@@ -245,57 +245,6 @@ class Arena:
             (grad,) = torch.autograd.grad(loss, x)
             self.D.train(was)
         return x.detach(), -grad
-
-    def figure(self, n_points: int = 500, arrows: bool = False, surface: bool = True, title: str = "",
-               previous: torch.Tensor | None = None) -> go.Figure:
-        """Real points, G's points and D's surface as a heat map (GAN Lab's picture), optionally
-        G's gradient arrows and, from `previous` points, how far each sample moved."""
-        r = self.extent()
-        data = []
-        if surface:
-            axis, values = self.d_surface()
-            prob = self.config.loss in ("ns", "bce")
-            data.append(go.Heatmap(x=axis.tolist(), y=axis.tolist(), z=values.tolist(), colorscale="RdBu",
-                                   zmin=0 if prob else None, zmax=1 if prob else None, zmid=None if prob else 0,
-                                   opacity=0.55, showscale=False, hoverinfo="skip", name="D", zsmooth="best"))
-        real = self.real_points(n_points)
-        fake = self.points(n_points) if previous is None else previous
-        data.append(go.Scatter(x=real[:, 0].tolist(), y=real[:, 1].tolist(), mode="markers", name="real",
-                                 marker={"size": 4, "color": "#2ca02c"}))
-        data.append(go.Scatter(x=fake[:, 0].tolist(), y=fake[:, 1].tolist(), mode="markers", name="G(z)",
-                                 marker={"size": 4, "color": "#7b2cbf"}))
-        if arrows:
-            x, d = self.g_gradients()
-            d = d / d.norm(dim=1, keepdim=True).clamp_min(1e-12) * (0.08 * r)  # directions only
-            xs, ys = [], []
-            for (a, b), (u, v) in zip(x.tolist(), d.tolist()):
-                xs += [a, a + u, None]
-                ys += [b, b + v, None]
-            data.append(go.Scatter(x=xs, y=ys, mode="lines", name="G's gradient", hoverinfo="skip",
-                                   line={"color": "#222", "width": 1}))
-        layout = {"height": 380, "margin": {"l": 10, "r": 10, "t": 30 if title else 10, "b": 10},
-                  "xaxis": {"range": [-r, r], "visible": False},
-                  "yaxis": {"range": [-r, r], "visible": False, "scaleanchor": "x"},
-                  "legend": {"orientation": "h", "y": -0.02}, "uirevision": "arena",
-                  "plot_bgcolor": "white"}
-        if title:
-            layout["title"] = {"text": title, "x": 0, "font": {"size": 14}}
-        return go.Figure({"data": data, "layout": layout}, _validate=False)
-
-    def coverage_figure(self) -> go.Figure:
-        """Modes covered and % high-quality samples against step."""
-        steps = [r["step"] for r in self.eval_rows]
-        modes = [r["modes_covered"] for r in self.eval_rows]
-        hq = [100 * r["high_quality_frac"] for r in self.eval_rows]
-        m = len(self.modes)
-        data = [go.Scatter(x=steps, y=modes, name=f"modes covered (of {m})", line={"color": "#1f77b4"}),
-                go.Scatter(x=steps, y=hq, name="% high quality", yaxis="y2", line={"color": "#ff7f0e"})]
-        layout = {"height": 200, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
-                  "xaxis": {"title": {"text": "step"}},
-                  "yaxis": {"range": [0, m + 0.5], "title": {"text": "modes"}},
-                  "yaxis2": {"range": [0, 101], "dtick": 25, "overlaying": "y", "side": "right", "title": {"text": "% HQ"}},
-                  "legend": {"orientation": "h", "y": 1.15}}
-        return go.Figure({"data": data, "layout": layout}, _validate=False)
 
     def save_run(self, run_dir: str | Path) -> Path:
         """Write this arena as a run directory (config.json, metrics.jsonl, samples/, checkpoint.pt,

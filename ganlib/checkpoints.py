@@ -142,3 +142,9 @@ def describe(ckpt: dict) -> dict:
         "metrics": ckpt.get("metrics", {}),
         "eval": ckpt.get("eval", {}),
     }
+
+
+def generator_classes(meta: dict) -> int:
+    """How many classes a checkpoint's generator is conditioned on (0: unconditional). meta: a loaded
+    checkpoint or load_generator's meta."""
+    return meta["model_kwargs"]["G"].get("num_classes", 0)

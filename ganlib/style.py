@@ -252,3 +252,8 @@ def style_check(G: nn.Module, classifier: nn.Module, n: int = 1000, seed: int = 
 
 # the issue's targets for style_check (tests/test_pretrained.py checks the shipped model against them)
 TARGETS = {"coarse_keeps_a": 0.90, "noise_keeps_label": 0.99}
+
+
+def seed_ws(G: nn.Module, seed: int, psi: float = 1.0) -> torch.Tensor:
+    """(1, num_ws, D): seed `seed`'s w on every layer, truncated by psi (the image the Style studio starts from)."""
+    return truncate(G, broadcast(G, seeds_to_w(G, [seed])), psi)

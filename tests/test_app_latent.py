@@ -15,8 +15,8 @@ from ganlib import latent as L
 from ganlib.checkpoints import load_generator
 from ganlib.pretrained import pretrained_path
 
-APP = str(Path(__file__).resolve().parents[1] / "studio.py")
-PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "2_Latent.py")
+APP = str(Path(__file__).resolve().parents[1] / "studio" / "main.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "studio" / "app_pages" / "2_Latent.py")
 
 
 @pytest.fixture
@@ -42,17 +42,17 @@ def texts(elements) -> str:
 
 @pytest.fixture(autouse=True)
 def drawn(monkeypatch):
-    """Every image the page draws with ui.digit_image, as tensors (the page imports this same ui module)."""
-    import ui
+    """Every image the page draws with widgets.digit_image, as tensors (the page imports this same module)."""
+    from studio import widgets
 
     images: list[tuple[torch.Tensor, int]] = []
-    original = ui.digit_image
+    original = widgets.digit_image
 
     def record(x, caption="", width=280, reading=True):
         images.append((x.clone(), width))
         return original(x, caption, width, reading)
 
-    monkeypatch.setattr(ui, "digit_image", record)
+    monkeypatch.setattr(widgets, "digit_image", record)
     return images
 
 

@@ -11,8 +11,8 @@ from ganlib.arena import PRESETS
 from ganlib.fieldhelp import FIELD_HELP
 from ganlib.train import jobs, rundir
 
-APP = str(Path(__file__).resolve().parents[1] / "studio.py")
-PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "5_Mode_collapse.py")
+APP = str(Path(__file__).resolve().parents[1] / "studio" / "main.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "studio" / "app_pages" / "5_Mode_collapse.py")
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from ganlib.config import TrainConfig
 from ganlib.pretrained import manifest
 from ganlib.train.loop import train
 
-APP = str(Path(__file__).resolve().parents[1] / "studio.py")
-PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "3_Style.py")
+APP = str(Path(__file__).resolve().parents[1] / "studio" / "main.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "studio" / "app_pages" / "3_Style.py")
 SHIPPED = "stylegan_mnist" in manifest()
 
 

@@ -17,8 +17,8 @@ from ganlib.fieldhelp import FIELD_HELP
 from ganlib.train import jobs, procs, rundir
 
 FAKE = str(Path(__file__).with_name("fake_train.py"))
-APP = str(Path(__file__).resolve().parents[1] / "studio.py")
-TRAIN_PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "1_Train.py")
+APP = str(Path(__file__).resolve().parents[1] / "studio" / "main.py")
+TRAIN_PAGE = str(Path(__file__).resolve().parents[1] / "studio" / "app_pages" / "1_Train.py")
 CFG = TrainConfig(dataset="typeset", subset=64, batch_size=16, max_steps=30)
 
 
@@ -64,12 +64,12 @@ def buttons(at) -> set[str]:
 
 
 def components(at, name: str) -> list[dict]:
-    """What this rerun sent the browser for each live component of one kind (live_chart.py)."""
+    """What this rerun sent the browser for each live component of one kind (studio/live_chart.py)."""
     return [json.loads(c.proto.json) for c in at.get("bidi_component") if c.proto.component_name.endswith(name)]
 
 
 def charts(at) -> dict[str, dict]:
-    """The live charts on the page: {key: what this rerun sent the browser} (see live_chart.py)."""
+    """The live charts on the page: {key: what this rerun sent the browser} (see studio/live_chart.py)."""
     return {c["key"]: c for c in components(at, "live_chart")}
 
 

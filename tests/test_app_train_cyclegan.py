@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from ganlib.train import jobs, procs, rundir
 
-APP = str(Path(__file__).resolve().parents[1] / "studio.py")
-TRAIN_PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "1_Train.py")
+APP = str(Path(__file__).resolve().parents[1] / "studio" / "main.py")
+TRAIN_PAGE = str(Path(__file__).resolve().parents[1] / "studio" / "app_pages" / "1_Train.py")
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_start_and_watch_a_cyclegan_run(root):
     [grid] = [c for c in sent if "grid" in c]  # the sample grid says what a CycleGAN grid shows
     assert grid["caption"].startswith("Fixed inputs: A → G(A) → F(G(A)) and B → F(B) → G(F(B)) at step {step}")
     assert charts["d"]["layout"]["title"]["text"] == "D(real) and D(translated)"  # fakes are translations, not G(z)
-    cyc = charts["cyclegan"]  # the live chart of the CycleGAN losses (live_chart.py)
+    cyc = charts["cyclegan"]  # the live chart of the CycleGAN losses (studio/live_chart.py)
     assert cyc["layout"]["title"]["text"] == "CycleGAN losses"
     assert cyc["start"] + len(cyc["x"]) == len(rows)  # rows sent before plus rows sent now: the browser holds them all
     assert {"g_adv_ab", "g_adv_ba", "cycle_a", "cycle_b", "identity_a", "identity_b"} <= {s["key"] for s in cyc["series"]}

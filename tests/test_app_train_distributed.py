@@ -16,8 +16,8 @@ from ganlib.train import jobs, rundir
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = str(ROOT / "tests" / "fake_train.py")
-APP = str(ROOT / "studio.py")
-TRAIN_PAGE = str(ROOT / "app_pages" / "1_Train.py")
+APP = str(ROOT / "studio" / "main.py")
+TRAIN_PAGE = str(ROOT / "studio" / "app_pages" / "1_Train.py")
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 
@@ -37,7 +37,7 @@ def train_page() -> AppTest:
 
 
 def metrics(at) -> dict[str, str]:
-    """The monitor's status strip (live_chart.live_status): {label: value}."""
+    """The monitor's status strip (studio.live_chart.live_status): {label: value}."""
     [strip] = [json.loads(c.proto.json) for c in at.get("bidi_component") if c.proto.component_name.endswith("live_status")]
     return dict(strip["figures"]["cells"])
 

@@ -19,8 +19,8 @@ from ganlib.pretrained import early_checkpoint, manifest, pretrained_path
 from ganlib.train.loop import train
 from ganlib.translate import load_cyclegan
 
-APP = str(Path(__file__).resolve().parents[1] / "studio.py")
-PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "4_Translate.py")
+APP = str(Path(__file__).resolve().parents[1] / "studio" / "main.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "studio" / "app_pages" / "4_Translate.py")
 SHIPPED = "cyclegan_typeset_mnist" in manifest()
 
 
@@ -43,17 +43,17 @@ def root(tmp_path, monkeypatch, tiny_run):
 
 @pytest.fixture(autouse=True)
 def drawn(monkeypatch):
-    """Every (image, caption) the page draws with ui.digit_image."""
-    import ui
+    """Every (image, caption) the page draws with widgets.digit_image."""
+    from studio import widgets
 
     images: list[tuple[torch.Tensor, str]] = []
-    original = ui.digit_image
+    original = widgets.digit_image
 
     def record(x, caption="", width=280, reading=True):
         images.append((x.clone(), caption))
         return original(x, caption, width, reading)
 
-    monkeypatch.setattr(ui, "digit_image", record)
+    monkeypatch.setattr(widgets, "digit_image", record)
     return images
 
 

@@ -19,6 +19,7 @@ from ganlib.models.mlp import MLPDiscriminator
 from ganlib.train import rundir
 from ganlib.train.loop import train
 from ganlib.train.steps import AdversarialStep, decay_start, lr_factor, r1_weight
+from studio import figures
 
 TINY = dict(width=8, batch_size=16, eval_every=5, eval_samples=400, log_every=2, max_steps=10)
 
@@ -296,9 +297,9 @@ def test_arena_trains_draws_and_measures():
     assert values[7, 3] == pytest.approx(float(direct), abs=1e-5)
     x, d = arena.g_gradients(20)
     assert x.shape == d.shape == (20, 2) and torch.isfinite(d).all()
-    fig = arena.figure(arrows=True)
+    fig = figures.arena_figure(arena, arrows=True)  # the lab page's picture (the app draws it, not ganlib)
     assert [t.type for t in fig.data] == ["heatmap", "scatter", "scatter", "scatter"]
-    assert len(arena.coverage_figure().data) == 2
+    assert len(figures.coverage_figure(arena).data) == 2
 
 
 @pytest.mark.parametrize("extra", [{}, {"latent_mixture": 5, "lr_decay": 0.5},

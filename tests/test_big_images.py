@@ -105,8 +105,8 @@ def test_the_monitor_says_what_is_reported_for_non_digit_images(folder, tmp_path
     monkeypatch.setenv("GAN_STUDIO_RUNS", str(root))
     train(TrainConfig(**TINY64, data_dir=str(folder)), root / "discs")
     repo = Path(__file__).resolve().parents[1]
-    at = AppTest.from_file(str(repo / "studio.py"), default_timeout=30).run()
-    at.switch_page(str(repo / "app_pages" / "1_Train.py")).run()
+    at = AppTest.from_file(str(repo / "studio" / "main.py"), default_timeout=30).run()
+    at.switch_page(str(repo / "studio" / "app_pages" / "1_Train.py")).run()
     at.session_state["more_curves"] = "Quality metrics"  # open that tab
     at.run()
     assert not at.exception, at.exception

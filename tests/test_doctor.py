@@ -112,7 +112,7 @@ def test_narrowing_from_an_already_narrow_histogram_is_reported():
 
 def test_a_cyclegan_run_names_its_d_outputs_as_translations():
     """A CycleGAN's fakes are G(a) and F(b), not G(z): the doctor and the chart say so."""
-    from ganlib.viz import d_outputs_spec
+    from studio.figures import d_outputs_spec
 
     [f] = diagnose(rows(), model="cyclegan")
     assert f.title == "A healthy game: D(real) and D(translated) are both near 0.5." and "G(z)" not in f.detail

@@ -1,5 +1,6 @@
-"""The live API the monitor's browser polls: ganlib.train.live (what is new in a run) and live_api.py (its
-routes on Streamlit's server). The browser side is checked end to end in tests/e2e/test_e2e_train.py."""
+"""The live API the monitor's browser polls: studio.api (what is new in a run, and its routes on Streamlit's
+server) and the status strip's cells (studio.figures). The browser side is checked end to end in
+tests/e2e/test_e2e_train.py."""
 from __future__ import annotations
 
 import asyncio
@@ -10,8 +11,8 @@ import pytest
 from PIL import Image
 from starlette.requests import Request
 
-import live_api
-from ganlib.train import live, rundir
+from ganlib.train import rundir
+from studio import api, figures
 
 
 @pytest.fixture
@@ -33,31 +34,31 @@ def run(tmp_path, monkeypatch):
 
 
 def test_live_update_sends_only_what_is_new(run):
-    first = live.live_update(run)
+    first = api.live_update(run)
     assert [r["step"] for r in first["train"]] == [2, 4, 6] and [r["step"] for r in first["eval"]] == [4]
-    assert first["base"] == live.chart_base(run) == f"watch:{(run / 'metrics.jsonl').stat().st_ino}:None"
+    assert first["base"] == api.chart_base(run) == f"watch:{(run / 'metrics.jsonl').stat().st_ino}:None"
     assert first["grid"]["step"] == 5
     cells = dict(first["figures"]["cells"])
     assert cells == {"Step (of 60)": "6", "Epoch": "0.50", "Elapsed": "3s", "ETA": "27s", "Images/s": "123",
                      "Device": "cpu"}
     assert first["figures"]["state"] == "running" and first["figures"]["progress"] == pytest.approx(0.1)
     # a poll that finds nothing new gets nothing; then only the appended rows, from the index asked for
-    again = live.live_update(run, train_start=3, eval_start=1)
+    again = api.live_update(run, train_start=3, eval_start=1)
     assert again["train"] == [] and again["eval"] == [] and again["train_start"] == 3
     rundir.append_metrics(run, {"kind": "train", "step": 8, "d_loss": float("nan"), "g_loss": 0.4})
     with open(run / "metrics.jsonl", "a") as f:
         f.write('{"kind": "train", "step": 10, "d_lo')  # a line still being written waits for the next poll
-    later = live.live_update(run, train_start=3, eval_start=1)
+    later = api.live_update(run, train_start=3, eval_start=1)
     assert [r["step"] for r in later["train"]] == [8]
-    assert live.live_update(run, train_start=1, max_rows=1)["train"][0]["step"] == 4  # catching up in slices
+    assert api.live_update(run, train_start=1, max_rows=1)["train"][0]["step"] == 4  # catching up in slices
 
 
 def test_figures_of_a_finished_or_failed_run():
-    done = live.figures({"state": "finished", "step": 30, "total_steps": 30, "message": "Finished <30> steps."},
-                        {"step": 30, "time": 65.0})
+    done = figures.status_figures({"state": "finished", "step": 30, "total_steps": 30,
+                                   "message": "Finished <30> steps."}, {"step": 30, "time": 65.0})
     assert dict(done["cells"])["ETA"] == "—" and dict(done["cells"])["Elapsed"] == "1m 05s"
     assert done["progress"] is None and done["message"] == "Finished &lt;30&gt; steps."  # shown as text, escaped
-    failed = live.figures({"state": "failed", "message": "Training diverged."}, None)
+    failed = figures.status_figures({"state": "failed", "message": "Training diverged."}, None)
     assert failed["message"] == "" and dict(failed["cells"])["Images/s"] == "—"  # the page shows the error itself
 
 
@@ -69,7 +70,7 @@ def call(endpoint, run_name: str, query: str = "", **params):
 
 def test_api_answers_rows_as_json_with_gaps_for_nan(run):
     rundir.append_metrics(run, {"kind": "train", "step": 8, "d_loss": float("nan"), "g_loss": float("inf")})
-    response = call(live_api.live_rows, "watch", "train=3&eval=bad")
+    response = call(api.live_rows, "watch", "train=3&eval=bad")
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     body = json.loads(response.body)
     assert body["train"] == [{"kind": "train", "step": 8, "d_loss": None, "g_loss": None}]
@@ -79,19 +80,19 @@ def test_api_answers_rows_as_json_with_gaps_for_nan(run):
 def test_api_serves_only_runs_by_name(run, tmp_path):
     (tmp_path / "secret.txt").write_text("not a run")
     for name in ("nope", "../watch", "..", "watch/../watch", ""):
-        assert call(live_api.live_rows, name).status_code == 404
-    png = call(live_api.grid, "watch", step="5")
+        assert call(api.live_rows, name).status_code == 404
+    png = call(api.grid, "watch", step="5")
     assert png.status_code == 200 and png.media_type == "image/png" and str(png.path) == str(rundir.sample_path(run, 5))
-    assert call(live_api.grid, "watch", step="7").status_code == 404
-    assert call(live_api.grid, "watch", step="x").status_code == 404
-    assert call(live_api.grid, "../watch", step="5").status_code == 404
+    assert call(api.grid, "watch", step="7").status_code == 404
+    assert call(api.grid, "watch", step="x").status_code == 404
+    assert call(api.grid, "../watch", step="5").status_code == 404
 
 
-def test_app_py_serves_studio_py_with_the_live_routes():
+def test_app_py_serves_studio_main_with_the_live_routes():
     import ast
     from pathlib import Path
 
-    tree = ast.parse((Path(live_api.__file__).parent / "app.py").read_text())
+    tree = ast.parse((Path(api.__file__).parents[1] / "app.py").read_text())
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "App"]
-    assert calls and calls[0].args[0].value == "studio.py"  # `streamlit run app.py` finds st.App by itself
-    assert {r.path for r in live_api.routes()} == {"/api/runs/{run}/live", "/api/runs/{run}/grid/{step}.png"}
+    assert calls and calls[0].args[0].value == "studio/main.py"  # `streamlit run app.py` finds st.App by itself
+    assert {r.path for r in api.routes()} == {"/api/runs/{run}/live", "/api/runs/{run}/grid/{step}.png"}

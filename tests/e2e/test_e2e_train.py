@@ -11,9 +11,9 @@ from pathlib import Path
 import harness
 import pytest
 
-from ganlib import viz
 from ganlib.config import TrainConfig
 from ganlib.train import jobs, rundir
+from studio import figures
 
 pytestmark = pytest.mark.e2e
 
@@ -203,8 +203,8 @@ NAV_RECORDER = """(() => {
 
 
 def app_pages() -> list[tuple]:
-    """studio.py's PAGES list, read without running the app."""
-    tree = ast.parse((harness.REPO / "studio.py").read_text())
+    """studio/main.py's PAGES list (paths relative to studio/), read without running the app."""
+    tree = ast.parse((harness.REPO / "studio" / "main.py").read_text())
     node = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES")
     return ast.literal_eval(node.value)
 
@@ -224,7 +224,7 @@ def test_first_paint_toolbar_offline_and_live_charts(page, server, runs_root):
     page.goto(server + "/")  # the first page load since the server started
     page.get_by_role("link", name="Train & monitor").first.wait_for()
     seen = page.evaluate("window.__nav")
-    titles = ["Home"] + [title for path, title, *_ in app_pages() if (harness.REPO / path).exists()]
+    titles = ["Home"] + [title for path, title, *_ in app_pages() if (harness.REPO / "studio" / path).exists()]
     assert seen and all(names == titles for names in seen), seen  # never file names such as "app", "Train"
     assert page.get_by_text("Deploy", exact=True).count() == 0  # client.toolbarMode = viewer
 
@@ -232,12 +232,12 @@ def test_first_paint_toolbar_offline_and_live_charts(page, server, runs_root):
     wait_state(page, "running", 30)
     look_at(page, "loss_chart")
     poll(page, CHART_POINTS, lambda n: n >= 5, 30, "the loss chart")
-    # the browser smooths the raw values it holds exactly as the report does (ganlib.viz.smooth)
+    # the browser smooths the raw values it holds exactly as the report does (studio.figures.smooth)
     drawn = page.evaluate("() => { const d = document.querySelector('.st-key-loss_chart .js-plotly-plot').data;"
                           " return [d[0].y, d[1].y]; }")
     raw = [r["d_loss"] for r in rundir.read_metrics(run, "train")][: len(drawn[0])]
     assert drawn[0] == pytest.approx(raw, rel=1e-5)
-    assert drawn[1] == pytest.approx(viz.smooth(raw, 0.6), rel=1e-4)
+    assert drawn[1] == pytest.approx(figures.smooth(raw, 0.6), rel=1e-4)
     values = page.locator(".st-key-run_figures .gs-fig-value")
     values.first.wait_for()
     cut = page.evaluate("""() => [...document.querySelectorAll('.st-key-run_figures .gs-fig-value')]

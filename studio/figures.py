@@ -1,23 +1,23 @@
-"""Figures for the pages and reports: plotly training curves, sample-grid GIFs, a run report.
+"""The app's figures: Plotly training curves (the live charts' specs and the report's figures), the
+monitor's status strip, and the Mode-collapse lab's arena pictures.
 
-No Streamlit here: every function returns a plotly Figure, PIL image, bytes or a string, so
-tests and the CLI can use them too. Rows are metrics.jsonl dicts (see ganlib.train.rundir).
+No Streamlit here: every function returns a plotly Figure, a spec dict or strings, so tests can check
+them without a browser. Rows are metrics.jsonl dicts (see ganlib.train.rundir). ganlib never imports this.
 """
 from __future__ import annotations
 
-import base64
-import csv
 import html
-import io
 import math
-from dataclasses import fields
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
-from PIL import Image, ImageDraw
 
-from ganlib.train.doctor import PROBABILITY_LOSSES, d_output_names, diagnose
+from ganlib.train import jobs
+from ganlib.train.doctor import d_output_names
 from ganlib.train.rundir import HEADLINE_EVAL
+
+if TYPE_CHECKING:  # the live API imports this module, and the arena would bring torch into the web server
+    from ganlib.arena import Arena
 
 COLORS = {"d": "#d62728", "g": "#1f77b4", "real": "#2ca02c", "fake": "#ff7f0e", "speed": "#9467bd"}
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
@@ -55,18 +55,6 @@ def smooth(values: list[float], weight: float) -> list[float]:
         n += 1
         out.append(avg / (1 - weight ** n))
     return out
-
-
-def metrics_csv(rows: list[dict]) -> str:
-    """All rows as CSV, one column per key seen (kind, step, epoch, time first)."""
-    cols = [k for k in META_KEYS if any(k in r for r in rows)]
-    cols += sorted({k for r in rows for k in r} - set(cols))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: r.get(k, "") for k in cols})
-    return buf.getvalue()
 
 
 # ---------------------------------------------------------------- curves
@@ -122,8 +110,6 @@ def loss_spec(log_y: bool = False) -> dict:
 def d_outputs_spec(loss: str = "ns", model: str = "") -> dict:
     """Mean D(x) and D(G(z)): probabilities drifting toward 0.5 in a healthy game (raw critic values for
     wgan-gp and hinge, where there is no 0.5 to aim for). A CycleGAN's are D(real) and D(translated)."""
-    from ganlib.train.doctor import d_output_names
-
     probs = loss in ("ns", "bce", "lsgan")
     real, fake = d_output_names(model)
     spec = _spec(f"{real} and {fake}" if probs else "Critic outputs on real and fake",
@@ -262,124 +248,18 @@ def overlay_figure(runs: dict[str, list[dict]], key: str, smoothing: float = 0.6
     return _figure({"data": data, "layout": _layout(title, key, log_y, height=360)})
 
 
-# ---------------------------------------------------------------- sample grids
-
-def open_grid(path: str | Path, scale: int = 1) -> Image.Image:
-    """A sample-grid PNG, enlarged `scale` times with crisp pixels."""
-    with Image.open(path) as im:
-        img = im.convert("RGB") if im.mode not in ("L", "RGB") else im.copy()
-    if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    return img
+CYCLEGAN_KEYS = {"g_adv_ab": ("adversarial G: A→B", PALETTE[0]), "g_adv_ba": ("adversarial F: B→A", PALETTE[1]),
+                 "cycle_a": ("cycle |F(G(a)) − a|", PALETTE[2]), "cycle_b": ("cycle |G(F(b)) − b|", PALETTE[3]),
+                 "identity_a": ("identity |F(a) − a|", PALETTE[4]), "identity_b": ("identity |G(b) − b|", PALETTE[5])}
 
 
-def captioned(img: Image.Image, text: str) -> Image.Image:
-    """img with a dark band underneath holding `text`."""
-    band = 16
-    out = Image.new(img.mode, (img.width, img.height + band), 0 if img.mode == "L" else (0, 0, 0))
-    out.paste(img, (0, 0))
-    ImageDraw.Draw(out).text((4, img.height + 2), text, fill=255 if img.mode == "L" else (255, 255, 255))
-    return out
+def cyclegan_spec(log_y: bool = False) -> dict:
+    """A CycleGAN run's own curves: adversarial losses per direction, cycle and identity losses (unweighted)."""
+    return _spec("CycleGAN losses", "loss", [_series_spec(k, name, color) for k, (name, color) in CYCLEGAN_KEYS.items()],
+                 log_y)
 
 
-def grid_gif(samples: list[tuple[int, Path]], max_frames: int = 60, frame_ms: int = 250,
-             scale: int = 2) -> bytes:
-    """An animated GIF of the grids (oldest first), each captioned with its step; the last one lingers."""
-    if not samples:
-        raise ValueError("There are no sample grids yet.")
-    if len(samples) > max_frames:  # evenly spaced, always keeping the first and the last
-        idx = sorted({round(i * (len(samples) - 1) / (max_frames - 1)) for i in range(max_frames)})
-        samples = [samples[i] for i in idx]
-    frames = [captioned(open_grid(p, scale), f"step {s}") for s, p in samples]
-    size = frames[-1].size
-    frames = [f if f.size == size else f.resize(size) for f in frames]
-    buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], loop=0,
-                   duration=[frame_ms] * (len(frames) - 1) + [1500])
-    return buf.getvalue()
-
-
-def png_data_uri(path: str | Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
-
-
-# ---------------------------------------------------------------- report
-
-def run_report_html(run_dir: str | Path, until_step: int | None = None) -> str:
-    """One self-contained HTML page for a run (up to `until_step`): status, the reproducing command,
-    config, curves (plotly, inlined so it works offline), sample grids, quality metrics, doctor notes."""
-    from ganlib.config import TrainConfig, recipe_config
-    from ganlib.train import rundir
-
-    run_dir = Path(run_dir)
-    config = TrainConfig.load(run_dir / "config.json")
-    status = rundir.read_status(run_dir)
-    rows = rows_until(rundir.read_metrics(run_dir), until_step)
-    train = [r for r in rows if r.get("kind", "train") == "train"]
-    evals = [r for r in rows if r.get("kind") == "eval"]
-    samples = [s for s in rundir.list_samples(run_dir) if until_step is None or s[0] <= until_step]
-    esc = html.escape
-    try:
-        from ganlib.config import command_for
-        command = command_for(config, f"runs/{run_dir.name}-again")
-    except ImportError:
-        command = "(ganlib.cli is not available)"
-
-    parts = [f"<h1>GAN Studio run: {esc(run_dir.name)}</h1>",
-             f"<p><b>State:</b> {esc(str(status.get('state', '?')))} — {esc(str(status.get('message', '')))}<br>"
-             f"<b>Step:</b> {status.get('step', 0)} / {status.get('total_steps', '?')} &nbsp; "
-             f"<b>Device:</b> {esc(str(status.get('device', '?')))}"
-             + (f"<br><b>Report up to step:</b> {until_step}" if until_step is not None else "") + "</p>",
-             "<h2>Reproduce</h2>", f"<pre>{esc(command)}</pre>"]
-    defaults = recipe_config(model=config.model, dataset=config.dataset)  # what the CLI starts this model from
-    cfg_rows = "".join(
-        f"<tr{' class=changed' if getattr(config, f.name) != getattr(defaults, f.name) else ''}>"
-        f"<td>{f.name}</td><td>{esc(repr(getattr(config, f.name)))}</td></tr>" for f in fields(TrainConfig))
-    parts += ["<h2>Config</h2><p>Settings that differ from the model's recipe are in bold.</p>",
-              f"<table>{cfg_rows}</table>"]
-    findings = diagnose(train, evals, config.loss, config.model)
-    if findings:
-        parts.append("<h2>Training doctor</h2><ul>" + "".join(
-            f"<li><b>{esc(f.title)}</b> {esc(f.detail)} <i>Remedy:</i> {esc(f.remedy)}</li>" for f in findings)
-            + "</ul>")
-    figs = [loss_figure(train), d_outputs_figure(train, config.loss, model=config.model), grad_norm_figure(train),
-            throughput_figure(train), eval_figure(evals)]
-    parts.append("<h2>Curves</h2>")
-    first = True
-    for fig in figs:
-        if fig is None:
-            continue
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=first, config={"displaylogo": False}))
-        first = False
-    if evals:
-        keys = eval_keys(evals)
-        head = "".join(f"<th>{esc(k)}</th>" for k in ["step", *keys])
-        body = "".join("<tr>" + "".join(f"<td>{_fmt(r.get(k, ''))}</td>" for k in ["step", *keys]) + "</tr>"
-                       for r in evals)
-        parts.append(f"<h2>Quality metrics</h2><table><tr>{head}</tr>{body}</table>")
-    if train:
-        last = train[-1]
-        parts.append("<h2>Last logged step</h2><table>" + "".join(
-            f"<tr><td>{esc(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in last.items() if k != "kind") + "</table>")
-    if samples:
-        shown = samples if len(samples) <= 12 else [samples[round(i * (len(samples) - 1) / 11)] for i in range(12)]
-        parts.append("<h2>Samples from the fixed noise</h2><div class=grids>" + "".join(
-            f"<figure><img src='{png_data_uri(p)}' alt='step {s}'><figcaption>step {s}</figcaption></figure>"
-            for s, p in shown) + "</div>")
-    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-             "pre{background:#f4f4f4;padding:.8em;white-space:pre-wrap;word-break:break-all}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 8px;font-size:13px}"
-             "tr.changed td{font-weight:bold}.grids{display:flex;flex-wrap:wrap;gap:12px}"
-             "figure{margin:0}img{image-rendering:pixelated;width:224px}figcaption{text-align:center}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(run_dir.name)} — GAN Studio"
-            f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>")
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return html.escape(str(v))
-
+# ---------------------------------------------------------------- the monitor's status strip
 
 def fmt_duration(seconds: float | None) -> str:
     """'1h 02m', '3m 05s', '42s', or '—' for unknown."""
@@ -393,16 +273,79 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{s}s"
 
 
-CYCLEGAN_KEYS = {"g_adv_ab": ("adversarial G: A→B", PALETTE[0]), "g_adv_ba": ("adversarial F: B→A", PALETTE[1]),
-                 "cycle_a": ("cycle |F(G(a)) − a|", PALETTE[2]), "cycle_b": ("cycle |G(F(b)) − b|", PALETTE[3]),
-                 "identity_a": ("identity |F(a) − a|", PALETTE[4]), "identity_b": ("identity |G(b) − b|", PALETTE[5])}
+def status_figures(status: dict, last_row: dict | None) -> dict:
+    """The monitor's status strip, from status.json and the newest train row: labelled cells (text ready to
+    show, HTML-escaped), the fraction done while the run is active (else None), the state and its message.
+    The page and the live API (studio.api) both send this, so the strip reads the same either way."""
+    state = status.get("state", "queued")
+    active = state in jobs.ACTIVE_STATES
+    prog = jobs.progress(status, [last_row] if last_row else [])
+    ips = last_row.get("images_per_s") if last_row else None
+    cells = [(f"Step (of {prog['total']})" if prog["total"] else "Step", str(prog["step"])),
+             ("Epoch", f"{float(prog['epoch'] or 0):.2f}"),
+             ("Elapsed", fmt_duration(prog["elapsed"])),
+             ("ETA", fmt_duration(prog["eta"]) if active else "—"),
+             ("Images/s", f"{ips:.0f}" if isinstance(ips, (int, float)) and math.isfinite(ips) else "—"),
+             ("Device", str(status.get("device", "—")))]
+    if (status.get("world_size") or 1) > 1:  # torchrun: how many processes, and each one's speed
+        speeds = status.get("rank_images_per_s") or []
+        cells += [("Processes", str(status["world_size"])),
+                  ("Images/s per rank", " · ".join(f"{v:.0f}" for v in speeds) or "—")]
+    return {"state": state, "cells": [[html.escape(a), html.escape(b)] for a, b in cells],
+            "progress": prog["fraction"] if active and prog["total"] else None,
+            "message": html.escape(status.get("message", "") or "") if state != "failed" else ""}
 
 
-def cyclegan_spec(log_y: bool = False) -> dict:
-    """A CycleGAN run's own curves: adversarial losses per direction, cycle and identity losses (unweighted)."""
-    return _spec("CycleGAN losses", "loss", [_series_spec(k, name, color) for k, (name, color) in CYCLEGAN_KEYS.items()],
-                 log_y)
+# ---------------------------------------------------------------- the Mode-collapse lab's arena
+
+def arena_figure(arena: Arena, n_points: int = 500, arrows: bool = False, surface: bool = True, title: str = "",
+                 previous=None) -> go.Figure:
+    """Real points, G's points and D's surface as a heat map (GAN Lab's picture), optionally G's gradient
+    arrows and, from `previous` points (n, 2), how far each sample moved."""
+    r = arena.extent()
+    data = []
+    if surface:
+        axis, values = arena.d_surface()
+        prob = arena.config.loss in ("ns", "bce")
+        data.append(go.Heatmap(x=axis.tolist(), y=axis.tolist(), z=values.tolist(), colorscale="RdBu",
+                               zmin=0 if prob else None, zmax=1 if prob else None, zmid=None if prob else 0,
+                               opacity=0.55, showscale=False, hoverinfo="skip", name="D", zsmooth="best"))
+    real = arena.real_points(n_points)
+    fake = arena.points(n_points) if previous is None else previous
+    data.append(go.Scatter(x=real[:, 0].tolist(), y=real[:, 1].tolist(), mode="markers", name="real",
+                           marker={"size": 4, "color": "#2ca02c"}))
+    data.append(go.Scatter(x=fake[:, 0].tolist(), y=fake[:, 1].tolist(), mode="markers", name="G(z)",
+                           marker={"size": 4, "color": "#7b2cbf"}))
+    if arrows:
+        x, d = arena.g_gradients()
+        d = d / d.norm(dim=1, keepdim=True).clamp_min(1e-12) * (0.08 * r)  # directions only
+        xs, ys = [], []
+        for (a, b), (u, v) in zip(x.tolist(), d.tolist()):
+            xs += [a, a + u, None]
+            ys += [b, b + v, None]
+        data.append(go.Scatter(x=xs, y=ys, mode="lines", name="G's gradient", hoverinfo="skip",
+                               line={"color": "#222", "width": 1}))
+    layout = {"height": 380, "margin": {"l": 10, "r": 10, "t": 30 if title else 10, "b": 10},
+              "xaxis": {"range": [-r, r], "visible": False},
+              "yaxis": {"range": [-r, r], "visible": False, "scaleanchor": "x"},
+              "legend": {"orientation": "h", "y": -0.02}, "uirevision": "arena",
+              "plot_bgcolor": "white"}
+    if title:
+        layout["title"] = {"text": title, "x": 0, "font": {"size": 14}}
+    return _figure({"data": data, "layout": layout})
 
 
-def cyclegan_figure(rows: list[dict], smoothing: float = 0.6, log_y: bool = False) -> go.Figure:
-    return spec_figure(cyclegan_spec(log_y), rows, smoothing)
+def coverage_figure(arena: Arena) -> go.Figure:
+    """An arena's modes covered and % high-quality samples against step."""
+    steps = [r["step"] for r in arena.eval_rows]
+    modes = [r["modes_covered"] for r in arena.eval_rows]
+    hq = [100 * r["high_quality_frac"] for r in arena.eval_rows]
+    m = len(arena.modes)
+    data = [go.Scatter(x=steps, y=modes, name=f"modes covered (of {m})", line={"color": "#1f77b4"}),
+            go.Scatter(x=steps, y=hq, name="% high quality", yaxis="y2", line={"color": "#ff7f0e"})]
+    layout = {"height": 200, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+              "xaxis": {"title": {"text": "step"}},
+              "yaxis": {"range": [0, m + 0.5], "title": {"text": "modes"}},
+              "yaxis2": {"range": [0, 101], "dtick": 25, "overlaying": "y", "side": "right", "title": {"text": "% HQ"}},
+              "legend": {"orientation": "h", "y": 1.15}}
+    return _figure({"data": data, "layout": layout})

@@ -9,12 +9,12 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-import ui
 from ganlib import style as S
 from ganlib.images import gif_bytes
 from ganlib.models.stylegan import RESOLUTIONS
 from ganlib.pretrained import generator_choices
 from ganlib.paths import runs_root
+from studio import widgets
 
 VIEWS = ["Mixing", "Styles", "Noise", "Truncation", "Layers"]
 PRESETS = {"Coarse 4–8": (4, 8), "Middle 16": (16, 16), "Fine 32": (32, 32), "16–32": (16, 32)}
@@ -30,7 +30,7 @@ st.html("<style>[class*='st-key-style_'] img {image-rendering: pixelated;}</styl
 # ---------------------------------------------------------------- cached work (PNG bytes per view state)
 
 def G_of(path: str):
-    return ui.generator(path)[0]
+    return widgets.generator(path)[0]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -39,9 +39,9 @@ def mixing_cells(path: str, mtime_ns: int, seeds_a: tuple, seeds_b: tuple, lo: i
     G = G_of(path)
     grid = S.mixing_grid(G, S.seeds_to_w(G, seeds_a), S.seeds_to_w(G, seeds_b), lo, hi)
     images, nrow = S.grid_tensor(grid)
-    return {"a": [ui.crisp_png(x, scale=3) for x in grid["a"]], "b": [ui.crisp_png(x, scale=3) for x in grid["b"]],
-            "cells": [[ui.crisp_png(x, scale=3) for x in row] for row in grid["cells"]],
-            "tensors": grid["cells"], "grid": ui.crisp_png(images, scale=4, nrow=nrow)}
+    return {"a": [widgets.crisp_png(x, scale=3) for x in grid["a"]], "b": [widgets.crisp_png(x, scale=3) for x in grid["b"]],
+            "cells": [[widgets.crisp_png(x, scale=3) for x in row] for row in grid["cells"]],
+            "tensors": grid["cells"], "grid": widgets.crisp_png(images, scale=4, nrow=nrow)}
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -52,7 +52,7 @@ def group_directions(path: str, mtime_ns: int, lo: int, hi: int):
 def styled_ws(path: str, mtime_ns: int, seed: int, lo: int, hi: int, amounts: tuple, psi: float) -> torch.Tensor:
     """The current image's ws: the seed's w, truncated by psi, moved along the group's directions on its layers."""
     G = G_of(path)
-    ws = S.truncate(G, S.broadcast(G, S.seeds_to_w(G, [seed])), psi)
+    ws = S.seed_ws(G, seed, psi)
     dirs = group_directions(path, mtime_ns, lo, hi)
     for a, v in zip(amounts, dirs.vectors):
         if a:
@@ -73,11 +73,11 @@ def image_tensor(path: str, mtime_ns: int, seed: int, lo: int, hi: int, amounts:
 @st.cache_data(show_spinner=False, max_entries=128)
 def direction_strip(path: str, mtime_ns: int, seed: int, lo: int, hi: int, index: int, psi: float) -> bytes:
     G = G_of(path)
-    ws = S.truncate(G, S.broadcast(G, S.seeds_to_w(G, [seed])), psi)
+    ws = S.seed_ws(G, seed, psi)
     v = group_directions(path, mtime_ns, lo, hi).vectors[index]
     values = torch.linspace(-SLIDER_RANGE, SLIDER_RANGE, 7).tolist()
     strip = torch.cat([S.render(G, S.apply_direction(G, ws, v, a, lo, hi)) for a in values])
-    return ui.crisp_png(strip, scale=2, nrow=len(values))
+    return widgets.crisp_png(strip, scale=2, nrow=len(values))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -86,17 +86,17 @@ def noise_views(path: str, mtime_ns: int, seed: int, noise: tuple, nseed: int) -
     study = S.noise_study(G, S.seeds_to_w(G, [seed]), draws=8, seed=1000 + nseed, noise_scale=list(noise))
     change = study["change"]
     heat = (change / change.max().clamp_min(1e-6)) * 2 - 1   # brightest = the pixel that changes most
-    return {"gif": gif_bytes(study["frames"], scale=8), "frames": ui.crisp_png(study["frames"], scale=2, nrow=8),
-            "map": ui.crisp_png(heat, scale=8), "mean_change": float(change.mean()), "max_change": float(change.max())}
+    return {"gif": gif_bytes(study["frames"], scale=8), "frames": widgets.crisp_png(study["frames"], scale=2, nrow=8),
+            "map": widgets.crisp_png(heat, scale=8), "mean_change": float(change.mean()), "max_change": float(change.max())}
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def feature_png(path: str, mtime_ns: int, seed: int, layer: str, psi: float, noise: tuple) -> tuple[bytes, int]:
     G = G_of(path)
-    ws = S.truncate(G, S.broadcast(G, S.seeds_to_w(G, [seed])), psi)
+    ws = S.seed_ws(G, seed, psi)
     maps = S.feature_maps(G, ws, layer, noise_scale=list(noise))
     side = maps.shape[-1]
-    return ui.crisp_png(maps[:, None], scale=max(1, 96 // side), nrow=8), len(maps)
+    return widgets.crisp_png(maps[:, None], scale=max(1, 96 // side), nrow=8), len(maps)
 
 
 def show_png(png: bytes, name: str, key: str, width: int | None = None, caption: str = "") -> None:
@@ -110,8 +110,8 @@ def show_png(png: bytes, name: str, key: str, width: int | None = None, caption:
 
 def show_digit(x: torch.Tensor, name: str, key: str, caption: str, width: int = 224) -> None:
     with st.container(key=f"style_{key}"):
-        ui.digit_image(x, caption, width=width)
-    st.download_button("PNG", ui.crisp_png(x, scale=10), file_name=name, mime="image/png", key=f"dl_{key}",
+        widgets.digit_image(x, caption, width=width)
+    st.download_button("PNG", widgets.crisp_png(x, scale=10), file_name=name, mime="image/png", key=f"dl_{key}",
                        icon=":material/download:")
 
 
@@ -123,7 +123,7 @@ def model_id(choice: dict) -> str:
 
 
 def url_now() -> dict:
-    return ui.url_view(URL_KEYS)
+    return widgets.url_view(URL_KEYS)
 
 
 def parse_seeds(text: str, n: int, default: list[int]) -> list[int]:
@@ -183,7 +183,7 @@ def apply_url(url: dict, choices: list[dict]) -> str | None:
 
 
 def write_url(values: dict) -> None:
-    ui.set_url_view(values, URL_KEYS, "_style_url")
+    widgets.set_url_view(values, URL_KEYS, "_style_url")
 
 
 def range_text(r: tuple[int, int]) -> str:
@@ -205,15 +205,15 @@ for key, default in PERSISTENT.items():
 
 top = st.columns([3, 1.4, 1.2], vertical_alignment="bottom")
 with top[0]:
-    choice = ui.checkpoint_picker("StyleGAN model", key="style_model", families=("stylegan",), default=url_path,
-                                  help="Shipped StyleGANs and your runs trained with --model stylegan.")
+    choice = widgets.checkpoint_picker("StyleGAN model", key="style_model", families=("stylegan",), default=url_path,
+                                       help="Shipped StyleGANs and your runs trained with --model stylegan.")
 if choice is None:
     st.caption("Train one on the Train & monitor page (model: stylegan), or from the command line: "
                "`python -m ganlib train --model stylegan --dataset mnist --out runs/my_stylegan`.")
     st.stop()
 path = choice["path"]
 try:
-    G, meta = ui.generator(path)
+    G, meta = widgets.generator(path)
 except ValueError as e:
     st.error(str(e), icon=":material/error:")
     st.stop()
@@ -299,7 +299,7 @@ if view == "Mixing":
                 with st.container(key=f"style_cell_{i}_{j}"):
                     st.image(png, width=84, output_format="PNG")
                 if st.button("⤢", key=f"style_open_{i}_{j}", help="Open this mix large"):
-                    open_cell(ui.crisp_png(figs["tensors"][i, j], scale=12), i, j, lo, hi)
+                    open_cell(widgets.crisp_png(figs["tensors"][i, j], scale=12), i, j, lo, hi)
     st.download_button("Download the whole grid (PNG)", figs["grid"], file_name=f"style_mix_{lo}-{hi}.png",
                        mime="image/png", key="dl_grid", icon=":material/download:")
     st.caption(f"Same grid from the command line: `python -m ganlib style-mix --checkpoint {Path(path).name} "

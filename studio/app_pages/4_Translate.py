@@ -5,22 +5,22 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-import ui
 from ganlib import translate as T
 from ganlib.checkpoints import CheckpointError
 from ganlib.pretrained import early_checkpoint
+from studio import widgets
 
 VIEWS = ["Your digit", "A batch", "Font gallery"]
 
 st.title("Translate")
 st.html("<style>[class*='st-key-tr_'] img {image-rendering: pixelated;}</style>")
 
-choice = ui.checkpoint_picker("Model", key="translate_model", families=("cyclegan",),
-                              help="CycleGAN checkpoints: the shipped typeset <-> handwriting model, or your runs.")
+choice = widgets.checkpoint_picker("Model", key="translate_model", families=("cyclegan",),
+                                   help="CycleGAN checkpoints: the shipped typeset <-> handwriting model, or your runs.")
 if choice is None:
     st.stop()
 try:
-    model = ui.translator(choice["path"])
+    model = widgets.translator(choice["path"])
 except CheckpointError as e:
     st.error(str(e), icon=":material/error:")
     st.stop()
@@ -49,26 +49,26 @@ def round_trip_row(x: torch.Tensor, key: str, early=None) -> None:
     y, rec = model.round_trip(x, direction)
     cols = st.columns(5 if early is not None else 4)
     with cols[0]:
-        ui.digit_image(x[0], f"input ({src})", width=168, reading=digits)
+        widgets.digit_image(x[0], f"input ({src})", width=168, reading=digits)
     with cols[1], st.container(key=f"tr_{key}_out"):
-        ui.digit_image(y[0], f"{fwd}(x): {dst}", width=168, reading=digits)
+        widgets.digit_image(y[0], f"{fwd}(x): {dst}", width=168, reading=digits)
     with cols[2]:
-        ui.digit_image(rec[0], f"{back}({fwd}(x)): back to {src}", width=168, reading=digits)
+        widgets.digit_image(rec[0], f"{back}({fwd}(x)): back to {src}", width=168, reading=digits)
     with cols[3]:
         st.image(T.error_map_image(T.cycle_error_map(x, rec)[0], scale=6), width=168)
         st.caption(error_caption(x, rec))
     if early is not None:
         with cols[4]:
-            ui.digit_image(early.translate(x, direction)[0], f"{fwd}(x) early in training (step "
+            widgets.digit_image(early.translate(x, direction)[0], f"{fwd}(x) early in training (step "
                            f"{early.meta.get('step')})", width=168, reading=digits)
 
 
 early_path = early_checkpoint(choice["path"])
-early = ui.translator(early_path) if early_path is not None else None
+early = widgets.translator(early_path) if early_path is not None else None
 
 if view == "Your digit":
     st.subheader(f"Your digit, {src} → {dst}")
-    x = ui.digit_input(key="translate_digit", label="Your digit")
+    x = widgets.digit_input(key="translate_digit", label="Your digit")
     if x is None:
         st.info(f"Draw a digit or upload an image of one: it is made white on black and centred at 28x28 like "
                 f"MNIST, then translated {src} → {dst}.", icon=":material/draw:")
@@ -92,10 +92,10 @@ elif view == "A batch":
     out, rec = model.round_trip(x, direction)
     where = " (in fonts held out of training)" if domain == "typeset" else ""
     st.subheader(f"10 {src} digits{where} → {dst} → back")
-    st.image(ui.crisp_png(torch.cat([x, out, rec]), scale=3, nrow=10), output_format="PNG")
+    st.image(widgets.crisp_png(torch.cat([x, out, rec]), scale=3, nrow=10), output_format="PNG")
     st.caption(f"Rows: input, {fwd}(x), {back}({fwd}(x)). " + error_caption(x, rec))
     if digits:
-        read = [ui.classifier_reading(img)[0] for img in out]
+        read = [widgets.classifier_reading(img)[0] for img in out]
         kept = sum(int(r == int(t)) for r, t in zip(read, y_true))
         st.markdown("Classifier reads the translations as: " + " · ".join(
             f"**{r}**" if r == int(t) else f"~~{r}~~ (was {int(t)})" for r, t in zip(read, y_true))
@@ -105,7 +105,7 @@ elif view == "A batch":
     try:
         xb, _ = T.domain_batch(other, 10, int(seed), size=model.image_shape[-1])
         idt = model.identity(xb, direction)
-        st.image(ui.crisp_png(torch.cat([xb, idt]), scale=3, nrow=10), output_format="PNG")
+        st.image(widgets.crisp_png(torch.cat([xb, idt]), scale=3, nrow=10), output_format="PNG")
         st.caption(f"Top: {dst} digits; bottom: {fwd} applied to them, mean change "
                    f"**{float((idt - xb).abs().mean()):.3f}**. The identity loss asks {fwd} to leave its own "
                    f"domain alone, so it changes only what makes an image {src}-like, not everything.")
@@ -124,8 +124,8 @@ else:
     for name, x, y in zip(names, typed, translated):
         with st.container(key=f"tr_font_{names.index(name)}"):
             st.markdown(f"**{name}**")
-            st.image(ui.crisp_png(torch.cat([x, y]), scale=2, nrow=10), output_format="PNG")
+            st.image(widgets.crisp_png(torch.cat([x, y]), scale=2, nrow=10), output_format="PNG")
             if digits:
-                read = [ui.classifier_reading(img)[0] for img in y]
+                read = [widgets.classifier_reading(img)[0] for img in y]
                 st.caption(" · ".join(str(r) if r == d else f"~~{r}~~" for d, r in enumerate(read))
                            + f" — {sum(r == d for d, r in enumerate(read))}/10")

@@ -6,21 +6,22 @@ each panel's models live in st.session_state, so every browser session has its o
 """
 from __future__ import annotations
 
-import time
+import os
 
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 
-import ui
 from ganlib import pretrained
 from ganlib.arena import PRESETS, Arena, arena_config
-from ganlib.checkpoints import CheckpointError
+from ganlib.checkpoints import CheckpointError, generator_classes
 from ganlib.config import command_for
 from ganlib.fieldhelp import FIELD_HELP
 from ganlib.images import png_bytes
 from ganlib.metrics.diversity import diversity_grid_image, diversity_test, summary
 from ganlib.train import rundir
 from ganlib.paths import runs_root
+from studio import figures, widgets
 
 FRAME_S = 0.5                       # seconds between frames of a playing panel
 DEFAULT_PANELS = ["vanilla-ring", "pacgan-ring", "vanilla-grid", "deligan-grid"]
@@ -98,10 +99,11 @@ def panel(i: int) -> None:
     show = st.session_state.get("arena_show", ["D's surface"])
     caption = ""
     if state["previous"] is not None:
-        fig = arena.figure(surface="D's surface" in show, arrows="G's gradient" in show, previous=state["previous"])
+        fig = figures.arena_figure(arena, surface="D's surface" in show, arrows="G's gradient" in show,
+                                   previous=state["previous"])
         caption = "D has updated (its surface changed); G's points have not moved yet: press **G update**."
     else:
-        fig = arena.figure(surface="D's surface" in show, arrows="G's gradient" in show)
+        fig = figures.arena_figure(arena, surface="D's surface" in show, arrows="G's gradient" in show)
     st.plotly_chart(fig, key=f"arena_plot_{i}", config={"displayModeBar": False}, width="stretch")
     ev = arena.eval_rows[-1]
     st.markdown(f"Step **{arena.step:,}** · modes **{ev['modes_covered']}/{ev['num_modes']}** (at step "
@@ -109,7 +111,7 @@ def panel(i: int) -> None:
                 f"{ev['reverse_kl']:.2f}")
     if caption:
         st.caption(caption)
-    st.plotly_chart(arena.coverage_figure(), key=f"arena_cov_{i}", config={"displayModeBar": False},
+    st.plotly_chart(figures.coverage_figure(arena), key=f"arena_cov_{i}", config={"displayModeBar": False},
                     width="stretch")
     if state["saved"]:
         st.success(f"Saved as `{state['saved']}`: open it on the Train & monitor page.", icon=":material/save:")
@@ -197,14 +199,10 @@ with arena_tab:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def diversity(path: str, mtime_ns: int, seed: int) -> tuple[dict, bytes]:
-    G, meta = ui.generator(path)
-    num_classes = meta["model_kwargs"]["G"].get("num_classes", 0)
-    labels = None
-    if num_classes:
-        import torch
-
-        labels = torch.arange(100) % num_classes
-    result = diversity_test(G, ui.classifier(), n=100, seed=seed, labels=labels)
+    G, meta = widgets.generator(path)
+    num_classes = generator_classes(meta)
+    labels = torch.arange(100) % num_classes if num_classes else None
+    result = diversity_test(G, widgets.classifier(), n=100, seed=seed, labels=labels)
     return summary(result), png_bytes(diversity_grid_image(result, scale=3))
 
 
@@ -222,7 +220,7 @@ def histogram_figure(hist: list[int]) -> go.Figure:
 
 
 def diversity_column(key: str, default: str | None) -> None:
-    choice = ui.checkpoint_picker("Generator", key=key, families=("dcgan", "cgan", "gan"), default=default)
+    choice = widgets.checkpoint_picker("Generator", key=key, families=("dcgan", "cgan", "gan"), default=default)
     if choice is None:
         return
     if choice["dataset"] not in ("mnist", "typeset"):
@@ -231,7 +229,7 @@ def diversity_column(key: str, default: str | None) -> None:
     seed = int(st.number_input("Seed", value=0, step=1, key=f"{key}_seed",
                                help="Another seed draws another 100 samples."))
     try:
-        mtime = __import__("os").stat(choice["path"]).st_mtime_ns
+        mtime = os.stat(choice["path"]).st_mtime_ns
         figures, png = diversity(choice["path"], mtime, seed)
     except (CheckpointError, ValueError, OSError) as e:
         st.error(str(e))

@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ganlib import viz
 from ganlib.config import (DATASETS, IMAGE_SIZES, LOSSES, MODELS, PATCH_SIZES, TrainConfig, field_applies, recipe,
                            recipe_switch)
 from ganlib.fieldhelp import FIELD_HELP
@@ -20,8 +19,9 @@ from ganlib.device import available_devices, describe_device, gpu_count
 from ganlib.train import jobs, rundir
 from ganlib.modelcard import card_records, config_card, human
 from ganlib.train.doctor import diagnose, doctor_fix
-from ganlib.train import live
-from live_chart import live_chart, live_grid, live_status, poll_spec
+from studio import figures, report
+from studio.api import chart_base
+from studio.live_chart import live_chart, live_grid, live_status, poll_spec
 
 ROOT = jobs.runs_root()
 DEFAULTS = TrainConfig()
@@ -270,20 +270,20 @@ def controls(run_dir: Path, st_: dict, config: TrainConfig | None, until: int | 
     row.download_button("Checkpoint", data=lambda: ckpt.read_bytes(), file_name=f"{run_dir.name}.pt",
                         mime="application/octet-stream", disabled=not ckpt.exists(), on_click="ignore",
                         icon=":material/download:", key="dl_ckpt")
-    row.download_button("Metrics CSV", data=lambda: viz.metrics_csv(rundir.read_metrics(run_dir)),
+    row.download_button("Metrics CSV", data=lambda: report.metrics_csv(rundir.read_metrics(run_dir)),
                         file_name=f"{run_dir.name}-metrics.csv", mime="text/csv", on_click="ignore",
                         icon=":material/download:", key="dl_csv")
-    row.download_button("Samples GIF", data=lambda: viz.grid_gif(rundir.list_samples(run_dir)),
+    row.download_button("Samples GIF", data=lambda: report.grid_gif(rundir.list_samples(run_dir)),
                         file_name=f"{run_dir.name}.gif", mime="image/gif", on_click="ignore",
                         disabled=not rundir.list_samples(run_dir), icon=":material/download:", key="dl_gif")
-    row.download_button("Report", data=lambda: viz.run_report_html(run_dir, until),
+    row.download_button("Report", data=lambda: report.run_report_html(run_dir, until),
                         file_name=f"{run_dir.name}-report.html", mime="text/html", on_click="ignore",
                         disabled=config is None, icon=":material/download:", key="dl_report",
                         help="One HTML file: config, curves, grids, metrics and the command that reproduces the run")
 
 
 # While a run trains, the browser follows it by itself: the charts, the status strip and the sample grid
-# poll the run's live API (live_api.py) every few seconds (the user's pick, REFRESH_S) and draw only what
+# poll the run's live API (studio/api.py) every few seconds (the user's pick, REFRESH_S) and draw only what
 # is new, with no Streamlit rerun. The page itself (a fragment: the doctor, and the run's state) re-runs
 # only every DOCTOR_S, or at once when the strip sees the run change state. Before, every refresh re-ran
 # the fragment and the browser re-rendered it: 7% of a 2-core machine's training speed at a 2 s refresh
@@ -351,9 +351,9 @@ def live_view(run_dir: Path, config: TrainConfig | None, until: int | None, smoo
         st.rerun(scope="app")  # new buttons, polling on or off, the runs table; rare, so a full rerun
     rows = rundir.read_metrics(run_dir)
     train_all = [r for r in rows if r.get("kind", "train") == "train"]
-    train = viz.rows_until(train_all, until)
-    evals = viz.rows_until([r for r in rows if r.get("kind") == "eval"], until)
-    base = live.chart_base(run_dir, until)  # followed live, until is None: the live API's own stream name
+    train = figures.rows_until(train_all, until)
+    evals = figures.rows_until([r for r in rows if r.get("kind") == "eval"], until)
+    base = chart_base(run_dir, until)  # followed live, until is None: the live API's own stream name
     held = (sum("step" in r for r in train), sum("step" in r for r in evals)) if follow is not None else None
 
     def poll(kind: str) -> dict | None:
@@ -368,7 +368,7 @@ def status_figures(run_dir: Path, st_: dict, last_row: dict | None, poll: dict |
     train row (live_status: the browser keeps them current between reruns while the run is followed)."""
     state = st_.get("state", "queued")
     with st.container(key="run_figures"):
-        live_status("run_status_strip", live.figures(st_, last_row), poll)
+        live_status("run_status_strip", figures.status_figures(st_, last_row), poll)
     if state == "failed" and st_.get("message"):
         st.error(st_["message"])
     if state == "failed":
@@ -406,24 +406,24 @@ def curves(run_dir: Path, config: TrainConfig | None, until: int | None, smoothi
             st.info("The first sample grid appears once the model is built.")
     # the rows a browser holds belong to one version of the metrics file (a resume may rewrite it): base
     with right, st.container(key="loss_chart"):
-        live_chart("loss", viz.loss_spec(log_y), train, smoothing, base, poll("train"))
+        live_chart("loss", figures.loss_spec(log_y), train, smoothing, base, poll("train"))
         if train and "cycle_a" in train[-1]:  # a CycleGAN run: per-direction, cycle and identity losses
-            live_chart("cyclegan", viz.cyclegan_spec(log_y), train, smoothing, base, poll("train"))
+            live_chart("cyclegan", figures.cyclegan_spec(log_y), train, smoothing, base, poll("train"))
     a, b = st.columns(2)
     with a, st.container(key="d_chart"):
-        live_chart("d", viz.d_outputs_spec(loss, model), train, smoothing, base, poll("train"))
+        live_chart("d", figures.d_outputs_spec(loss, model), train, smoothing, base, poll("train"))
     with b:
         # only the open tab is drawn
         tabs = st.tabs(["Gradient norms", "Speed", "Quality metrics"], key="more_curves", on_change="rerun")
         if tabs[0].open:
             with tabs[0], st.container(key="grad_chart"):
-                live_chart("grad", viz.grad_norm_spec(log_y), train, smoothing, base, poll("train"))
+                live_chart("grad", figures.grad_norm_spec(log_y), train, smoothing, base, poll("train"))
         if tabs[1].open:
             with tabs[1], st.container(key="speed_chart"):
-                live_chart("speed", viz.throughput_spec(), train, smoothing, base, poll("train"))
+                live_chart("speed", figures.throughput_spec(), train, smoothing, base, poll("train"))
         if tabs[2].open:
             with tabs[2], st.container(key="eval_chart"):
-                spec = viz.eval_spec(evals)
+                spec = figures.eval_spec(evals)
                 if spec is not None:
                     keys = ",".join(s["key"] for s in spec["series"])
                     live_chart("eval", spec, evals, 0.0, f"{base}:{keys}", poll("eval"))
@@ -485,13 +485,13 @@ def runs_table() -> None:
         return
     runs = {n: rundir.read_metrics(ROOT / n) for n in picked}
     keys = ["d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "images_per_s"]
-    keys += [k for k in viz.eval_keys([r for rows in runs.values() for r in rows if r.get("kind") == "eval"])
+    keys += [k for k in figures.eval_keys([r for rows in runs.values() for r in rows if r.get("kind") == "eval"])
              if k not in keys]
     c = st.columns([2, 1, 1])
     key = c[0].selectbox("Curve", keys, key="overlay_key")
     smoothing = c[1].slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="overlay_smoothing")
     log_y = c[2].toggle("Log scale", key="overlay_log")
-    st.plotly_chart(viz.overlay_figure(runs, key, smoothing, log_y), key="fig_overlay")
+    st.plotly_chart(figures.overlay_figure(runs, key, smoothing, log_y), key="fig_overlay")
     configs = {n: cfg for n in picked if (cfg := jobs.load_config(ROOT / n)) is not None}
     diff = jobs.config_diff(configs)
     if diff:

@@ -8,11 +8,11 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-import ui
 from ganlib import latent as L
 from ganlib.images import gif_bytes
 from ganlib.pretrained import generator_choices
 from ganlib.paths import runs_root
+from studio import widgets
 
 SLIDER_RANGE = 5.0          # steps along a unit direction: z has std 1 along any of them
 STRIP_VALUES = torch.linspace(-SLIDER_RANGE, SLIDER_RANGE, 7).tolist()
@@ -30,31 +30,31 @@ st.html("<style>[class*='st-key-latent_'] img, [class*='st-key-strip_'] img {ima
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def directions(path: str, mtime_ns: int, kind: str) -> L.Directions:
-    G, _ = ui.generator(path)
-    return L.cached_directions(G, path, kind, k=10, classifier=ui.classifier() if kind == "attribute" else None)
+    G, _ = widgets.generator(path)
+    return L.cached_directions(G, path, kind, k=10, classifier=widgets.classifier() if kind == "attribute" else None)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def strip_png(path: str, mtime_ns: int, seed: int, code: str, label: int | None, kind: str, index: int,
               psi: float) -> bytes:
     """Images along one direction from the explored latent (an inverted digit's code, else the seed's z)."""
-    G, _ = ui.generator(path)
+    G, _ = widgets.generator(path)
     base = L.decode_latent(code, G.latent_dim) if code else L.sample_latents(G, 1, seed)[0]
     z = L.truncate(base, L.mean_latent(G), psi)
     with L.torch_threads(1):
         strip = L.direction_strip(G, z, directions(path, mtime_ns, kind).vectors[index], STRIP_VALUES,
                                   [label] if label is not None else None)
-    return ui.crisp_png(strip, scale=2, nrow=len(STRIP_VALUES))
+    return widgets.crisp_png(strip, scale=2, nrow=len(STRIP_VALUES))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def interpolation(path: str, mtime_ns: int, seeds: tuple[int, int], classes: tuple, frames: int,
                   spherical: bool) -> tuple[bytes, bytes]:
-    G, _ = ui.generator(path)
+    G, _ = widgets.generator(path)
     a, b = (L.sample_latents(G, 1, s)[0] for s in seeds)
     with L.torch_threads(1):
         x = L.interpolate(G, a, b, frames, spherical, label_a=classes[0], label_b=classes[1])
-    return ui.crisp_png(x, scale=3, nrow=frames), gif_bytes(x, scale=8)
+    return widgets.crisp_png(x, scale=3, nrow=frames), gif_bytes(x, scale=8)
 
 
 @st.cache_resource(show_spinner=False)
@@ -68,7 +68,7 @@ def show_nearest(x: torch.Tensor) -> None:
     """The 5 training images nearest to x (1, 28, 28): near-copies mean the GAN memorised."""
     pool = training_images()
     idx, dist = L.nearest_images(x[None], pool, k=5)
-    st.image(ui.crisp_png(pool[idx[0]], scale=3, nrow=5), output_format="PNG")
+    st.image(widgets.crisp_png(pool[idx[0]], scale=3, nrow=5), output_format="PNG")
     st.caption(f"Nearest of the {len(pool):,} training images (pixel RMS distance "
                f"{', '.join(f'{d:.2f}' for d in dist[0].tolist())}; ~0 would be a copy).")
 
@@ -81,7 +81,7 @@ def model_id(choice: dict) -> str:
 
 
 def url_now() -> dict:
-    return ui.url_view(URL_KEYS)
+    return widgets.url_view(URL_KEYS)
 
 
 def apply_url(url: dict, choices: list[dict]) -> str | None:
@@ -112,7 +112,7 @@ def apply_url(url: dict, choices: list[dict]) -> str | None:
 
 
 def write_url(values: dict) -> None:
-    ui.set_url_view(values, URL_KEYS, "_latent_url")
+    widgets.set_url_view(values, URL_KEYS, "_latent_url")
 
 
 # ---------------------------------------------------------------- the page
@@ -130,12 +130,12 @@ for key, default in PERSISTENT.items():
 
 top = st.columns([3, 2, 1.2, 1.6], vertical_alignment="bottom")
 with top[0]:
-    choice = ui.checkpoint_picker("Model", key="latent_model", families=("gan", "dcgan", "cgan"), default=url_path)
+    choice = widgets.checkpoint_picker("Model", key="latent_model", families=("gan", "dcgan", "cgan"), default=url_path)
 if choice is None:
     st.stop()
 path = choice["path"]
 try:
-    G, meta = ui.generator(path)
+    G, meta = widgets.generator(path)
 except ValueError as e:
     st.error(str(e), icon=":material/error:")
     st.stop()
@@ -220,11 +220,10 @@ def explore(base: torch.Tensor, code: str, dirs: L.Directions, kind: str) -> Non
         st.caption(f"Each strip shows where its slider leads from this latent ({STRIP_VALUES[0]:g} to "
                    f"{STRIP_VALUES[-1]:g}, other sliders at 0).")
     amounts = [s[f"dir_{n}"] for n in range(len(slider_dirs))]
-    z = L.truncate(base, L.mean_latent(G), s["latent_psi"])
-    z = z + (torch.tensor(amounts)[:, None] * dirs.vectors[slider_dirs]).sum(0)
+    z = L.steer(L.truncate(base, L.mean_latent(G), s["latent_psi"]), dirs.vectors[slider_dirs], amounts)
     with left:
         with st.container(key="latent_image"), L.torch_threads(1):   # one small image: one thread is fastest
-            ui.digit_image(L.render(G, z[None], labels)[0], width=336)
+            widgets.digit_image(L.render(G, z[None], labels)[0], width=336)
         st.slider("Truncation psi", 0.0, 1.5, step=0.05, key="latent_psi",
                   help="Pulls the latent toward the mean (psi 0: the mean image; 1: unchanged; >1: exaggerated).")
         if st.toggle("Nearest training images", key="latent_nearest",
@@ -298,13 +297,13 @@ elif view == "Interpolate":
 else:
     left, right = st.columns([1, 1.6], gap="large")
     with left:
-        target = ui.digit_input("invert_digit", "Your digit")
+        target = widgets.digit_input("invert_digit", "Your digit")
     with right:
         if target is not None:
-            reading, p = ui.classifier_reading(target)
+            reading, p = widgets.classifier_reading(target)
             cols = st.columns(2)
             with cols[0]:
-                ui.digit_image(target, "as the model sees it", width=140)
+                widgets.digit_image(target, "as the model sees it", width=140)
             inv_label = None
             if n_classes:
                 inv_label = cols[1].selectbox("Invert as class", list(range(n_classes)), index=reading,
@@ -315,7 +314,7 @@ else:
                 def progress(step: int, total: int, error: float) -> None:
                     bar.progress(step / total, text=f"Step {step}/{total} · pixel error {error:.4f}")
 
-                result = L.invert(G, target, label=inv_label, classifier=ui.classifier(), progress_fn=progress)
+                result = L.invert(G, target, label=inv_label, classifier=widgets.classifier(), progress_fn=progress)
                 bar.empty()
                 st.session_state["latent_inversion"] = {
                     "code": L.encode_latent(result.latent), "label": result.label, "image": result.image,
@@ -325,7 +324,7 @@ else:
         if found and found["model"] == path and target is not None and torch.equal(found["target"], target):
             cols = st.columns(2)
             with cols[0], st.container(key="latent_inverted"):
-                ui.digit_image(found["image"], "the model's closest image", width=140)
+                widgets.digit_image(found["image"], "the model's closest image", width=140)
             cols[1].metric("Pixel error (MSE)", f"{found['error']:.4f}",
                            delta=f"{found['error'] - found['start']:.4f} from the best random start",
                            delta_color="inverse")

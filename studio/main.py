@@ -1,0 +1,45 @@
+"""GAN Studio's Streamlit script (app.py serves it): the navigation over the pages and the home page.
+
+The pages live in studio/app_pages/, not studio/pages/: with a pages/ folder beside this script Streamlit
+runs its first script run after a start as an old-style multipage app (sidebar of file names, and a direct
+link such as /latent answered "Page not found"). ganlib and torch are imported by the pages (and the home
+page) themselves, after st.navigation, so the sidebar's titles paint before any heavy import.
+"""
+from pathlib import Path
+
+import streamlit as st
+
+HERE = Path(__file__).parent
+# (file, title, icon, what it is for); a page is listed only once its file exists
+PAGES = [
+    ("app_pages/1_Train.py", "Train & monitor", ":material/monitoring:",
+     "Launch GAN, DCGAN, CGAN, CycleGAN or StyleGAN training in the background and watch it live: loss curves, D(x) vs "
+     "D(G(z)), samples from fixed noise, a training doctor. Pause, stop, resume, compare and replay runs."),
+    ("app_pages/2_Latent.py", "Latent explorer", ":material/explore:",
+     "Open any generator (shipped or your run) and steer it: direction sliders (PCA, closed-form, "
+     "attribute), truncation, interpolation, and inversion of a digit you draw or upload."),
+    ("app_pages/3_Style.py", "Style studio", ":material/palette:",
+     "Open a StyleGAN and see what each layer does: style mixing between two rows of digits (coarse, middle, "
+     "fine or any layer range), per-layer-group style sliders, noise strength and resampling, truncation "
+     "beside the mean-w image, and any layer's feature maps."),
+    ("app_pages/4_Translate.py", "Translate", ":material/translate:",
+     "Turn typeset digits into handwriting and back with a CycleGAN: your own drawn or uploaded digit, a "
+     "batch, every font; the round trip's error map, the identity mapping, an early checkpoint beside the final."),
+    ("app_pages/5_Mode_collapse.py", "Mode-collapse lab", ":material/scatter_plot:",
+     "Watch a GAN collapse onto a few modes of a 2-D mixture and compare the cures side by side; "
+     "measure the diversity of any image generator."),
+]
+
+
+def home_page() -> None:
+    from studio import home  # imports torch (through ganlib): only once the sidebar is sent
+
+    home.home([(page, title, icon, text) for page, (_, title, icon, text) in zip(pages, listed)])
+
+
+# an emoji favicon is drawn locally; a :material/...: one is fetched from fonts.gstatic.com (the app runs offline)
+st.set_page_config(page_title="GAN Studio", page_icon="✨", layout="wide")
+listed = [p for p in PAGES if (HERE / p[0]).exists()]
+pages = [st.Page(str(HERE / path), title=title, icon=icon, url_path=Path(path).stem.split("_", 1)[-1].lower())
+         for path, title, icon, _ in listed]
+st.navigation([st.Page(home_page, title="Home", icon=":material/home:", default=True), *pages]).run()
