@@ -112,7 +112,7 @@ def test_only_rank_0_writes(runs):
     for name in ("ring", "dcgan", "cyclegan"):
         assert not (runs / f"{name}.rank1").exists()
         files = sorted(p.name for p in (runs / name).iterdir())
-        assert files == ["checkpoint.pt", "config.json", "control.json", "metrics.jsonl", "samples", "status.json"]
+        assert files == ["checkpoint.pt", "config.json", "control.json", "metrics.jsonl", "samples", "status.json", "writer.lock"]
         steps = [r["step"] for r in train_rows(runs / name)]
         assert steps == sorted(set(steps))  # one writer: no line logged twice
 
