@@ -399,6 +399,7 @@ def _class_for(G, class_: int | None, flag: str = "--class") -> int | None:
 
 def cmd_latent(args: argparse.Namespace) -> int:
     from . import latent as L
+    from .directions import cached_directions
     from .images import save_samples
 
     G, meta = _load_for_latent(args)
@@ -409,7 +410,7 @@ def cmd_latent(args: argparse.Namespace) -> int:
         from .metrics.classifier import load_classifier
 
         classifier = load_classifier()
-    dirs = L.cached_directions(G, args.checkpoint, kind, k=args.k, classifier=classifier)
+    dirs = cached_directions(G, args.checkpoint, kind, k=args.k, classifier=classifier)
     if which.lstrip("-").isdigit():
         index = int(which)
     elif which in dirs.names:
@@ -499,7 +500,7 @@ def cmd_invert(args: argparse.Namespace) -> int:
 def add_latent_commands(sub) -> None:
     import re
 
-    from .latent import DIRECTION_KINDS
+    from .directions import DIRECTION_KINDS
 
     lt = sub.add_parser("latent", help="a strip of images along one latent direction (SeFa, PCA, attribute, raw z)",
                         description="Walk from a seed's latent along one direction and write the images as a strip.")

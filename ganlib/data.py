@@ -140,7 +140,7 @@ def _bundled_mnist() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(x.reshape(-1, 28, 28).astype(np.uint8)), torch.from_numpy(y.astype(np.int64))
 
 
-def _to_images(u8: torch.Tensor, image_size: int, channels: int) -> torch.Tensor:
+def uint8_to_images(u8: torch.Tensor, image_size: int, channels: int) -> torch.Tensor:
     """uint8 (N, H, W) or (N, C, H, W) -> float (N, C, S, S) in [-1, 1]."""
     x = u8.float().div(127.5).sub(1.0)
     if x.dim() == 3:
@@ -345,10 +345,10 @@ def load_dataset(name: str, *, data_dir: str = "", download: bool = False, image
         names = ([str(i) for i in range(10)] if name == "mnist" else
                  ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
                   "Bag", "Ankle boot"])
-        return GanData(name, _to_images(u8, image_size, channels or 1), y, 10, names, note)
+        return GanData(name, uint8_to_images(u8, image_size, channels or 1), y, 10, names, note)
     if name == "typeset":
         u8, y = render_typeset_digits(subset or n_typeset, seed=seed, fonts=fonts)
-        return GanData(name, _to_images(u8, image_size, channels or 1), y, 10,
+        return GanData(name, uint8_to_images(u8, image_size, channels or 1), y, 10,
                        [str(i) for i in range(10)])
     if name in ("toy-ring", "toy-grid"):
         x, y = sample_toy(name, subset or n_points, seed=seed)
