@@ -7,13 +7,14 @@ from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw
-from torchvision.utils import make_grid
 
 from .files import atomic_write_bytes
 
 
 def grid_image(x: torch.Tensor, nrow: int | None = None, padding: int = 2) -> Image.Image:
     """(N, C, H, W) in [-1, 1] -> one PIL image, nrow images per row (default: a square)."""
+    from torchvision.utils import make_grid   # lazy: torchvision pulls torch._dynamo, ~2-3 s on every CLI start
+
     nrow = nrow or max(1, math.ceil(math.sqrt(x.shape[0])))
     grid = make_grid(x.detach().float().cpu().clamp(-1, 1) * 0.5 + 0.5, nrow=nrow, padding=padding, pad_value=0.3)
     arr = grid.mul(255).round().byte().permute(1, 2, 0).numpy()

@@ -9,7 +9,8 @@ import pytest
 
 from ganlib import pretrained
 from ganlib.checkpoints import load_checkpoint, load_generator
-from ganlib.cli import build_parser, config_from_args
+from ganlib.cli import build_parser
+from ganlib.cli.train import config_from_args
 from ganlib.config import TrainConfig, field_applies
 from ganlib.evaluate import evaluate_generator
 from ganlib.pretrained import manifest, pretrained_path, preview_png
