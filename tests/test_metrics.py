@@ -90,7 +90,6 @@ def test_augment_keeps_shape_range_and_varies_per_image(digits):
     assert (out[0] - out[1]).abs().max() > 0.1  # each image gets its own transform
 
 
-@pytest.mark.skipif(not default_classifier_path().is_file(), reason="shipped classifier absent")
 def test_shipped_classifier_knows_the_training_digits(digits):
     model = load_classifier()
     idx = torch.arange(0, 5000, 25)
