@@ -14,6 +14,7 @@ and metrics.jsonl is append-only, so a reader sees either the old or the new sta
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -83,20 +84,51 @@ _METRICS_CACHE_FILES = 64
 _METRICS_LOCK = threading.Lock()
 
 
-def _parse_lines(data: bytes) -> list[dict]:
-    rows = []
-    for line in data.splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:  # a damaged line is skipped, never fatal
+KINDS = ("train", "eval")  # what a metrics row can be
+
+
+def valid_row(row: object) -> dict | None:
+    """A metrics row as the readers may trust it, or None for a row to skip.
+
+    The schema: a JSON object whose "kind" (default "train") is one of KINDS, whose "step" is a whole number
+    >= 0, and whose "time" and "epoch", where given, are finite numbers >= 0. Any other number that is not
+    finite (NaN, Infinity) is read as missing (None); text, lists and objects pass as they are.
+    """
+    if not isinstance(row, dict):
+        return None
+    if row.get("kind", "train") not in KINDS:
+        return None
+    step = row.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        return None
+    for key in ("time", "epoch"):
+        value = row.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            return None
+    bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+    return {**row, **dict.fromkeys(bad)} if bad else row
+
+
+def _parse_lines(data: bytes) -> tuple[list[dict], int]:
+    """(the valid rows, how many lines were skipped: not JSON, binary garbage, or outside the schema)."""
+    rows, skipped = [], 0
+    for line in data.split(b"\n"):  # JSON Lines: only \n ends a row (a stray \r is part of a damaged one)
+        if not line.strip():
             continue
-        if isinstance(row, dict):
+        try:
+            row = valid_row(json.loads(line))
+        except (ValueError, RecursionError):  # a damaged line is skipped, never fatal
+            row = None
+        if row is None:
+            skipped += 1
+        else:
             rows.append(row)
-    return rows
+    return rows, skipped
 
 
 def read_metrics(run_dir: str | Path, kind: str | None = None) -> list[dict]:
-    """All complete metrics lines (a half-written last line is skipped), optionally of one kind.
+    """All complete metrics rows that pass the schema (valid_row), optionally of one kind; a half-written
+    last line, a damaged line or a row of the wrong types is skipped and counted (skipped_rows), never raised.
 
     The row dicts are shared between callers (see _METRICS_CACHE): read them, never change them.
     """
@@ -107,19 +139,29 @@ def read_metrics(run_dir: str | Path, kind: str | None = None) -> list[dict]:
             key = str(path.resolve())
             entry = _METRICS_CACHE.pop(key, None)
             if entry is None or entry["inode"] != (stat.st_dev, stat.st_ino) or stat.st_size < entry["offset"]:
-                entry = {"inode": (stat.st_dev, stat.st_ino), "offset": 0, "rows": []}
+                entry = {"inode": (stat.st_dev, stat.st_ino), "offset": 0, "rows": [], "skipped": 0}
             f.seek(entry["offset"])
             chunk = f.read(stat.st_size - entry["offset"])
             cut = chunk.rfind(b"\n") + 1  # lines up to the last newline are final; after it, one being written
             entry["offset"] += cut
-            entry["rows"] += _parse_lines(chunk[:cut])
+            rows, skipped = _parse_lines(chunk[:cut])
+            entry["rows"] += rows
+            entry["skipped"] += skipped
             _METRICS_CACHE[key] = entry
             while len(_METRICS_CACHE) > _METRICS_CACHE_FILES:
                 _METRICS_CACHE.popitem(last=False)
-            rows = entry["rows"] + _parse_lines(chunk[cut:])  # a last line without newline counts if whole
+            rows = entry["rows"] + _parse_lines(chunk[cut:])[0]  # a last line without newline counts if whole
             return rows if kind is None else [r for r in rows if r.get("kind", "train") == kind]
     except OSError:
         return []
+
+
+def skipped_rows(run_dir: str | Path) -> int:
+    """How many complete lines of a run's metrics.jsonl read_metrics skipped as damaged or badly typed."""
+    read_metrics(run_dir)
+    with _METRICS_LOCK:
+        entry = _METRICS_CACHE.get(str((Path(run_dir) / "metrics.jsonl").resolve()))
+        return entry["skipped"] if entry else 0
 
 
 def truncate_metrics(run_dir: str | Path, after_step: int) -> None:
