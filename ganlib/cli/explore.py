@@ -3,7 +3,9 @@ translation (CycleGAN), style checks and mixing grids (StyleGAN)."""
 from __future__ import annotations
 
 import argparse
+import json
 import re
+from pathlib import Path
 
 import torch
 
@@ -43,11 +45,11 @@ def _load_for_latent(args: argparse.Namespace):
 
 
 def _class_for(G, class_: int | None, flag: str = "--class") -> int | None:
-    if num_classes(G):
+    if L.num_classes(G):
         if class_ is None:
-            raise ValueError(f"This is a conditional model: give {flag} (0 to {num_classes(G) - 1}).")
-        if not 0 <= class_ < num_classes(G):
-            raise ValueError(f"{flag} must be between 0 and {num_classes(G) - 1}.")
+            raise ValueError(f"This is a conditional model: give {flag} (0 to {L.num_classes(G) - 1}).")
+        if not 0 <= class_ < L.num_classes(G):
+            raise ValueError(f"{flag} must be between 0 and {L.num_classes(G) - 1}.")
         return class_
     if class_ is not None:
         raise ValueError(f"{flag} needs a conditional model (cgan); this one is unconditional.")
