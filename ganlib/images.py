@@ -5,15 +5,17 @@ import io
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image, ImageDraw
-from torchvision.utils import make_grid
 
 from .files import atomic_write_bytes
 
 
 def grid_image(x: torch.Tensor, nrow: int | None = None, padding: int = 2) -> Image.Image:
     """(N, C, H, W) in [-1, 1] -> one PIL image, nrow images per row (default: a square)."""
+    from torchvision.utils import make_grid   # lazy: torchvision pulls torch._dynamo, ~2-3 s on every CLI start
+
     nrow = nrow or max(1, math.ceil(math.sqrt(x.shape[0])))
     grid = make_grid(x.detach().float().cpu().clamp(-1, 1) * 0.5 + 0.5, nrow=nrow, padding=padding, pad_value=0.3)
     arr = grid.mul(255).round().byte().permute(1, 2, 0).numpy()
@@ -70,8 +72,6 @@ def _ink_array(img: Image.Image) -> "np.ndarray":
 
     Transparency counts: strokes on a transparent background are laid on the colour that contrasts with them.
     """
-    import numpy as np
-
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         grey = np.asarray(img, dtype=np.float64)
         alpha = None
@@ -103,8 +103,6 @@ def to_mnist_digit(data: "bytes | str | Path | Image.Image | np.ndarray | torch.
     (RGBA, palette, 16-bit) and size; black-on-white is inverted. Raises ValueError with one sentence
     for non-images, files over 20 MB or 40 megapixels, and blank images.
     """
-    import numpy as np
-
     if isinstance(data, (str, Path)):
         path = Path(data)
         if not path.is_file():
@@ -155,8 +153,6 @@ def frame_ink(ink: "np.ndarray") -> "np.ndarray":
     """Ink (H, W) in [0, 1], white on black -> float32 (28, 28) in [0, 1], framed as MNIST frames its
     digits: the bounding box of the ink (> 0.1) scaled to fit 20x20, aspect kept, and placed so that its
     centre of mass is at the centre. Raises ValueError for a blank image."""
-    import numpy as np
-
     rows, cols = np.nonzero(ink > 0.1)
     if len(rows) == 0:
         raise ValueError("The image is blank: draw or upload a digit.")

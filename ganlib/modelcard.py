@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 
+from ganlib.checkpoints import load_checkpoint
 from ganlib.config import TrainConfig
 from ganlib.models import build_models, model_kwargs
 from ganlib.models.layers import MinibatchDiscrimination, MinibatchStd
@@ -210,8 +211,6 @@ def config_card(config: TrainConfig) -> dict[str, list[LayerRow]]:
 
 def checkpoint_card(path) -> dict[str, list[LayerRow]]:
     """The networks stored in a checkpoint file or run directory (CheckpointError for a bad file)."""
-    from ganlib.checkpoints import load_checkpoint
-
     ckpt = load_checkpoint(path)
     batch = int(ckpt.get("train_config", {}).get("batch_size", 64))
     return model_card(ckpt["family"], ckpt["model_kwargs"], batch)

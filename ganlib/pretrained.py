@@ -9,7 +9,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+
+from .checkpoints import load_generator
+from .images import grid_image, png_bytes
 from .paths import CHECKPOINTS_DIR
+from .sampling import generate
+from .train import jobs
+from .translate import domain_batch, load_cyclegan
 
 
 
@@ -31,15 +38,7 @@ def pretrained_path(name: str) -> Path:
 
 def preview_png(name: str, n: int = 100, seed: int = 0) -> bytes:
     """A PNG grid of n samples from a shipped model (conditional ones: one class per column)."""
-    import torch
-
-    from .checkpoints import load_generator
-    from .images import grid_image, png_bytes
-    from .sampling import generate
-
     if manifest()[name]["family"] == "cyclegan":  # typeset digits (fonts held out of training) over their translations
-        from .translate import domain_batch, load_cyclegan
-
         model = load_cyclegan(pretrained_path(name))
         x, _ = domain_batch(model.domains[0], 20, seed=seed, size=model.image_shape[-1])
         y = model.translate(x, "a2b")
@@ -80,8 +79,6 @@ def generator_choices(runs_root: str | Path | None = None) -> list[dict]:
     Each entry: {"label", "path", "family", "dataset", "shipped"}. Read from the manifest and the runs'
     config.json files only (no checkpoint is loaded), so listing is cheap enough for every rerun.
     """
-    from .train import jobs
-
     out = [{"label": f"{entry['title']} (shipped)", "path": str(CHECKPOINTS_DIR / entry["file"]),
             "family": entry["family"], "dataset": entry["dataset"], "shipped": True}
            for entry in manifest().values() if (CHECKPOINTS_DIR / entry["file"]).is_file()]

@@ -12,6 +12,9 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from .checkpoints import CheckpointError, load_checkpoint, load_generator
+from .directions import Directions, fix_signs, image_attributes
+from .metrics.image import classify
 from .models.stylegan import RESOLUTIONS
 
 # the page's presets: coarse = pose and digit identity, middle = shape details, fine = stroke and texture
@@ -20,17 +23,11 @@ GROUPS = {"coarse": (4, 8), "middle": (16, 16), "fine": (32, 32)}
 
 def load_stylegan(path: str | Path, device="cpu") -> tuple[nn.Module, dict]:
     """(G in eval mode, metadata) of a StyleGAN checkpoint; CheckpointError (one sentence) for any other file."""
-    from .checkpoints import CheckpointError, load_checkpoint, load_generator
-
     family = load_checkpoint(path)["family"]
     if family != "stylegan":
         raise CheckpointError(f"{path} holds a {family} model; the Style studio needs a stylegan checkpoint "
                               "(train one with --model stylegan).")
     return load_generator(path, device=device)
-
-
-def is_stylegan(G: nn.Module) -> bool:
-    return hasattr(G, "synthesis") and hasattr(G, "mapping")
 
 
 def _device(G: nn.Module) -> torch.device:
@@ -129,25 +126,15 @@ def group_directions(G: nn.Module, lo: int, hi: int, k: int = 5):
     """Closed-form (SeFa) directions in w for the layers in [lo, hi]: top eigenvectors of A^T A with A the
     stacked style affine weights of those layers, i.e. the w moves that change their styles most.
     Applied to those layers only (`apply_direction`), a slider then changes only what they control."""
-    from .latent import Directions, _fix_signs
-
     mask = layer_mask(G, lo, hi)
-    A = torch.cat([_style_affine(G, i).effective_weight().detach().double().cpu()
+    A = torch.cat([G.synthesis.affine(i).effective_weight().detach().double().cpu()
                    for i in range(G.num_ws) if mask[i]])
     eigvals, eigvecs = torch.linalg.eigh(A.T @ A)
     order = eigvals.argsort(descending=True)[:k]
-    vectors = _fix_signs(eigvecs[:, order].T).float()
+    vectors = fix_signs(eigvecs[:, order].T).float()
     share = (eigvals[order] / eigvals.clamp_min(0).sum()).tolist()
     return Directions("sefa", "w", vectors, [f"{lo}-{hi} SeFa {i}" for i in range(len(order))], share,
                       "share of the eigenvalue sum", info={"layers": [lo, hi]})
-
-
-def _style_affine(G: nn.Module, index: int) -> nn.Module:
-    """The affine layer (w -> style) of styled layer `index` in ws order."""
-    syn = G.synthesis
-    if index in syn.conv_ws:
-        return syn.convs[syn.conv_ws.index(index)].affine
-    return syn.to_images[syn.image_ws.index(index)].affine
 
 
 def apply_direction(G: nn.Module, ws: torch.Tensor, direction: torch.Tensor, amount: float, lo: int, hi: int) -> torch.Tensor:
@@ -217,15 +204,12 @@ def style_check(G: nn.Module, classifier: nn.Module, n: int = 1000, seed: int = 
       coarse_keeps_a_when_differ: the same share over the pairs_differ pairs whose A and B read as different
       digits (a generator that draws one digit for everything would pass coarse_keeps_a, not this);
     - ink_corr_b: Pearson correlation of the mix's ink with B's (fine 16-32 come from B); ink_corr_a with A's;
-      thickness_corr_b / thickness_corr_a: the same for stroke thickness (latent.image_attributes), the style
+      thickness_corr_b / thickness_corr_a: the same for stroke thickness (directions.image_attributes), the style
       itself: total ink also grows with the digit's shape (an 8 holds more than a 1), which comes from A;
     - noise_pixel_change: mean absolute pixel change (in [0, 1] units) between two noise draws with w fixed;
       noise_keeps_label: share of images whose classifier reading is the same under both draws.
     All images use the fixed noise except the noise test.
     """
-    from .latent import image_attributes
-    from .metrics.image import classify
-
     w_a, w_b = random_w(G, n, seed), random_w(G, n, seed + 1)
     x_a, x_b = render(G, w_a), render(G, w_b)
     lo, hi = GROUPS["coarse"]

@@ -10,10 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
+from PIL import Image
 
 from .checkpoints import CheckpointError, load_checkpoint, saved_generator
+from .data import IMAGE_EXTS, font_name, load_dataset, render_digit, render_typeset_digits, typeset_fonts, uint8_to_images
+from .images import grid_image, to_mnist_digit
+from .metrics.classifier import load_classifier
+from .metrics.image import classify, compare_features, compute_reference
 
 DIRECTIONS = ("a2b", "b2a")
 
@@ -105,11 +111,6 @@ def load_images(path: str | Path) -> torch.Tensor:
     an image file (any common format and size, converted like MNIST: white on black, centred),
     a folder of image files, or a .npy array (N, 1, 28, 28) or (N, 28, 28) already in [-1, 1].
     Raises ValueError with one sentence."""
-    import numpy as np
-
-    from .data import IMAGE_EXTS
-    from .images import to_mnist_digit
-
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path} does not exist.")
@@ -143,10 +144,6 @@ def load_images(path: str | Path) -> torch.Tensor:
 
 def save_images(x: torch.Tensor, out: str | Path, nrow: int | None = None) -> None:
     """.npy: the (N, 1, 28, 28) array in [-1, 1]; any image suffix: a grid picture."""
-    import numpy as np
-
-    from .images import grid_image
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npy":
@@ -163,12 +160,10 @@ def font_gallery(model: CycleGAN, size: int = 28) -> tuple[list[str], torch.Tens
     Returns (font names (K,), typeset (K, 10, 1, S, S), translated (K, 10, 1, S, S)); fonts held out
     of CycleGAN's training are named with ' (held out)'.
     """
-    from .data import _to_images, font_name, render_digit, typeset_fonts
-
     held = set(typeset_fonts("held_out"))
     fonts = typeset_fonts("all")
     u8 = torch.stack([render_digit(d, f, size=size) for f in fonts for d in range(10)])
-    x = _to_images(u8, model.image_shape[-1], model.image_shape[0])
+    x = uint8_to_images(u8, model.image_shape[-1], model.image_shape[0])
     y = model.translate(x, "a2b")
     names = [font_name(f) + (" (held out)" if f in held else "") for f in fonts]
     return names, x.view(len(fonts), 10, *x.shape[1:]), y.view(len(fonts), 10, *y.shape[1:])
@@ -231,17 +226,13 @@ def evaluate_cyclegan(model: CycleGAN, n: int = 2000, seed: int = 0) -> dict:
     - cycle_a, cycle_b: mean |F(G(a)) - a| and |G(F(b)) - b| per pixel on the [-1, 1] scale;
       identity_b: mean |G(b) - b|.
     """
-    from .data import _to_images, load_dataset, render_typeset_digits
-    from .metrics.classifier import load_classifier
-    from .metrics.image import classify, compare_features, compute_reference
-
     a_name, b_name = model.domains
     if (a_name, b_name) != ("typeset", "mnist") or model.image_shape[0] != 1:
         raise ValueError(f"The translation evaluation measures typeset <-> MNIST digit models; this one maps "
                          f"{a_name} <-> {b_name}.")
     size = model.image_shape[-1]
     u8, y_a = render_typeset_digits(n, seed=10_000 + seed, fonts="held_out")
-    x_a = _to_images(u8, size, 1)
+    x_a = uint8_to_images(u8, size, 1)
     mnist = load_dataset("mnist", image_size=size)
     perm = torch.randperm(len(mnist), generator=torch.Generator().manual_seed(seed))
     x_b, y_b = mnist.x[perm[:n]], mnist.y[perm[:n]]
@@ -259,7 +250,7 @@ def evaluate_cyclegan(model: CycleGAN, n: int = 2000, seed: int = 0) -> dict:
 
     u8_train, _ = render_typeset_digits(4000, seed=20_000 + seed, fonts="train")
     prep = classifier.prepare  # (N, 1, 28, 28) for the judge too (32 px is centre-cropped)
-    judge = train_domain_judge(prep(_to_images(u8_train, size, 1)), prep(mnist.x), seed=seed)
+    judge = train_domain_judge(prep(uint8_to_images(u8_train, size, 1)), prep(mnist.x), seed=seed)
     judge_acc = 0.5 * ((1 - _handwritten_frac(judge, prep(x_a))) + _handwritten_frac(judge, prep(x_b)))
 
     out = {
@@ -296,11 +287,9 @@ def domain_word(name: str) -> str:
 def domain_batch(name: str, n: int = 10, seed: int = 0, size: int = 28) -> tuple[torch.Tensor, torch.Tensor | None]:
     """n example images (n, 1, S, S) of a built-in domain and their labels: typeset digits in the fonts held
     out of training, or MNIST digits. ValueError (one sentence) for other domains."""
-    from .data import _to_images, load_dataset, render_typeset_digits
-
     if name == "typeset":
         u8, y = render_typeset_digits(n, seed=30_000 + seed, fonts="held_out")
-        return _to_images(u8, size, 1), y
+        return uint8_to_images(u8, size, 1), y
     if name in ("mnist", "fashion-mnist"):
         data = load_dataset(name, image_size=size)
         idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]
@@ -310,9 +299,7 @@ def domain_batch(name: str, n: int = 10, seed: int = 0, size: int = 28) -> tuple
 
 def error_map_image(err: torch.Tensor, scale: int = 10):
     """A cycle-error map (H, W) in [0, 2] as a PIL heat-map image (inferno; black = no error, yellow = 2)."""
-    import numpy as np
-    from matplotlib import colormaps
-    from PIL import Image
+    from matplotlib import colormaps   # lazy: only the Translate page draws error maps (~0.1 s to import)
 
     rgb = colormaps["inferno"]((err.clamp(0, 2) / 2).numpy())[..., :3]
     img = Image.fromarray((rgb * 255).astype(np.uint8))

@@ -11,6 +11,7 @@ import torch
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
+from ganlib import directions as D
 from ganlib import latent as L
 from ganlib.checkpoints import load_generator
 from ganlib.pretrained import pretrained_path
@@ -85,7 +86,7 @@ def test_a_shared_link_restores_model_seed_class_kind_and_sliders(root, drawn):
     assert at.slider(key="latent_psi").value == 0.7
     assert at.slider(key="dir_0").label.startswith("thicker")
     G, _ = load_generator(pretrained_path("cgan_mnist"))
-    dirs = L.cached_directions(G, pretrained_path("cgan_mnist"), "attribute", k=10)
+    dirs = D.cached_directions(G, pretrained_path("cgan_mnist"), "attribute", k=10)
     z = L.truncate(L.sample_latents(G, 1, 11)[0], L.mean_latent(G), 0.7) + 2 * dirs.vectors[0] - dirs.vectors[2]
     assert (big_image(drawn) - L.render(G, z[None], [4])[0]).abs().max() < 0.01
     assert at.query_params["d"] == "2,0,-1"   # a conditional model has three attribute directions
@@ -100,7 +101,7 @@ def test_moving_a_slider_changes_the_image_and_the_url(root, drawn):
     assert at.query_params["d"] == "3,0,0,0,0"
     at.slider(key="latent_psi").set_value(0.0).run()   # psi 0: the mean latent, then the slider's step
     G, _ = load_generator(pretrained_path("dcgan_mnist"))
-    z = 3.0 * L.sefa_directions(G, 10).vectors[0]
+    z = 3.0 * D.sefa_directions(G, 10).vectors[0]
     assert (big_image(drawn) - L.render(G, z[None])[0]).abs().max() < 0.01
 
 

@@ -9,12 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ganlib.config import TrainConfig
-from ganlib.pretrained import manifest
 from ganlib.train.loop import train
 
 APP = str(Path(__file__).resolve().parents[1] / "studio" / "main.py")
 PAGE = str(Path(__file__).resolve().parents[1] / "studio" / "app_pages" / "3_Style.py")
-SHIPPED = "stylegan_mnist" in manifest()
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +140,6 @@ def test_a_damaged_link_gets_one_sentence_and_defaults(root):
     assert not at.exception
 
 
-@pytest.mark.skipif(not SHIPPED, reason="the shipped StyleGAN is not in checkpoints/ yet")
 def test_the_shipped_stylegan_opens_first():
     at = style_page()
     assert url(at)["model"] == "stylegan_mnist"

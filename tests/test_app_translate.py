@@ -15,13 +15,12 @@ from streamlit.testing.v1 import AppTest
 from ganlib.config import TrainConfig
 from ganlib.data import font_paths, render_typeset_digits
 from ganlib.images import to_mnist_digit
-from ganlib.pretrained import early_checkpoint, manifest, pretrained_path
+from ganlib.pretrained import early_checkpoint, pretrained_path
 from ganlib.train.loop import train
 from ganlib.translate import load_cyclegan
 
 APP = str(Path(__file__).resolve().parents[1] / "studio" / "main.py")
 PAGE = str(Path(__file__).resolve().parents[1] / "studio" / "app_pages" / "4_Translate.py")
-SHIPPED = "cyclegan_typeset_mnist" in manifest()
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +167,6 @@ def test_a_damaged_checkpoint_gets_one_sentence(root):
     assert "is not a GAN Studio checkpoint" in texts(at.error)
 
 
-@pytest.mark.skipif(not SHIPPED, reason="the shipped CycleGAN is not in checkpoints/ yet")
 def test_shipped_model_translates_with_its_early_checkpoint_beside(root, drawn):
     at = translate_page(root, run=False)
     assert at.selectbox(key="translate_model").value == str(pretrained_path("cyclegan_typeset_mnist"))

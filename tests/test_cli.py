@@ -5,7 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-from ganlib.cli import build_parser, config_from_args, main
+from ganlib.cli import build_parser, main
+from ganlib.cli.train import add_config_flags, config_from_args
 from ganlib.config import command_for
 from ganlib.config import TrainConfig
 
@@ -126,7 +127,6 @@ def test_a_setting_has_one_help_text_everywhere():
     import argparse
     from dataclasses import fields as dc_fields
 
-    from ganlib.cli import add_config_flags
     from ganlib.config import TrainConfig
     from ganlib.fieldhelp import FIELD_HELP
 

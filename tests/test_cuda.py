@@ -81,13 +81,14 @@ def test_cli_sample_evaluate_latent_translate_on_the_gpu(tmp_path, capsys):
 
 def test_latent_tools_on_the_gpu():
     from ganlib import latent
+    from ganlib.directions import find_directions
     from ganlib.checkpoints import load_generator
 
     G, _ = load_generator("checkpoints/dcgan_mnist.pt", device=torch.device("cuda"))
     z = latent.sample_latents(G, 4, seed=0)
     img = latent.render(G, z)
     assert img.shape == (4, 1, 28, 28)
-    dirs = latent.find_directions(G, "sefa", k=3)
+    dirs = find_directions(G, "sefa", k=3)
     moved = latent.render(G, latent.steer(z, dirs.vectors[:1], [2.0]))
     assert (moved - img).abs().mean() > 0
     target = img[0]

@@ -11,7 +11,7 @@ from ganlib.checkpoints import load_generator
 from ganlib.data import load_dataset
 from ganlib.metrics import load_classifier
 from ganlib.metrics.diversity import diversity_grid_image, diversity_of, diversity_test, most_similar_pairs, summary
-from ganlib.pretrained import manifest, pretrained_path
+from ganlib.pretrained import pretrained_path
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,6 @@ def test_diversity_test_samples_a_generator_and_refuses_non_digits(classifier):
         diversity_test(Points(), classifier)
 
 
-@pytest.mark.skipif("dcgan_mnist_collapsed" not in manifest(), reason="collapsed/cured pair not shipped")
 def test_shipped_collapsed_and_cured_pair_differ_in_diversity(classifier):
     figures = {}
     for name in ("dcgan_mnist_collapsed", "dcgan_mnist_cured"):

@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from ganlib import directions as D
 from ganlib import latent as L
 from ganlib.checkpoints import load_generator
 from ganlib.cli import main
@@ -93,7 +94,7 @@ def test_sefa_matches_an_eigendecomposition_by_hand(G):
     A = reading_matrix_by_hand(G, d)
     eigvals, eigvecs = np.linalg.eigh(A.T @ A)
     order = np.argsort(eigvals)[::-1][:4]
-    dirs = L.sefa_directions(G, k=4)
+    dirs = D.sefa_directions(G, k=4)
     assert dirs.vectors.shape == (4, d)
     for i, j in enumerate(order):
         assert abs(float(dirs.vectors[i].double() @ torch.from_numpy(eigvecs[:, j]))) == pytest.approx(1.0, abs=1e-4)
@@ -102,7 +103,7 @@ def test_sefa_matches_an_eigendecomposition_by_hand(G):
 
 @pytest.mark.parametrize("kind", ["sefa", "pca", "raw"])
 def test_directions_are_orthonormal(kind, dcgan):
-    dirs = L.find_directions(dcgan, kind, k=10)
+    dirs = D.find_directions(dcgan, kind, k=10)
     V = dirs.vectors.double()
     assert V.shape == (10, 100)
     assert torch.allclose(V @ V.T, torch.eye(10, dtype=torch.float64), atol=1e-5)
@@ -110,7 +111,7 @@ def test_directions_are_orthonormal(kind, dcgan):
 
 
 def test_pca_explained_variance_is_sorted_and_a_fraction(cgan):
-    dirs = L.pca_directions(cgan, k=8, n=500)
+    dirs = D.pca_directions(cgan, k=8, n=500)
     assert all(a >= b for a, b in zip(dirs.scores, dirs.scores[1:]))
     assert 0 < sum(dirs.scores) < 1
 
@@ -129,14 +130,14 @@ def test_truncation_psi_0_gives_the_mean_image_and_psi_1_changes_nothing(cgan):
 @pytest.mark.parametrize("model", ["dcgan", "cgan"])
 def test_thicker_makes_strokes_thicker_for_at_least_90_percent_of_seeds(model, request):
     G = request.getfixturevalue(model)
-    dirs = L.attribute_directions(G, n=800, seed=1)
+    dirs = D.attribute_directions(G, n=800, seed=1)
     assert dirs.names[:3] == ["thicker", "more slanted", "wider"]
     assert torch.allclose(dirs.vectors.norm(dim=1), torch.ones(len(dirs.vectors)), atol=1e-5)
     z = L.sample_latents(G, 100, 1234)   # other seeds than the fit's
     labels = torch.arange(100) % 10 if L.num_classes(G) else None
-    before = L.image_attributes(L.render(G, z, labels))
+    before = D.image_attributes(L.render(G, z, labels))
     for i, name in enumerate(("thickness", "slant", "width")):
-        after = L.image_attributes(L.render(G, z + 2.0 * dirs.vectors[i], labels))
+        after = D.image_attributes(L.render(G, z + 2.0 * dirs.vectors[i], labels))
         assert (after[name] > before[name]).float().mean() >= 0.9, name
         assert dirs.scores[i] > 0.6   # the boundary separates the extremes better than chance (0.5)
 
@@ -147,16 +148,16 @@ def test_image_attributes_measure_what_they_say():
         ImageDraw.Draw(img).line([(14 - slant, 14 + length // 2), (14 + slant, 14 - length // 2)], fill=255, width=width)
         return torch.from_numpy(np.asarray(img, dtype=np.float32) / 127.5 - 1)[None, None]
 
-    thin, thick = L.image_attributes(stroke(2)), L.image_attributes(stroke(5))
+    thin, thick = D.image_attributes(stroke(2)), D.image_attributes(stroke(5))
     assert thick["thickness"] > 1.5 * thin["thickness"]
-    assert L.image_attributes(stroke(3, slant=4))["slant"] > 0.3 > abs(float(L.image_attributes(stroke(3))["slant"]))
-    assert L.image_attributes(stroke(3, slant=6))["width"] > L.image_attributes(stroke(3))["width"]
+    assert D.image_attributes(stroke(3, slant=4))["slant"] > 0.3 > abs(float(D.image_attributes(stroke(3))["slant"]))
+    assert D.image_attributes(stroke(3, slant=6))["width"] > D.image_attributes(stroke(3))["width"]
 
 
 def test_unknown_kind_and_space_are_refused():
     G = tiny_dcgan()
     with pytest.raises(ValueError, match="Unknown direction kind"):
-        L.find_directions(G, "magic")
+        D.find_directions(G, "magic")
     with pytest.raises(ValueError, match="Unknown latent space"):
         L.sample_latents(G, 1, 0, space="x")
     with pytest.raises(ValueError, match="Only StyleGAN models have a w space"):   # w: StyleGAN's (test_stylegan.py)
@@ -169,15 +170,15 @@ def test_directions_are_cached_next_to_a_run_and_in_the_cache_for_shipped_models
     run.mkdir()
     shutil.copy(pretrained_path("cgan_mnist"), run / "checkpoint.pt")
     G = load_generator(run)[0]
-    first = L.cached_directions(G, run, "sefa", k=5)
+    first = D.cached_directions(G, run, "sefa", k=5)
     files = list((run / "latent").glob("sefa-*.pt"))
     assert len(files) == 1
-    assert L.cached_directions(G, run / "checkpoint.pt", "sefa", k=5) is first   # memory
-    L._DIRECTIONS.clear()
-    again = L.cached_directions(G, run, "sefa", k=5)                              # disk
+    assert D.cached_directions(G, run / "checkpoint.pt", "sefa", k=5) is first   # memory
+    D._DIRECTIONS.clear()
+    again = D.cached_directions(G, run, "sefa", k=5)                              # disk
     assert again is not first and torch.equal(again.vectors, first.vectors) and again.names == first.names
-    L._DIRECTIONS.clear()
-    L.cached_directions(G, pretrained_path("cgan_mnist"), "sefa", k=5)
+    D._DIRECTIONS.clear()
+    D.cached_directions(G, pretrained_path("cgan_mnist"), "sefa", k=5)
     assert list((tmp_path / "cache" / "latent").glob("sefa-*.pt"))
     assert not list(pretrained_path("cgan_mnist").parent.glob("latent"))        # nothing written into checkpoints/
 

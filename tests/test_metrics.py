@@ -90,7 +90,6 @@ def test_augment_keeps_shape_range_and_varies_per_image(digits):
     assert (out[0] - out[1]).abs().max() > 0.1  # each image gets its own transform
 
 
-@pytest.mark.skipif(not default_classifier_path().is_file(), reason="shipped classifier absent")
 def test_shipped_classifier_knows_the_training_digits(digits):
     model = load_classifier()
     idx = torch.arange(0, 5000, 25)
@@ -239,7 +238,7 @@ def test_evaluate_images_end_to_end(classifier_path, digits):
 def test_reference_statistics_cached_on_disk(classifier_path, digits, tmp_path, monkeypatch):
     small = GanData("mnist", digits.x[::10].clone(), digits.y[::10].clone(), 10)
     monkeypatch.setenv("GAN_STUDIO_CACHE", str(tmp_path))
-    monkeypatch.setattr("ganlib.data.load_dataset", lambda name, **kw: small)
+    monkeypatch.setattr(im, "load_dataset", lambda name, **kw: small)
     monkeypatch.setattr(im, "_REFERENCES", {})
     ref = im.real_reference("mnist", classifier_path)
     files = list((tmp_path / "metrics").glob("mnist-*.pt"))

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganlib import latent, style
+from ganlib import directions, latent, style
 from ganlib.checkpoints import export_checkpoint, load_checkpoint, load_generator
 from ganlib.config import TrainConfig
 from ganlib.models.stylegan import (EqualLinear, MappingNetwork, StyleGANDiscriminator, StyleGANGenerator, adain,
@@ -190,9 +190,9 @@ def test_latent_w_space_uses_the_mapping_and_mean_w():
     assert torch.equal(latent.mean_latent(G, "w"), G.w_avg)
     assert torch.allclose(latent.render(G, w, space="w"), latent.render(G, z), atol=1e-5)
     for kind in ("sefa", "pca"):
-        dirs = latent.find_directions(G, kind, k=4, space="w")
+        dirs = directions.find_directions(G, kind, k=4, space="w")
         assert dirs.vectors.shape == (4, 8) and dirs.space == "w"
-    assert latent.find_directions(G, "sefa", k=4).vectors.shape == (4, 8)          # z space works too
+    assert directions.find_directions(G, "sefa", k=4).vectors.shape == (4, 8)          # z space works too
     from ganlib.models.dcgan import DCGANGenerator
     with pytest.raises(ValueError, match="Only StyleGAN"):
         latent.sample_latents(DCGANGenerator(latent_dim=8, width=4), 1, 0, space="w")

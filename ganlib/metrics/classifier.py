@@ -7,6 +7,7 @@ builtins, loaded with `torch.load(weights_only=True)` only.
 """
 from __future__ import annotations
 
+import io
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -17,6 +18,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..checkpoints import CLASSIFIER_FORMAT
+from ..data import load_dataset
+from ..files import atomic_write_bytes
 
 CLASSIFIER_FORMAT_VERSION = 1
 
@@ -186,10 +189,6 @@ def load_classifier(path: str | Path | None = None, device: str = "cpu") -> Mnis
 def save_classifier(path: str | Path, model: MnistClassifier, test_accuracy: float | None,
                     train_command: str, extra: dict | None = None) -> None:
     """Write the checkpoint dict atomically (readers never see a half-written file)."""
-    import io
-
-    from ..files import atomic_write_bytes
-
     ckpt = {"format": CLASSIFIER_FORMAT, "format_version": CLASSIFIER_FORMAT_VERSION,
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "config": asdict(model.cfg), "test_accuracy": test_accuracy, "train_command": train_command,
@@ -223,8 +222,6 @@ def train_classifier(out_path: str | Path, epochs: int = 60, seed: int = 0, devi
     them is measured at the end and stored as "test_accuracy" (never used for training or choices).
     Returns {"test_accuracy", "train_accuracy", "train_seconds", "epochs", "num_train"}.
     """
-    from ganlib.data import load_dataset
-
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     data = load_dataset("mnist", subset=subset)
@@ -268,7 +265,5 @@ def train_classifier(out_path: str | Path, epochs: int = 60, seed: int = 0, devi
 
 def evaluate_classifier(path: str | Path | None, data_dir: str, device: str = "cpu") -> float:
     """Accuracy (0..1) of the classifier at `path` on the MNIST idx files in `data_dir`."""
-    from ganlib.data import load_dataset
-
     test = load_dataset("mnist", data_dir=data_dir)
     return accuracy(load_classifier(path, device), test.x, test.y)

@@ -12,6 +12,7 @@ import torch.nn as nn
 from PIL import Image, ImageDraw
 
 from ganlib.metrics.image import class_metrics, classify
+from ganlib.sampling import generate
 
 PAIR_COLORS = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180)]
 
@@ -34,8 +35,6 @@ def diversity_test(G: nn.Module, classifier: nn.Module, *, n: int = 100, seed: i
     "class_coverage" (digits seen, of 10), "class_kl_uniform" (0 = every digit equally often,
     log 10 = 2.30 = one digit only), "similar_pairs" [(i, j, distance)], "median_pair_distance"}.
     """
-    from ganlib.sampling import generate
-
     samples = generate(G, n, labels=labels, seed=seed)
     if tuple(samples.shape[1:]) != (1, 28, 28):
         raise ValueError(f"The diversity test reads 28x28 grey digits; this generator makes {tuple(samples.shape[1:])}.")

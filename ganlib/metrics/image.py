@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
+from ..data import load_dataset
+from ..files import atomic_write_bytes
 from ..paths import cache_root
 from .classifier import MnistClassifier, default_classifier_path, load_classifier
 
@@ -222,9 +221,6 @@ def real_reference(real_name: str = "mnist", classifier_path: str | Path | None 
     The disk file is keyed by data set name, the sha256 of the classifier file and the sha256 of
     the images themselves (so downloading full MNIST later does not reuse the 5k-subset numbers).
     """
-    from ganlib.data import load_dataset
-    from ..files import atomic_write_bytes
-
     cls_path = Path(classifier_path) if classifier_path is not None else default_classifier_path()
     model = load_classifier(cls_path, device)  # raises a clear ValueError first if the file is bad
     cls_hash = file_sha256(cls_path)
@@ -318,8 +314,6 @@ def real_floor(n: int = 2500, *, real: torch.Tensor | None = None, real_name: st
     This is the best a generator can score with n samples against n real images (FID's floor
     is not 0 because of sampling noise). Returns {"n", "fid", "kid", "kid_std", "precision", "recall"}.
     """
-    from ganlib.data import load_dataset
-
     x = real if real is not None else load_dataset(real_name).x
     if 2 * n > len(x):
         raise ValueError(f"A real-vs-real floor with n = {n} needs {2 * n} real images; only {len(x)} exist.")

@@ -218,6 +218,12 @@ class Synthesis(nn.Module):
             self.layer_resolutions.append(res)
         self.num_ws = len(self.layer_names)
 
+    def affine(self, index: int) -> EqualLinear:
+        """The affine layer (w -> style) of styled layer `index` in ws order."""
+        if index in self.conv_ws:
+            return self.convs[self.conv_ws.index(index)].affine
+        return self.to_images[self.image_ws.index(index)].affine
+
     def forward(self, ws: torch.Tensor, noise_mode: str = "random", noise_scale=None,
                 noises: list[torch.Tensor] | None = None, return_features: bool = False):
         """ws (N, num_ws, D) -> (N, C, 32, 32); with return_features also {layer name: (N, C_l, R, R)}.

@@ -187,14 +187,6 @@ def list_samples(run_dir: str | Path) -> list[tuple[int, Path]]:
     return sorted(out)
 
 
-def list_runs(runs_root: str | Path) -> list[Path]:
-    """Run directories (those with a config.json) under runs_root, newest first."""
-    root = Path(runs_root)
-    if not root.is_dir():
-        return []
-    runs = [d for d in root.iterdir() if (d / "config.json").is_file()]
-    return sorted(runs, key=lambda d: (d / "config.json").stat().st_mtime, reverse=True)
-
 
 # ---------------------------------------------------------------- the training process's writer
 

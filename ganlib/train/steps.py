@@ -35,10 +35,8 @@ from .distributed import discarded_grads, shard_randn, unwrap
 
 def make_adam(params, lr: float, config) -> torch.optim.Adam:
     """Adam with the config's betas, foreach: one loop over all tensors, which PyTorch only defaults to
-    on CUDA (2x faster on CPU here). PyTorch's fused kernel was 1.15x faster again for the arena's GAN
-    step in an interleaved test (width 48: 11.7 vs 10.1 ms), but whole runs were no faster (135 s
-    against 130 s) and landed elsewhere (ring, seed 0: 85% against 96.5% of samples of high quality),
-    so the measured recipes keep foreach."""
+    on CUDA (faster on a CPU too). PyTorch's fused kernel made single steps faster but whole runs no
+    faster, and they landed elsewhere, so the measured recipes keep foreach (figures: README, "Adam")."""
     return torch.optim.Adam(params, lr=lr, betas=(config.beta1, config.beta2), foreach=True)
 
 
@@ -88,8 +86,9 @@ def r1_weight(cfg, step: int, total_steps: int) -> float:
     R1 (Mescheder et al. 2018) flattens D around every real point: that is what lets the game settle on
     all 25 modes of the grid, but it also leaves D blind to a generated mode sitting a std or two off its
     real one, and the decay freezes that error in. Dropping R1 once the modes are found and the rates
-    start to fall (r1_late 0) lets D see the offsets while G can still move (grid: 93.7% -> 95.8% high
-    quality, benchmarks/mode_collapse.py), and the second half runs without R1's double backward.
+    start to fall (r1_late 0) lets D see the offsets while G can still move (more samples of high quality
+    on the grid: benchmarks/mode_collapse.py, README's Mode-collapse lab), and the second half runs without
+    R1's double backward.
     """
     if cfg.lr_decay > 0 and step >= decay_start(total_steps, cfg.lr_decay):
         return cfg.r1_gamma * cfg.r1_late

@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
+from ganlib import directions as D
 from ganlib import latent as L
 from ganlib.images import gif_bytes
 from ganlib.pretrained import generator_choices
@@ -29,9 +30,9 @@ st.html("<style>[class*='st-key-latent_'] img, [class*='st-key-strip_'] img {ima
 # ---------------------------------------------------------------- cached work
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def directions(path: str, mtime_ns: int, kind: str) -> L.Directions:
+def directions(path: str, mtime_ns: int, kind: str) -> D.Directions:
     G, _ = widgets.generator(path)
-    return L.cached_directions(G, path, kind, k=10, classifier=widgets.classifier() if kind == "attribute" else None)
+    return D.cached_directions(G, path, kind, k=10, classifier=widgets.classifier() if kind == "attribute" else None)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -197,7 +198,7 @@ def url_values(**extra) -> dict:
 # ---------------------------------------------------------------- Explore
 
 @st.fragment
-def explore(base: torch.Tensor, code: str, dirs: L.Directions, kind: str) -> None:
+def explore(base: torch.Tensor, code: str, dirs: D.Directions, kind: str) -> None:
     """The sliders and the image: a slider moves rerun only this."""
     s = st.session_state
     slider_dirs = list(range(min(N_SLIDERS, len(dirs.names))))
