@@ -39,10 +39,10 @@ def test_badly_typed_rows_are_skipped_and_counted(tmp_path):
     assert rundir.skipped_rows(tmp_path / "run") == len(BROKEN) + 2
 
 
-def test_non_finite_values_are_read_as_missing(tmp_path):
-    write_lines(tmp_path / "run", [b'{"kind": "eval", "step": 5, "time": 2.0, "fid": NaN, "recall": Infinity}\n'])
+def test_a_nan_loss_is_kept_for_the_doctor(tmp_path):
+    write_lines(tmp_path / "run", [b'{"kind": "train", "step": 5, "time": 2.0, "d_loss": NaN}\n'])
     [row] = rundir.read_metrics(tmp_path / "run")
-    assert row["fid"] is None and row["recall"] is None and row["step"] == 5
+    assert math.isnan(row["d_loss"]) and row["step"] == 5
 
 
 def test_truncate_keeps_only_valid_rows_before_the_step(tmp_path):
@@ -70,7 +70,6 @@ def test_valid_row_accepts_only_rows_the_readers_can_trust(row):
     for key in ("time", "epoch"):
         if key in out:
             assert type(out[key]) in (int, float) and math.isfinite(out[key]) and out[key] >= 0
-    assert all(math.isfinite(v) for v in out.values() if isinstance(v, float))
 
 
 @given(st.lists(st.binary(max_size=40) | ROWS.map(lambda r: json.dumps(r).encode()), max_size=8))

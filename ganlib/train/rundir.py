@@ -91,8 +91,8 @@ def valid_row(row: object) -> dict | None:
     """A metrics row as the readers may trust it, or None for a row to skip.
 
     The schema: a JSON object whose "kind" (default "train") is one of KINDS, whose "step" is a whole number
-    >= 0, and whose "time" and "epoch", where given, are finite numbers >= 0. Any other number that is not
-    finite (NaN, Infinity) is read as missing (None); text, lists and objects pass as they are.
+    >= 0, and whose "time" and "epoch", where given, are finite numbers >= 0. Other values pass as they are:
+    a NaN loss is news the training doctor reports, not damage.
     """
     if not isinstance(row, dict):
         return None
@@ -105,8 +105,7 @@ def valid_row(row: object) -> dict | None:
         value = row.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             return None
-    bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
-    return {**row, **dict.fromkeys(bad)} if bad else row
+    return row
 
 
 def _parse_lines(data: bytes) -> tuple[list[dict], int]:
