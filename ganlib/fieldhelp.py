@@ -28,8 +28,8 @@ FIELD_HELP = {
     "batch_size": "Images per step: 64 in the seeds' recipe (128 in PyTorch's DCGAN tutorial). Under torchrun it "
                   "is the global batch: N processes take batch size / N each, so the learning rates mean what they "
                   "mean in one process and a run resumes with any N that divides it.",
-    "lr_g": "Adam learning rate of G: the seeds use 2e-4 for both nets; our CPU default lets G learn faster (4e-4).",
-    "lr_d": "Adam learning rate of D: 2e-4 in the seeds' recipe; lower it when D wins too easily.",
+    "lr_g": "Adam learning rate of G: the seeds use 2e-4 for both nets; our default lets G learn faster (8e-4).",
+    "lr_d": "Adam learning rate of D: 2e-4 in the seeds' recipe, 4e-4 by default; lower it when D wins too easily.",
     "beta1": "Adam beta1: 0.5 as in the DCGAN paper; the usual 0.9 makes the game oscillate.",
     "label_smoothing": "One-sided label smoothing (Salimans et al. 2016): real targets become 1 - s (0.1 is usual), "
                        "so D cannot grow over-confident.",
