@@ -11,6 +11,16 @@ Also printed: each recipe's images/s, FLOPs per image (torch.utils.flop_counter'
 the machine's measured peak (a large fp32 and bf16 matmul on all its threads).
 
     .venv/bin/python benchmarks/time_to_quality.py [--fid 5 3] [--budget-minutes 20] [--device auto]
+
+--whole (issue 27's CPU target) times what a user waits for instead: whole `train()` calls (loading, training,
+the final evaluation and checkpoint, from the call to its return) of the default recipe before the early-speed
+changes (OLD_RECIPE) and of today's `TrainConfig()`, same seed. For each, a probe run (evaluating every
+--probe-every steps) finds the first step count N whose evaluation passes (FID <= --fid, 10/10 classes in 100
+samples); then train(max_steps=N) is called fresh and timed, the two recipes alternating --repeats times (the
+fastest counts: other processes only add time), and its own final evaluation must pass too (else N grows by
+--probe-every and it is timed again).
+
+    .venv/bin/python benchmarks/time_to_quality.py --whole [--fid 100] [--repeats 2]
 """
 from __future__ import annotations
 
@@ -157,6 +167,77 @@ def peak_flops(device, dtype: torch.dtype, n: int = 2048, seconds: float = 1.0) 
     return 2 * n ** 3 * count / (time.perf_counter() - t0)
 
 
+# the default recipe before issue 27 (what TrainConfig() trained until then): half today's learning rates,
+# R1 every step, the EMA's (1 + t) / (10 + t) warm-up
+OLD_RECIPE = dict(lr_g=4e-4, lr_d=2e-4, r1_every=1, ema_rampup=0.0)
+
+
+def first_passing_step(recipe: dict, a) -> int | None:
+    """The first multiple of a.probe_every at which a run of `recipe` passes (FID <= a.fid[0], 10/10 classes)."""
+    cfg = TrainConfig(**recipe, max_steps=a.max_probe_steps, eval_every=a.probe_every, device=a.device)
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir, found = Path(tmp) / "run", []
+
+        def progress(step, total, row):
+            if step % cfg.eval_every == 0:
+                last = [r for r in read_metrics(run_dir) if r.get("kind") == "eval"][-1]
+                print(f"    probe step {step:5d}  {describe(last)}", flush=True)
+                if last["fid"] <= a.fid[0] and last["coverage_100"] == 10:
+                    found.append(step)
+
+        train(cfg, run_dir, progress_fn=progress, abort_fn=lambda: bool(found))
+    return found[0] if found else None
+
+
+def timed_call(recipe: dict, steps: int, a) -> tuple[float, dict]:
+    """(seconds from the call of train() to its return, the final evaluation) of a fresh run of `steps` steps."""
+    cfg = TrainConfig(**recipe, max_steps=steps, device=a.device)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        train(cfg, Path(tmp) / "run")
+        seconds = time.perf_counter() - t0
+        final = [r for r in read_metrics(Path(tmp) / "run") if r.get("kind") == "eval"][-1]
+    return seconds, final
+
+
+def whole_runs(a) -> int:
+    """Issue 27's CPU measure: whole train() calls to FID <= a.fid[0], OLD_RECIPE against TrainConfig()."""
+    recipes = {"old": OLD_RECIPE, "new": {}}
+    changed = {k: (OLD_RECIPE[k], getattr(TrainConfig, k)) for k in OLD_RECIPE if OLD_RECIPE[k] != getattr(TrainConfig, k)}
+    print(f"{torch.get_num_threads()} threads; whole train() calls to FID <= {a.fid[0]} and 10/10 classes "
+          f"({a.eval_samples} samples); old -> new: {changed}", flush=True)
+    steps = dict(zip(recipes, a.steps)) if a.steps else {}
+    for name, recipe in recipes.items():
+        if name in steps:
+            continue
+        print(f"  {name}: probing every {a.probe_every} steps", flush=True)
+        steps[name] = first_passing_step({**recipe, "eval_samples": a.eval_samples}, a)
+        if steps[name] is None:
+            print(f"  {name}: not reached in {a.max_probe_steps} steps")
+            return 1
+    times = {name: [] for name in recipes}
+    for i in range(a.repeats):
+        for name, recipe in recipes.items():
+            while True:
+                seconds, final = timed_call({**recipe, "eval_samples": a.eval_samples}, steps[name], a)
+                ok = final["fid"] <= a.fid[0] and final["coverage_100"] == 10
+                print(f"  {name}: train(max_steps={steps[name]}) {seconds:6.1f} s  {describe(final)}"
+                      f"{'' if ok else '  (misses: more steps)'}", flush=True)
+                if ok:
+                    break
+                times[name] = []  # a longer run from here on: earlier timings were of fewer steps
+                steps[name] += a.probe_every
+            times[name].append(seconds)
+    # other processes on a shared machine only ever add time: the fastest of the repeats is the least disturbed
+    best = {name: min(t) for name, t in times.items()}
+    print(f"\nwall time of a whole train() call to FID <= {a.fid[0]} (fastest of {a.repeats}; all: "
+          f"{ {n: [round(x, 1) for x in t] for n, t in times.items()} }): old {best['old']:.1f} s ({steps['old']} "
+          f"steps), new {best['new']:.1f} s ({steps['new']} steps): new is {best['old'] / best['new']:.2f}x faster")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"steps": steps, "seconds": times, "best": best}, indent=1))
+    return 0
+
+
 IGNORE = ("device", "dataset", "eval_every", "eval_samples", "max_steps", "epochs")
 
 
@@ -178,7 +259,18 @@ def main() -> int:
     p.add_argument("--budget-minutes", type=float, default=20.0, help="training time cap per recipe (default: 20)")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--whole", action="store_true",
+                   help="time whole train() calls to --fid (default 100) of the old and new default recipes")
+    p.add_argument("--probe-every", type=int, default=50, help="--whole: steps between probe evaluations (50)")
+    p.add_argument("--max-probe-steps", type=int, default=3000, help="--whole: probe at most this many steps")
+    p.add_argument("--repeats", type=int, default=2, help="--whole: timed calls per recipe, alternating (2)")
+    p.add_argument("--steps", type=int, nargs=2, metavar=("OLD", "NEW"),
+                   help="--whole: skip the probes, time these step counts (a timed call that misses still grows)")
     a = p.parse_args()
+    if a.whole:
+        if a.fid == p.get_default("fid"):
+            a.fid = [100.0]
+        return whole_runs(a)
     device = pick_device(a.device)
     x = load_dataset("mnist").x
     floor = real_floor(n=a.eval_samples)

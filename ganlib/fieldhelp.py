@@ -28,8 +28,8 @@ FIELD_HELP = {
     "batch_size": "Images per step: 64 in the seeds' recipe (128 in PyTorch's DCGAN tutorial). Under torchrun it "
                   "is the global batch: N processes take batch size / N each, so the learning rates mean what they "
                   "mean in one process and a run resumes with any N that divides it.",
-    "lr_g": "Adam learning rate of G: the seeds use 2e-4 for both nets; our CPU default lets G learn faster (4e-4).",
-    "lr_d": "Adam learning rate of D: 2e-4 in the seeds' recipe; lower it when D wins too easily.",
+    "lr_g": "Adam learning rate of G: the seeds use 2e-4 for both nets; our default lets G learn faster (8e-4).",
+    "lr_d": "Adam learning rate of D: 2e-4 in the seeds' recipe, 4e-4 by default; lower it when D wins too easily.",
     "beta1": "Adam beta1: 0.5 as in the DCGAN paper; the usual 0.9 makes the game oscillate.",
     "label_smoothing": "One-sided label smoothing (Salimans et al. 2016): real targets become 1 - s (0.1 is usual), "
                        "so D cannot grow over-confident.",
@@ -39,6 +39,9 @@ FIELD_HELP = {
     "grad_clip": "Clip both nets' gradient norm at this value (1 to 10) so one bad batch cannot wreck the weights.",
     "ema_decay": "Samples and checkpoints use a moving average of G's weights (0.999): steadier, usually better "
                  "digits; 0 = off.",
+    "ema_rampup": "DCGAN, CGAN: the moving average's half-life is at most this fraction of the steps so far "
+                  "(stylegan2-ada's ramp-up), so early samples are not stuck behind G's first weights; 0 = the "
+                  "(1 + t) / (10 + t) warm-up.",
     "lr_decay": "Both learning rates fall linearly to ~0 over this last fraction of the steps (0.5: the second "
                 "half); 0 = constant (CycleGAN then keeps its paper's decay over the second half).",
     "r1_late": "R1's weight while the learning rates decay, as a multiple of the R1 penalty: 0 drops R1 once the "
@@ -82,5 +85,6 @@ FIELD_HELP = {
     "style_mixing_prob": "StyleGAN: share of G steps whose images switch to a second w at a random layer (paper: "
                          "0.9), so neighbouring layers do not rely on each other.",
     "mapping_lr_mul": "StyleGAN: the mapping network z -> w learns this much slower than the rest (paper: 0.01).",
-    "r1_every": "StyleGAN: lazy regularisation, R1 every N steps weighted by N (StyleGAN2 uses 16; 1 = every step).",
+    "r1_every": "Lazy regularisation (DCGAN, CGAN, StyleGAN): R1 every N steps weighted by N, so most steps skip its "
+                "second backward pass (StyleGAN2 uses 16; 1 = every step).",
 }

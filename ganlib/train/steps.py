@@ -40,6 +40,9 @@ def make_adam(params, lr: float, config) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr, betas=(config.beta1, config.beta2), foreach=True)
 
 
+EARLY_SPEED = ("dcgan", "cgan")  # AdversarialStep families that read r1_every and ema_rampup (issue 27)
+
+
 def build_step(config, kwargs: dict, datas: list, device: torch.device,
                autocast_dtype: torch.dtype | None, total_steps: int):
     """The step for config.model with freshly initialised networks (call after torch.manual_seed).
@@ -93,6 +96,15 @@ def r1_weight(cfg, step: int, total_steps: int) -> float:
     if cfg.lr_decay > 0 and step >= decay_start(total_steps, cfg.lr_decay):
         return cfg.r1_gamma * cfg.r1_late
     return cfg.r1_gamma
+
+
+def ema_decay_at(cfg, step: int) -> float:
+    """The EMA's decay after `step`: config.ema_decay, lower early on so the average is not stuck behind G's
+    first weights. With ema_rampup = r > 0 (stylegan2-ada's ema_rampup) the average's half-life is at most
+    r times the images seen so far, i.e. r * (step + 1) steps; with 0, TF's warm-up (1 + step) / (10 + step)."""
+    if cfg.ema_rampup > 0 and cfg.model in EARLY_SPEED:
+        return min(cfg.ema_decay, 0.5 ** (1.0 / (cfg.ema_rampup * (step + 1))))
+    return min(cfg.ema_decay, (1 + step) / (10 + step))
 
 
 def _grad_norm(params: list[torch.Tensor], clip: float) -> torch.Tensor:
@@ -205,6 +217,9 @@ class AdversarialStep:
         if cfg.lr_decay > 0:
             set_learning_rates(self.opt_g, self.opt_d, cfg, lr_factor(step, self.total_steps, cfg.lr_decay))
         r1_gamma = r1_weight(cfg, step, self.total_steps)
+        lazy = cfg.r1_every if cfg.model in EARLY_SPEED else 1
+        if step % lazy:
+            r1_gamma = 0.0  # lazy R1 (StyleGAN2): every `lazy` steps, weighted by `lazy`
         for i in range(cfg.n_critic):
             real, real_y = next_batch()
             real = self.augment(real)
@@ -224,7 +239,7 @@ class AdversarialStep:
             if cfg.loss == "wgan-gp":
                 d_loss = d_loss + cfg.gp_weight * losses.gradient_penalty(self.D, real, fake.float(), real_y)
             if r1_gamma > 0:
-                d_loss = d_loss + r1_gamma / 2 * losses.r1_penalty(real, d_real)
+                d_loss = d_loss + r1_gamma / 2 * lazy * losses.r1_penalty(real, d_real)
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             grad_norm_d = (_grad_norm(self.d_params, cfg.grad_clip)
@@ -244,8 +259,7 @@ class AdversarialStep:
                        if (want_grad_norms or cfg.grad_clip > 0) else None)
         self.opt_g.step()
         if self.G_ema is not None:
-            # warm-up (as TF's ExponentialMovingAverage): early on, the average follows G closely
-            ema_update(self.G_ema, self.nets["G"], min(cfg.ema_decay, (1 + step) / (10 + step)))
+            ema_update(self.G_ema, self.nets["G"], ema_decay_at(cfg, step))
 
         stats = {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
                  "d_real": losses.d_output_mean(cfg.loss, d_real.detach()),
