@@ -102,7 +102,7 @@ def parse_augment(text: str) -> tuple[str, ...]:
 
 # fields whose default changed since runs were first written: what a run directory without the field trained
 # with (CycleGAN's defaults became the shipped recipe's; before, no shape loss, an 18 px patch, 4 blocks)
-BEFORE_DEFAULTS = {"lambda_shape": 0.0, "patch": 18, "res_blocks": 4}
+BEFORE_DEFAULTS = {"lambda_shape": 0.0, "patch": 18, "res_blocks": 4, "ema_rampup": 0.0}
 
 
 @dataclass
@@ -191,7 +191,7 @@ class TrainConfig:
     def load(cls, path: str | Path) -> "TrainConfig":
         """A run's config.json; a field the file lacks (written before the field existed) takes the value
         that run trained with (BEFORE_DEFAULTS), not today's default."""
-        return cls.from_dict({**BEFORE_DEFAULTS, **json.loads(Path(path).read_text())})
+        return cls.from_dict(upgrade(json.loads(Path(path).read_text())))
 
     def validate(self) -> list[str]:
         """Problems that make this config unusable, each one sentence saying what to change."""
@@ -370,3 +370,13 @@ def command_for(config: TrainConfig, out: str) -> str:
             parts += [flag_name(f.name), str(value)]
     parts += ["--out", out]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def upgrade(saved: dict) -> dict:
+    """A config dict written by an earlier version, with what that run trained with filled in: a missing field
+    takes its BEFORE_DEFAULTS value, and a DCGAN/CGAN written before lazy R1 (no ema_rampup field) keeps R1
+    on every step (its stored r1_every was StyleGAN's setting then, which these models did not read)."""
+    out = {**BEFORE_DEFAULTS, **saved}
+    if "ema_rampup" not in saved and saved.get("model", "dcgan") in ("dcgan", "cgan"):
+        out["r1_every"] = 1
+    return out

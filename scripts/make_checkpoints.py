@@ -48,8 +48,8 @@ MODELS = {
                 "jobs ran (load average 7-9), so the time is wall-clock under contention",
         "breaks": "the seeds' Adam learning rate of 2e-4 for both nets: G's is 1e-2, D's 1e-4, so G jumps to "
                   "whatever D currently accepts faster than D can learn that it is one digit",
-        "train_command": "python -m ganlib train --model dcgan --dataset mnist --lr-g 1e-2 --lr-d 1e-4 --r1-gamma 0 "
-                         "--ema-decay 0 --max-steps 600 --eval-every 100 --eval-samples 500 --sample-every 100 "
+        "train_command": "python -m ganlib train --model dcgan --dataset mnist --lr-g 1e-2 --lr-d 1e-4 --r1-gamma 0 --r1-every 1 "
+                         "--ema-decay 0 --ema-rampup 0 --max-steps 600 --eval-every 100 --eval-samples 500 --sample-every 100 "
                          "--quiet --out runs/dcgan_mnist_collapsed",
         "sample_command": "python -m ganlib diversity --checkpoint checkpoints/dcgan_mnist_collapsed.pt --out collapsed.png",
     },
@@ -61,8 +61,8 @@ MODELS = {
         "note": "trained with OMP_NUM_THREADS=1 (one thread) on the 2-core machine while other "
                 "jobs ran (load average 7-9), so the time is wall-clock under contention",
         "cure_changes": ["lr_g"],
-        "train_command": "python -m ganlib train --model dcgan --dataset mnist --lr-g 2e-4 --lr-d 1e-4 --r1-gamma 0 "
-                         "--ema-decay 0 --max-steps 600 --eval-every 100 --eval-samples 500 --sample-every 100 "
+        "train_command": "python -m ganlib train --model dcgan --dataset mnist --lr-g 2e-4 --lr-d 1e-4 --r1-gamma 0 --r1-every 1 "
+                         "--ema-decay 0 --ema-rampup 0 --max-steps 600 --eval-every 100 --eval-samples 500 --sample-every 100 "
                          "--quiet --out runs/dcgan_mnist_cured",
         "sample_command": "python -m ganlib diversity --checkpoint checkpoints/dcgan_mnist_cured.pt --out cured.png",
     },

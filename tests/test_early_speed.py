@@ -8,7 +8,7 @@ from ganlib import losses
 from ganlib.config import TrainConfig, field_applies
 from ganlib.data import load_dataset
 from ganlib.models import model_kwargs
-from ganlib.train.loop import _BatchStream
+from ganlib.train.batches import BatchStream
 from ganlib.train.steps import build_step, ema_decay_at
 
 TINY = dict(subset=64, batch_size=16, width=8, latent_dim=16, ema_decay=0.999, amp=False)
@@ -49,7 +49,7 @@ def r1_calls(monkeypatch, steps: int, **kw) -> list[float]:
         return value
 
     monkeypatch.setattr(losses, "r1_penalty", spy)
-    stream, at = _BatchStream(data.x, data.y, cfg.batch_size, 0), [0]
+    stream, at = BatchStream(data.x, data.y, cfg.batch_size, 0), [0]
     for at[0] in range(steps):
         stats = step(stream, at[0], False)
         assert math.isfinite(float(stats["d_loss"]))
@@ -69,7 +69,7 @@ def test_lazy_r1_is_weighted_by_k(monkeypatch):
         data = load_dataset("mnist", subset=cfg.subset)
         torch.manual_seed(0)
         step = build_step(cfg, model_kwargs(cfg, tuple(data.x.shape[1:]), 10), [data], torch.device("cpu"), None, 4)
-        return float(step(_BatchStream(data.x, data.y, cfg.batch_size, 0), 0, False)["d_loss"])
+        return float(step(BatchStream(data.x, data.y, cfg.batch_size, 0), 0, False)["d_loss"])
 
     assert first_d_loss(r1_every=4, r1_gamma=1.0) == pytest.approx(first_d_loss(r1_every=1, r1_gamma=4.0), rel=1e-5)
 

@@ -11,7 +11,7 @@ from ganlib import pretrained
 from ganlib.checkpoints import load_checkpoint, load_generator
 from ganlib.cli import build_parser
 from ganlib.cli.train import config_from_args
-from ganlib.config import TrainConfig, field_applies
+from ganlib.config import TrainConfig, field_applies, upgrade
 from ganlib.evaluate import evaluate_generator
 from ganlib.pretrained import manifest, pretrained_path, preview_png
 
@@ -45,8 +45,10 @@ def test_file_matches_manifest_and_commands(name):
     stored = {k: v for k, v in dict(ckpt["train_config"], device=config.device).items()
               if field_applies(k, entry["family"])}
     expected = {k: v for k, v in asdict(config).items() if field_applies(k, entry["family"])}
-    newer = set(expected) - set(stored)  # fields added since the file was made must sit at their defaults
-    assert all(expected[k] == getattr(TrainConfig(), k) for k in newer), newer
+    # fields added (or newly read) since the file was made must be what that version trained with
+    newer = set(expected) - set(stored)
+    then = TrainConfig.from_dict(upgrade(dict(ckpt["train_config"])))
+    assert all(expected[k] == getattr(then, k) for k in newer), newer
     assert {k: expected[k] for k in stored} == stored, (
         "the recorded train command no longer reproduces the file's config (did a default change?): "
         "record the old values as explicit flags in the manifest's train_command")
