@@ -27,7 +27,7 @@ def home(links: list[tuple]) -> None:
     device = device_line()
     if device.startswith("CPU"):
         st.info(f"**Device:** {device}. Training runs on the CPU; the default recipe is tuned for it "
-                "(recognisable MNIST digits in about a minute on 2 cores).", icon=":material/memory:")
+                "(recognisable MNIST digits within about 15 seconds of training on 2 cores).", icon=":material/memory:")
     else:
         st.success(f"**Device:** {device}.", icon=":material/memory:")
     st.subheader("Pages")
