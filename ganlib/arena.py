@@ -31,7 +31,8 @@ from .models import build_models, model_kwargs
 from .models.layers import make_ema
 from .train import rundir
 from .train.batches import BatchStream, autocast_dtype, rng_state
-from .train.loop import MetricsAccumulator, checkpoint_payload
+from .train.loop import checkpoint_payload
+from .train.tally import MetricsAccumulator
 from .train.preflight import load_training_data, preflight
 from .train.steps import AdversarialStep, make_adam
 

@@ -89,7 +89,7 @@ def test_nan_stops_with_failed_status_and_keeps_last_checkpoint(tmp_path, monkey
     # on a GPU the loop reads the losses only at logging/sample/checkpoint steps (no host sync per step);
     # the first bad step is still the one reported, and nothing after it is saved
     from ganlib.train import loop as loop_mod
-    monkeypatch.setattr(loop_mod, "_sync_every_step", lambda device: sync_every_step)
+    monkeypatch.setattr(loop_mod, "sync_every_step", lambda device: sync_every_step)
     out = tmp_path / "r"
     train(tiny(max_steps=4), out)
     good = load_checkpoint(out)["G"]

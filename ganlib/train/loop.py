@@ -12,7 +12,6 @@ checkpoints, status.json, pause/stop requests, NaN detection, and exact resume.
 from __future__ import annotations
 
 import errno
-import math
 import os
 import shutil
 import time
@@ -35,6 +34,7 @@ from .control import Controller
 from .runlock import RunBusy, RunLock, lock_run
 from .preflight import TrainingError, load_domain_b, load_training_data, split_problems
 from .steps import build_step
+from .tally import Diverged, FiniteWatch, MetricsAccumulator, sync_every_step
 
 
 def train(config: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
@@ -318,7 +318,7 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
     run = _Run(config, run_dir, ckpt, world)
     control = Controller(run.files, world, abort_fn, base_seconds=run.base_seconds)
     metrics = MetricsAccumulator(run.step, control.seconds())
-    finite, sync_every_step = _FiniteWatch(run.device), _sync_every_step(run.device)
+    finite, sync_each = FiniteWatch(run.device), sync_every_step(run.device)
     run.files.status("running", _resume_note(run.step, run.data.note), run.step, started=time.time())
     if run.step == 0:
         run.write_samples()
@@ -338,14 +338,14 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
                 at_step[0] = run.step  # a failure while this step logs (a rank dead in a collective) names it
                 finite.update(run.step, torch.stack([stats["d_loss"], stats["g_loss"]]))
                 due = run.due()
-                if sync_every_step or logging or any(due):
+                if sync_each or logging or any(due):
                     finite.check()  # before anything is logged, drawn or saved from these weights
                 metrics.add(stats)
                 row = _log(run, metrics, control, stats) if logging else None
                 _when_due(run, due, metrics, control)
                 if progress_fn is not None and world.is_main:
                     progress_fn(run.step, run.total_steps, row)
-    except _Diverged as e:
+    except Diverged as e:
         run.files.status("failed", str(e), run.step)
         raise TrainingError(str(e)) from None
     except KeyboardInterrupt:
@@ -354,7 +354,7 @@ def _train(config: TrainConfig, run_dir: Path, ckpt: dict | None, progress_fn, a
     return _finish(run, control, state, message)
 
 
-def _log(run: _Run, metrics: "MetricsAccumulator", control: Controller, stats: dict) -> dict:
+def _log(run: _Run, metrics: MetricsAccumulator, control: Controller, stats: dict) -> dict:
     """A logging step: the metrics row (the global batch's means, with several ranks), its status, and
     with several ranks the pause / stop they agree on."""
     cfg = run.config
@@ -369,7 +369,7 @@ def _log(run: _Run, metrics: "MetricsAccumulator", control: Controller, stats: d
     return row
 
 
-def _when_due(run: _Run, due: tuple[bool, bool, bool], metrics: "MetricsAccumulator", control: Controller) -> None:
+def _when_due(run: _Run, due: tuple[bool, bool, bool], metrics: MetricsAccumulator, control: Controller) -> None:
     samples, evaluation, checkpoint = due
     if run.world.distributed and any(due):
         distributed.average_buffers(run.step_fn, run.world)  # BatchNorm statistics: the same on every rank
@@ -400,80 +400,6 @@ def _finish(run: _Run, control: Controller, state: str, message: str) -> dict:
             "epoch": run.step / run.steps_per_epoch, "time": control.seconds(), "metrics": run.last_row,
             "run_dir": str(run.files.dir), "device": str(run.device), "data_note": run.data.note,
             "rank": run.world.rank, "world_size": run.world.size}
-
-
-# ---------------------------------------------------------------- metrics and NaN checks
-
-class MetricsAccumulator:
-    """The mean of each step statistic (d_loss, g_loss, d_real, d_fake and any family's own) over the
-    steps since the last logged row, and the images/s in between (pauses and evaluations left out).
-    The loop and the 2-D arena log their "train" rows with it."""
-
-    def __init__(self, step: int = 0, seconds: float = 0.0):
-        self.sums: dict[str, torch.Tensor] = {}
-        self.n = 0
-        self.since_step, self.since_seconds = step, seconds
-
-    def add(self, stats: dict[str, torch.Tensor]) -> None:
-        for k, v in stats.items():
-            if not k.startswith("grad_norm"):  # grad norms are the logged step's own
-                self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
-        self.n += 1
-
-    def exclude(self, seconds: float) -> None:
-        """Leave `seconds` (an evaluation) out of the next row's images/s."""
-        self.since_seconds += seconds
-
-    def row(self, step: int, steps_per_epoch: int, seconds: float, stats: dict, optimizers: dict,
-            world: distributed.World | None = None, batch_images: int | None = None) -> dict:
-        """The "train" row at `step` (training seconds `seconds`); starts the next interval.
-        `world`: the means are the global batch's (one collective); `batch_images`: images/s is logged."""
-        sums = distributed.mean_over_ranks(self.sums, world) if world is not None else self.sums
-        row = {"kind": "train", "step": step, "epoch": round(step / steps_per_epoch, 4), "time": round(seconds, 3)}
-        row.update({k: float(v) / self.n for k, v in sums.items()})
-        row["grad_norm_d"], row["grad_norm_g"] = float(stats["grad_norm_d"]), float(stats["grad_norm_g"])
-        if batch_images is not None:
-            dt = max(seconds - self.since_seconds, 1e-9)
-            row["images_per_s"] = round((step - self.since_step) * batch_images / dt, 2)
-        row["lr_d"] = optimizers["opt_d"].param_groups[0]["lr"]  # CycleGAN's decay
-        row["lr_g"] = optimizers["opt_g"].param_groups[0]["lr"]
-        self.sums, self.n, self.since_step, self.since_seconds = {}, 0, step, seconds
-        return row
-
-
-class _Diverged(Exception):
-    pass
-
-
-def _sync_every_step(device: torch.device) -> bool:
-    """Whether the loop reads the losses on the host after every step. On a CPU that costs nothing; on a
-    GPU it would stall the queue of kernels each step, so there the check waits for the next step that
-    logs, draws, evaluates or saves (a NaN is still caught before any of those, with its exact step)."""
-    return device.type == "cpu"
-
-
-class _FiniteWatch:
-    """Remembers, on the device, the first step whose losses were not finite, without a host sync."""
-
-    def __init__(self, device: torch.device):
-        self.bad_step = torch.full((), -1, dtype=torch.long, device=device)
-        self.bad_losses = torch.zeros(2, device=device)
-
-    def update(self, step: int, losses: torch.Tensor) -> None:
-        """losses: [d_loss, g_loss] of this step (0-dim tensors stacked), still on the device."""
-        newly_bad = (self.bad_step < 0) & ~torch.isfinite(losses).all()
-        self.bad_step = torch.where(newly_bad, step, self.bad_step)
-        self.bad_losses = torch.where(newly_bad, losses.detach().float(), self.bad_losses)
-
-    def check(self) -> None:
-        """Raises _Diverged (one sentence) if any step since the start was not finite; syncs once."""
-        bad_step = int(self.bad_step)
-        if bad_step < 0:
-            return
-        d_l, g_l = self.bad_losses.tolist()
-        which, value = ("D loss", d_l) if not math.isfinite(d_l) else ("G loss", g_l)
-        raise _Diverged(f"Training diverged: the {which} became {value} at step {bad_step}; the last good "
-                        "checkpoint is kept — lower the learning rates or try another loss.")
 
 
 def _resume_note(step: int, data_note: str) -> str:

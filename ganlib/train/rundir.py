@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import threading
 import time
 from collections import OrderedDict
