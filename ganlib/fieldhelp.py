@@ -5,7 +5,7 @@ Train page's widgets and the Mode-collapse lab's panel settings all show.
     FIELD_HELP.get("r1_late")    # the text; fields without one show none (the CLI: the name in words)
 
 Write a setting's help here, not beside a widget: a text written in several places drifts apart. Say what
-the setting does, which family reads it (a family's own settings: config.FAMILY_ONLY) and, where there is
+the setting does, which family reads it (a family's own settings: families.FAMILIES[...].reads_only) and, where there is
 one, the published recipe's value.
 """
 from __future__ import annotations

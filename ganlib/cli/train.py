@@ -9,8 +9,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..config import (DATASETS, FAMILY_ONLY, LOSSES, MODELS, RECIPES, TOY_RECIPE, TrainConfig, field_applies, flag_name,
-                      recipe_config)
+from ..config import DATASETS, LOSSES, TrainConfig, field_applies, flag_name, recipe_config
+from ..families import FAMILIES, MODELS, reader_of
 from ..fieldhelp import FIELD_HELP
 from ..modelcard import config_card
 from ..train import jobs
@@ -28,7 +28,8 @@ TORCHRUN_EPILOG = ("Several GPUs or machines: launch the same command with torch
 def _recipe_defaults(name: str) -> str:
     """'; cyclegan: 16, gan on a toy: 128': where a family's recipe starts field `name` elsewhere."""
     default = getattr(TrainConfig, name)
-    where = [(model, values.get(name, default)) for model, values in (*RECIPES.items(), ("gan on a toy", TOY_RECIPE))]
+    where = [(model, values.get(name, default)) for model, values in (
+        *((m, f.recipe) for m, f in FAMILIES.items()), *((f"{m} on a toy", f.toy_recipe) for m, f in FAMILIES.items()))]
     return "".join(f"; {model}: {value}" for model, value in where if value != default)
 
 
@@ -84,7 +85,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         ignored = [n for n in given if not field_applies(n, config.model)]
         if ignored:  # a note, not an error: what trains is still what was asked for
             print(f"note: a {config.model} run ignores " + ", ".join(
-                f"{flag_name(n)} ({FAMILY_ONLY[n]})" if n in FAMILY_ONLY else flag_name(n) for n in ignored)
+                f"{flag_name(n)} ({reader_of(n)})" if reader_of(n) else flag_name(n) for n in ignored)
                 + (", a setting" if len(ignored) == 1 else ", settings") + " other models read.", file=sys.stderr)
 
     bar = None

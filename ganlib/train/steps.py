@@ -27,6 +27,7 @@ from torch.func import functional_call
 from .. import losses
 from ..augment import diff_augment
 from ..config import parse_augment
+from ..families import family
 from ..models import build_discriminator, build_generator, build_models
 from ..models.cyclegan import ImagePool, cycle_loss, identity_loss, linear_decay, shape_loss
 from ..models.layers import ema_update, make_ema
@@ -46,10 +47,10 @@ def build_step(config, kwargs: dict, datas: list, device: torch.device,
 
     `datas`: the GanData of each domain the family trains on (one, or two for CycleGAN).
     """
-    if config.model == "cyclegan":
-        return CycleGANStep(config, kwargs, datas[0], datas[1], device, autocast_dtype, total_steps)
-    if config.model == "stylegan":
-        return StyleGANStep(config, kwargs, datas[0], device, autocast_dtype, total_steps)
+    # each family's own step class; a table here, as ganlib.families sits below train and cannot import it
+    own_step = {"cyclegan": CycleGANStep, "stylegan": StyleGANStep}.get(config.model)
+    if own_step is not None:
+        return own_step(config, kwargs, *datas, device, autocast_dtype, total_steps)  # CycleGAN: two datas
     G, D = build_models(config.model, kwargs)
     G, D = G.to(device), D.to(device)
     opt_g, opt_d = make_adam(G.parameters(), config.lr_g, config), make_adam(D.parameters(), config.lr_d, config)
@@ -122,7 +123,7 @@ class AdversarialStep:
                  total_steps: int = 0):
         self.G, self.D, self.opt_g, self.opt_d, self.cfg = G, D, opt_g, opt_d, config
         self.total_steps = total_steps
-        self.conditional = config.model == "cgan"
+        self.conditional = family(config.model).conditional
         self.G_ema, self.device = G_ema, device
         self.latent_dim = G.latent_dim
         self.g_params = [p for p in G.parameters() if p.requires_grad]

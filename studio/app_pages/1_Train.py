@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ganlib.config import (DATASETS, IMAGE_SIZES, LOSSES, MODELS, PATCH_SIZES, TrainConfig, field_applies, recipe,
-                           recipe_switch)
+from ganlib.config import DATASETS, IMAGE_SIZES, LOSSES, TrainConfig, field_applies, recipe, recipe_switch
+from ganlib.families import FAMILIES, MODELS, PATCH_SIZES
 from ganlib.fieldhelp import FIELD_HELP
 from ganlib.device import available_devices, describe_device, gpu_count
 from ganlib.train import jobs, rundir
@@ -28,11 +28,9 @@ DEFAULTS = TrainConfig()
 CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "image_size": (28, 32), "channels": (0, 1, 3)}
 CHOICES["dataset_b"] = DATASETS  # CycleGAN's second domain
 CHOICES["image_size"] = IMAGE_SIZES  # 64 and 128: image folders
-NAMES = {"gan": "GAN (fully connected)", "dcgan": "DCGAN", "cgan": "CGAN (conditional DCGAN)",
+NAMES = {**{m: f.title for m, f in FAMILIES.items()},
          "ns": "non-saturating BCE (ns)", "bce": "minimax BCE", "lsgan": "least squares (LSGAN)",
          "wgan-gp": "WGAN-GP", "hinge": "hinge", 0: "data set's own"}
-NAMES["cyclegan"] = "CycleGAN (data set <-> domain B)"
-NAMES["stylegan"] = "StyleGAN (mapping network, styles per layer, noise)"
 CHOICES["style_mode"] = ("modulate", "adain")  # StyleGAN's style injection
 CHOICES["patch"] = PATCH_SIZES  # what a CycleGAN D's score sees, in pixels
 LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Max steps (0 = use epochs)",
