@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ganlib.config import DATASETS, IMAGE_SIZES, LOSSES, TrainConfig, field_applies, recipe, recipe_switch
-from ganlib.families import FAMILIES, MODELS, PATCH_SIZES
-from ganlib.fieldhelp import FIELD_HELP
+from ganlib.config import TrainConfig, field_applies, recipe, recipe_switch
+from ganlib.families import FAMILIES
+from ganlib.fieldhelp import FIELDS
 from ganlib.device import available_devices, describe_device, gpu_count
 from ganlib.train import jobs, rundir
 from ganlib.modelcard import card_records, config_card, human
@@ -25,44 +25,13 @@ from studio.live_chart import live_chart, live_grid, live_status, poll_spec
 
 ROOT = jobs.runs_root()
 DEFAULTS = TrainConfig()
-CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "image_size": (28, 32), "channels": (0, 1, 3)}
-CHOICES["dataset_b"] = DATASETS  # CycleGAN's second domain
-CHOICES["image_size"] = IMAGE_SIZES  # 64 and 128: image folders
-NAMES = {**{m: f.title for m, f in FAMILIES.items()},
+NAMES = {**{m: f.title for m, f in FAMILIES.items()},  # what a select box shows for a choice
          "ns": "non-saturating BCE (ns)", "bce": "minimax BCE", "lsgan": "least squares (LSGAN)",
          "wgan-gp": "WGAN-GP", "hinge": "hinge", 0: "data set's own"}
-CHOICES["style_mode"] = ("modulate", "adain")  # StyleGAN's style injection
-CHOICES["patch"] = PATCH_SIZES  # what a CycleGAN D's score sees, in pixels
-LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Max steps (0 = use epochs)",
-          "grad_clip": "Gradient clipping (0 = off)", "ema_decay": "EMA of G weights (0 = off)",
-          "subset": "Subset (0 = all)", "data_dir": "Data directory", "n_critic": "D steps per G step",
-          "eval_every": "Evaluate every (0 = off)", "n_fixed": "Fixed-noise samples", "amp": "Mixed precision (bf16)",
-          "gp_weight": "Gradient-penalty weight", "beta1": "Adam beta1", "beta2": "Adam beta2",
-          "width": "Width (base channels)", "latent_dim": "Latent size", "dataset": "Data set",
-          "two_sided_smoothing": "Two-sided label smoothing", "minibatch_std": "Minibatch std",
-          "download": "Download if missing", "augment": "DiffAugment (translation,cutout,color)",
-          "r1_gamma": "R1 penalty (0 = off)"}
-LABELS.update(pack="PacGAN pack (1 = off)", unrolled_steps="Unrolled D steps (0 = off)",
-              latent_mixture="Latent mixture (gan; 0 = off)", r1_late="R1 late factor (x R1)",
-              lr_decay="Learning-rate decay (0 = off)")
-LABELS.update(dataset_b="Domain B (CycleGAN)", data_dir_b="Domain B directory (CycleGAN)",
-              lambda_cycle="Cycle-loss weight (CycleGAN)", lambda_identity="Identity weight, x cycle (CycleGAN)",
-              lambda_shape="Shape-loss weight (CycleGAN)", shape_norm="Ink-normalised shape loss (CycleGAN)", pool_size="Image pool (CycleGAN)", res_blocks="Residual blocks (CycleGAN)",
-              patch="D patch, px (CycleGAN)")
-LABELS.update(mapping_layers="Mapping layers (StyleGAN)", mapping_lr_mul="Mapping lr multiplier (StyleGAN)",
-              style_mode="Style injection (StyleGAN)", style_mixing_prob="Style-mixing probability (StyleGAN)",
-              r1_every="Lazy R1 every N steps (StyleGAN)")
-STEPS = {"lr_g": 1e-5, "lr_d": 1e-5, "r1_gamma": 0.5, "label_smoothing": 0.05, "grad_clip": 0.5, "ema_decay": 0.001,
-         "beta1": 0.05, "beta2": 0.001, "gp_weight": 1.0}
 MAIN_FIELDS = (("batch_size", "lr_g", "lr_d", "epochs", "max_steps"),  # below model, data set, loss and device
                ("label_smoothing", "r1_gamma", "grad_clip", "ema_decay", "minibatch_discrimination"))
 STATE_COLORS = {"queued": "gray", "running": "green", "paused": "orange", "stopped": "blue",
                 "finished": "violet", "failed": "red"}
-
-
-def label_of(name: str) -> str:
-    """The widget label of TrainConfig field `name`: LABELS', or the name in words."""
-    return LABELS.get(name, name.replace("_", " ").capitalize())
 
 
 KEPT = "cfg_kept"  # each setting's last value: Streamlit drops the state of a widget that is not drawn, so a
@@ -79,7 +48,7 @@ def recipe_caption(model: str, start: dict) -> str:
     shown = lambda v: format(v, "g") if isinstance(v, float) else NAMES.get(v, v) if isinstance(v, str) else v
     what = "the fully connected GAN on 2-D points" if model == "gan" else NAMES[model].split(" (")[0]
     return (f"Settings below start from the recipe for {what} (the defaults are DCGAN's): "
-            + " · ".join(f"{label_of(k).split(' (')[0]}: {shown(v)}" for k, v in own.items()) + ". Change any of them.")
+            + " · ".join(f"{FIELDS[k].label.split(' (')[0]}: {shown(v)}" for k, v in own.items()) + ". Change any of them.")
 
 
 def switch_recipe() -> None:
@@ -101,21 +70,22 @@ def config_input(name: str, start: dict | None = None):
     say what is wrong."""
     kept = st.session_state.setdefault(KEPT, {})
     default, key = kept.get(name, (start or {}).get(name, getattr(DEFAULTS, name))), f"cfg_{name}"
-    label, help_ = label_of(name), FIELD_HELP.get(name)
+    field = FIELDS[name]
     moved = st.session_state.setdefault(MOVED, set())
     # a value switch_recipe just set is the widget's: giving a default as well would be ignored, and warned of
-    start_at = ({} if name in moved else {"index": CHOICES[name].index(default)} if name in CHOICES
+    start_at = ({} if name in moved else {"index": field.choices.index(default)} if field.choices
                 else {"value": default})
     moved.discard(name)
-    if name in CHOICES:
-        value = st.selectbox(label, CHOICES[name], key=key, help=help_, format_func=lambda v: NAMES.get(v, str(v)),
+    label, help_ = field.label, field.help
+    if field.choices:
+        value = st.selectbox(label, field.choices, key=key, help=help_, format_func=lambda v: NAMES.get(v, str(v)),
                              on_change=switch_recipe if name in ("model", "dataset") else None, **start_at)
     elif isinstance(default, bool):
         value = st.checkbox(label, key=key, help=help_, **start_at)
     elif isinstance(default, int):
         value = int(st.number_input(label, step=1, key=key, help=help_, **start_at))
     elif isinstance(default, float):
-        value = float(st.number_input(label, step=STEPS.get(name, 0.1), format="%g", key=key, help=help_, **start_at))
+        value = float(st.number_input(label, step=field.step, format="%g", key=key, help=help_, **start_at))
     else:
         value = st.text_input(label, key=key, help=help_, **start_at)
     kept[name] = value
