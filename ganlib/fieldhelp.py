@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, fields
 
-from .config import DATASETS, IMAGE_SIZES, LOSSES, TrainConfig, field_applies
+from .config import DATASETS, IMAGE_SIZES, LOSSES, TrainConfig, field_applies, flag_name
 from .families import MODELS, PATCH_SIZES
 
 FIELD_HELP = {
@@ -134,7 +134,7 @@ class Field:
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return flag_name(self.name)
 
 
 def _field(f) -> Field:
