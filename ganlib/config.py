@@ -6,21 +6,28 @@ import shlex
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from .families import FAMILIES, MODELS, family, reader_of
+from .families import FAMILIES, MODELS, Family, reader_of
 
 LOSSES = ("ns", "bce", "lsgan", "wgan-gp", "hinge")
 DATASETS = ("mnist", "fashion-mnist", "typeset", "toy-ring", "toy-grid", "folder")
 AUGMENTATIONS = ("translation", "cutout", "color")  # DiffAugment policies (ganlib.augment)
 IMAGE_SIZES = (28, 32, 64, 128)  # 64 and 128: image folders only
 
+def rules_of(model: str) -> Family:
+    """The family entry of `model`; for a name no family has, DCGAN's, whose rules are TrainConfig's defaults
+    (validate() says that the model is unknown)."""
+    return FAMILIES.get(model, FAMILIES["dcgan"])
+
+
 def recipe(model: str, dataset: str | None = None) -> dict:
     """The fields where a `model` run starts from other values than TrainConfig's defaults: the family's
     recipe, on `dataset` if given (else the family's own), plus its toy recipe on a 2-D toy."""
-    out = dict(family(model).recipe)
+    fam = rules_of(model)
+    out = dict(fam.recipe)
     if dataset:
         out["dataset"] = dataset
     if out.get("dataset", "").startswith("toy-"):
-        out.update(family(model).toy_recipe)
+        out.update(fam.toy_recipe)
     return out
 
 
@@ -36,7 +43,7 @@ def recipe_switch(old_model: str, old_dataset: str, model: str, dataset: str) ->
     of its own (CycleGAN's typeset) brings it; leaving that model goes back to TrainConfig's. A field both
     recipes agree on keeps whatever the user gave it."""
     def own(m: str) -> str:
-        return FAMILIES[m].recipe.get("dataset", TrainConfig.dataset) if m in FAMILIES else TrainConfig.dataset
+        return rules_of(m).recipe.get("dataset", TrainConfig.dataset)
 
     if model != old_model and own(model) != own(old_model):
         dataset = own(model)
@@ -50,7 +57,7 @@ def recipe_switch(old_model: str, old_dataset: str, model: str, dataset: str) ->
 
 def field_applies(name: str, model: str) -> bool:
     """Whether TrainConfig field `name` has any effect on a `model` run (its family's reads_only and ignores)."""
-    return reader_of(name) in (None, model) and name not in family(model).ignores
+    return reader_of(name) in (None, model) and name not in rules_of(model).ignores
 
 
 def parse_augment(text: str) -> tuple[str, ...]:
@@ -184,7 +191,7 @@ class TrainConfig:
         problems = [f"{what} must be one of {', '.join(allowed)}, not {value!r}." for what, value, allowed in (
             ("Model", self.model, MODELS), ("Loss", self.loss, LOSSES), ("Data set", self.dataset, DATASETS))
             if value not in allowed]
-        fam = FAMILIES.get(self.model, FAMILIES["dcgan"])  # an unknown model is said above; DCGAN's rules are the defaults'
+        fam = rules_of(self.model)
         if self.dataset == "folder" and not self.data_dir:
             problems.append("The folder data set needs a data directory (--data-dir).")
         if fam.images_only and not fam.two_domains and self.dataset.startswith("toy-"):  # CycleGAN's own says it
@@ -218,7 +225,7 @@ class TrainConfig:
 
     def _big_image_problems(self) -> list[str]:
         """64 and 128 px are for image folders (the digits are 28 px; upscaling them teaches nothing)."""
-        two = FAMILIES.get(self.model, FAMILIES["dcgan"]).two_domains
+        two = rules_of(self.model).two_domains
         datasets = [self.dataset] + ([self.dataset_b] if two else [])
         if any(d != "folder" for d in datasets):
             return [f"Image sizes 64 and 128 are for image folders (--dataset folder"
