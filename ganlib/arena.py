@@ -23,8 +23,9 @@ import torch
 
 from . import losses
 from .checkpoints import save_checkpoint
-from .config import TOY_RECIPE, TrainConfig
+from .config import TrainConfig
 from .evaluate import evaluate_generator
+from .families import TOY_RECIPE
 from .files import atomic_write_json
 from .images import save_samples
 from .models import build_models, model_kwargs

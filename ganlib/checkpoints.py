@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .models import FAMILIES, build_generator
+from .families import FAMILIES
+from .models import NETWORK_CLASSES, build_generator
 from .files import atomic_write_bytes
 
 FORMAT = "gan-studio"
@@ -72,7 +73,7 @@ def load_checkpoint(path: str | Path, family: str | None = None, map_location="c
     if ckpt.get("format_version", 0) > FORMAT_VERSION:
         raise CheckpointError(f"{path} was written by a newer GAN Studio (format {ckpt['format_version']}); "
                               "update GAN Studio to read it.")
-    if ckpt.get("family") not in FAMILIES:
+    if ckpt.get("family") not in NETWORK_CLASSES:
         raise CheckpointError(f"{path} holds an unknown model family {ckpt.get('family')!r}.")
     if family is not None and ckpt["family"] != family:
         raise CheckpointError(f"{path} holds a {ckpt['family']} model, not a {family} model.")
@@ -91,7 +92,7 @@ def saved_generator(ckpt: dict, path) -> nn.Module:
 def load_generator(path: str | Path, device="cpu", prefer_ema: bool = True) -> tuple[nn.Module, dict]:
     """The generator (EMA weights when present) in eval mode, and the checkpoint's metadata."""
     ckpt = load_checkpoint(path)
-    if ckpt["family"] == "cyclegan":
+    if FAMILIES[ckpt["family"]].two_domains:
         raise CheckpointError(f"{path} is a CycleGAN, which translates images rather than generating them from "
                               "noise: use `python -m ganlib translate` or the Translate page.")
     G = saved_generator(ckpt, path)
@@ -105,7 +106,8 @@ def load_generator(path: str | Path, device="cpu", prefer_ema: bool = True) -> t
     return G.to(device).eval(), meta
 
 
-TRAINING_STATE = ("D", "opt_g", "opt_d", "rng", "D_A", "D_B", "pool_a", "pool_b")  # CycleGAN: D_A, D_B, pools
+# what only resuming needs: D, the optimisers, the RNG and each family's extras (CycleGAN: D_A, D_B, pools)
+TRAINING_STATE = ("D", "opt_g", "opt_d", "rng") + tuple(k for f in FAMILIES.values() for k in f.checkpoint_extras)
 
 
 def export_checkpoint(src: str | Path, dst: str | Path) -> dict:

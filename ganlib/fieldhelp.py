@@ -1,14 +1,21 @@
-"""What each TrainConfig setting does, in one sentence or two: the one text that the CLI's --help, the
-Train page's widgets and the Mode-collapse lab's panel settings all show.
+"""One description of each TrainConfig field: its type, default, choices, label, help, which families read
+it and the smallest value a flag takes. The CLI's flags (cli/train.py), the Train page's form and every help
+text (the CLI's --help, the Train page, the Mode-collapse lab) are derived from FIELDS; config.py holds the
+dataclass (the defaults) and validate() (the ranges, which depend on each other and on the family).
 
-    from ganlib.fieldhelp import FIELD_HELP
-    FIELD_HELP.get("r1_late")    # the text; fields without one show none (the CLI: the name in words)
+    from ganlib.fieldhelp import FIELDS
+    FIELDS["r1_late"].help, FIELDS["r1_late"].label, FIELDS["patch"].choices, FIELDS["patch"].read_by
 
 Write a setting's help here, not beside a widget: a text written in several places drifts apart. Say what
-the setting does, which family reads it (a family's own settings: config.FAMILY_ONLY) and, where there is
-one, the published recipe's value.
+the setting does, which family reads it (a family's own settings: families.FAMILIES[...].reads_only) and,
+where there is one, the published recipe's value.
 """
 from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, fields
+
+from .config import DATASETS, IMAGE_SIZES, LOSSES, TrainConfig, field_applies, flag_name
+from .families import MODELS, PATCH_SIZES
 
 FIELD_HELP = {
     # what trains on what
@@ -88,3 +95,58 @@ FIELD_HELP = {
     "r1_every": "Lazy regularisation (DCGAN, CGAN, StyleGAN): R1 every N steps weighted by N, so most steps skip its "
                 "second backward pass (StyleGAN2 uses 16; 1 = every step).",
 }
+
+LABELS = {"lr_g": "G learning rate", "lr_d": "D learning rate", "max_steps": "Max steps (0 = use epochs)",
+          "grad_clip": "Gradient clipping (0 = off)", "ema_decay": "EMA of G weights (0 = off)",
+          "subset": "Subset (0 = all)", "data_dir": "Data directory", "n_critic": "D steps per G step",
+          "eval_every": "Evaluate every (0 = off)", "n_fixed": "Fixed-noise samples", "amp": "Mixed precision (bf16)",
+          "gp_weight": "Gradient-penalty weight", "beta1": "Adam beta1", "beta2": "Adam beta2",
+          "width": "Width (base channels)", "latent_dim": "Latent size", "dataset": "Data set",
+          "two_sided_smoothing": "Two-sided label smoothing", "minibatch_std": "Minibatch std",
+          "download": "Download if missing", "augment": "DiffAugment (translation,cutout,color)",
+          "r1_gamma": "R1 penalty (0 = off)", "pack": "PacGAN pack (1 = off)",
+          "unrolled_steps": "Unrolled D steps (0 = off)", "latent_mixture": "Latent mixture (gan; 0 = off)",
+          "r1_late": "R1 late factor (x R1)", "lr_decay": "Learning-rate decay (0 = off)",
+          # CycleGAN's and StyleGAN's own
+          "dataset_b": "Domain B (CycleGAN)", "data_dir_b": "Domain B directory (CycleGAN)",
+          "lambda_cycle": "Cycle-loss weight (CycleGAN)", "lambda_identity": "Identity weight, x cycle (CycleGAN)",
+          "lambda_shape": "Shape-loss weight (CycleGAN)", "shape_norm": "Ink-normalised shape loss (CycleGAN)",
+          "pool_size": "Image pool (CycleGAN)", "res_blocks": "Residual blocks (CycleGAN)",
+          "patch": "D patch, px (CycleGAN)", "mapping_layers": "Mapping layers (StyleGAN)",
+          "mapping_lr_mul": "Mapping lr multiplier (StyleGAN)", "style_mode": "Style injection (StyleGAN)",
+          "style_mixing_prob": "Style-mixing probability (StyleGAN)", "r1_every": "Lazy R1 every N steps", "ema_rampup": "EMA ramp-up"}
+CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "dataset_b": DATASETS, "image_size": IMAGE_SIZES,
+           "channels": (0, 1, 3), "style_mode": ("modulate", "adain"), "patch": PATCH_SIZES}
+STEPS = {"lr_g": 1e-5, "lr_d": 1e-5, "r1_gamma": 0.5, "label_smoothing": 0.05, "grad_clip": 0.5, "ema_decay": 0.001,
+         "beta1": 0.05, "beta2": 0.001, "gp_weight": 1.0}  # a float's +/- step on the page (others: 1 or 0.1)
+# the smallest value a flag takes (below it the CLI refuses the flag at once; a whole number's default floor is
+# 0); the other ranges are validate()'s, which names the setting and its family's range
+LEAST = {"batch_size": 1}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: type                      # bool, int, float or str
+    default: object                 # TrainConfig's (DCGAN's recipe); a family's recipe may start elsewhere
+    label: str                      # the Train page's widget label
+    help: str | None                # what it does, in a sentence or two (None: the name says it)
+    choices: tuple | None = None    # the allowed values, where there is a list
+    step: float | None = None       # a float widget's step
+    least: float | None = None      # the smallest value a flag takes
+    read_by: tuple[str, ...] = ()   # the families whose runs it changes
+
+    @property
+    def flag(self) -> str:
+        return flag_name(self.name)
+
+
+def _field(f) -> Field:
+    default = f.default if f.default is not MISSING else None
+    kind = {"bool": bool, "int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+    return Field(f.name, kind, default, LABELS.get(f.name, f.name.replace("_", " ").capitalize()),
+                 FIELD_HELP.get(f.name), CHOICES.get(f.name), STEPS.get(f.name, 0.1) if kind is float else None,
+                 LEAST.get(f.name, 0) if kind is int else None, tuple(m for m in MODELS if field_applies(f.name, m)))
+
+
+FIELDS: dict[str, Field] = {f.name: _field(f) for f in fields(TrainConfig)}

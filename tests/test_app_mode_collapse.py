@@ -103,7 +103,7 @@ def test_reset_takes_a_new_seed_and_settings_are_checked(root):
 def test_the_cure_preset_and_its_settings(root):
     at = lab({"panel": ["vanilla-grid", "r1-decay-grid"]})
     code = at.code[1].value
-    # the commands name what differs from the toy recipe (config.TOY_RECIPE), the lab's base: R1 off there
+    # the commands name what differs from the toy recipe (families.TOY_RECIPE), the lab's base: R1 off there
     assert "--dataset toy-grid" in code and "--lr-decay 0.5" in code and "--r1-gamma 1.0" in code
     assert "--r1-gamma" not in at.code[0].value and "--lr-d" not in at.code[0].value
     assert values(at, "R1 weight") == [0.0, 1.0] and values(at, "Learning-rate decay") == [0.0, 0.5]

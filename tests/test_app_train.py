@@ -138,7 +138,7 @@ def test_choosing_a_model_fills_in_its_recipe_and_keeps_what_the_recipes_share(r
 
 
 def test_more_settings_shows_only_what_the_chosen_model_reads(root):
-    """A family's own settings (config.FAMILY_ONLY) appear only when that family is chosen."""
+    """A family's own settings (its families entry's reads_only) appear only when that family is chosen."""
     at = train_page()
     keys = lambda: {w.key for kind in (at.number_input, at.selectbox, at.checkbox, at.toggle) for w in kind}
     assert "cfg_subset" in keys() and not {"cfg_patch", "cfg_dataset_b", "cfg_mapping_layers",
@@ -147,7 +147,7 @@ def test_more_settings_shows_only_what_the_chosen_model_reads(root):
     assert "cfg_latent_mixture" in keys() and "cfg_patch" not in keys()
     at.selectbox(key="cfg_model").set_value("cyclegan").run()
     assert {"cfg_patch", "cfg_dataset_b", "cfg_res_blocks", "cfg_subset"} <= keys()
-    # nor the shared settings CycleGAN does not read (config.IGNORED_BY): it has no latent, one D step, ...
+    # nor the shared settings CycleGAN does not read (its ignores): it has no latent, one D step, ...
     assert not {"cfg_latent_dim", "cfg_n_critic", "cfg_minibatch_discrimination", "cfg_spectral_norm"} & keys()
     assert at.selectbox(key="cfg_patch").help == FIELD_HELP["patch"]          # the one text the CLI shows too
     assert not {"cfg_mapping_layers", "cfg_latent_mixture"} & keys()

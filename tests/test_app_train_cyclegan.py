@@ -37,7 +37,7 @@ def test_start_and_watch_a_cyclegan_run(root):
     at.switch_page(TRAIN_PAGE).run()
     assert not at.exception, at.exception
     at.selectbox(key="cfg_model").set_value("cyclegan").run()
-    # the form fills in CycleGAN's recipe (config.RECIPES): typeset <-> mnist, LSGAN and no R1, under which
+    # the form fills in CycleGAN's recipe (its families entry): typeset <-> mnist, LSGAN and no R1, under which
     # its Ds learn (under DCGAN's ns loss and R1 1 they stayed at 0.5)
     assert (at.selectbox(key="cfg_dataset").value, at.selectbox(key="cfg_dataset_b").value) == ("typeset", "mnist")
     assert (at.selectbox(key="cfg_loss").value, at.number_input(key="cfg_r1_gamma").value) == ("lsgan", 0.0)

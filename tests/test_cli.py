@@ -85,11 +85,12 @@ def test_each_model_starts_from_its_recipe_and_round_trips():
     model on a toy the lab's toy recipe; a given flag replaces the recipe's value, and command_for writes
     only what differs from the recipe, so every family's config survives the trip through the parser."""
     from ganlib.arena import PRESETS, arena_config
-    from ganlib.config import RECIPES, TOY_RECIPE, recipe_config
+    from ganlib.config import recipe_config
+    from ganlib.families import FAMILIES, TOY_RECIPE
 
     parse = lambda argv: config_from_args(build_parser().parse_args(["train", *argv]))[0]
     cyclegan = parse(["--model", "cyclegan"])
-    assert {k: getattr(cyclegan, k) for k in RECIPES["cyclegan"]} == RECIPES["cyclegan"]
+    assert {k: getattr(cyclegan, k) for k in FAMILIES["cyclegan"].recipe} == FAMILIES["cyclegan"].recipe
     assert (cyclegan.loss, cyclegan.r1_gamma, cyclegan.dataset, cyclegan.patch) == ("lsgan", 0.0, "typeset", 34)
     assert parse(["--model", "cyclegan", "--r1-gamma", "1", "--lr", "1e-3"]).r1_gamma == 1.0
     assert parse(["--model", "cyclegan", "--lr", "1e-3"]).lr_d == 1e-3
@@ -140,7 +141,7 @@ def test_a_setting_has_one_help_text_everywhere():
 
 
 def test_another_models_flag_gets_a_note_not_silence(tmp_path, capsys):
-    """--patch is CycleGAN's and --mapping-layers StyleGAN's (config.FAMILY_ONLY): a DCGAN run trains as asked
+    """--patch is CycleGAN's and --mapping-layers StyleGAN's (each family's reads_only): a DCGAN run trains as asked
     and says in one line that it ignored them."""
     assert main(["train", "--model", "dcgan", "--patch", "12", "--mapping-layers", "2", "--out",
                  str(tmp_path / "r"), *TINY]) == 0

@@ -170,7 +170,7 @@ def test_cyclegan_config_problems_are_one_sentence_each():
 
 def test_a_run_written_before_a_default_changed_keeps_what_it_trained_with(tmp_path):
     """CycleGAN's defaults are now the shipped recipe's (shape loss 5, patch 34, 3 blocks); a config.json
-    from before those fields existed or had those defaults resumes as it trained (config.BEFORE_DEFAULTS)."""
+    from before those fields existed or had those defaults resumes as it trained (its family's before_defaults)."""
     import json
     from dataclasses import asdict
 

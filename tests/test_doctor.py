@@ -143,10 +143,11 @@ def test_a_d_that_never_told_real_from_fake_is_not_learning():
 
 def test_the_doctor_tells_a_dead_d_from_a_learning_one_in_real_runs(tmp_path):
     """The fully connected GAN on the ring: under DCGAN's rates D never separates (the doctor says so), under
-    the toy recipe (D 4x faster than G, config.TOY_RECIPE) it does (no such finding)."""
+    the toy recipe (D 4x faster than G, families.TOY_RECIPE) it does (no such finding)."""
     import json
 
-    from ganlib.config import TOY_RECIPE, TrainConfig
+    from ganlib.config import TrainConfig
+    from ganlib.families import TOY_RECIPE
     from ganlib.train.loop import train
 
     base = dict(model="gan", dataset="toy-ring", max_steps=300, log_every=20, sample_every=1000, eval_every=0,

@@ -21,7 +21,8 @@ def test_nan_fix_halves_the_learning_rates_and_clips():
 
 
 def test_every_fix_makes_a_valid_config_and_mode_collapse_fits_the_family():
-    from ganlib.config import MODELS, recipe_config
+    from ganlib.config import recipe_config
+    from ganlib.families import MODELS
 
     for fix in FIXES:
         for cfg in (*(recipe_config(model=m) for m in MODELS), recipe_config(model="gan", dataset="toy-ring")):

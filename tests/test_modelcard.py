@@ -10,7 +10,8 @@ import torch
 import torch.nn as nn
 
 from ganlib.cli import main
-from ganlib.config import MODELS, TrainConfig
+from ganlib.config import TrainConfig
+from ganlib.families import MODELS
 from ganlib.modelcard import config_card, data_shape_for, layer_table, model_card, totals
 from ganlib.models import build_models, model_kwargs
 

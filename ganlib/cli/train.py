@@ -4,20 +4,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import MISSING, fields
+from dataclasses import fields
 from pathlib import Path
 
 from tqdm import tqdm
 
-from ..config import (DATASETS, FAMILY_ONLY, LOSSES, MODELS, RECIPES, TOY_RECIPE, TrainConfig, field_applies, flag_name,
-                      recipe_config)
-from ..fieldhelp import FIELD_HELP
+from ..checks import BadValue, finite_float, seed_value, whole_number
+from ..config import TrainConfig, field_applies, flag_name, recipe_config
+from ..families import FAMILIES, reader_of
+from ..fieldhelp import FIELDS, Field
 from ..modelcard import config_card
 from ..train import jobs
 from ..train.loop import train
 from .inspect import print_card
 
-_CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "dataset_b": DATASETS}
 TORCHRUN_EPILOG = ("Several GPUs or machines: launch the same command with torchrun, e.g. "
                    "torchrun --nproc_per_node=2 -m ganlib train --model dcgan --out runs/ddp "
                    "(add --nnodes=2 --rdzv-backend=c10d --rdzv-endpoint=HOST:29400 on each machine for two). "
@@ -28,22 +28,40 @@ TORCHRUN_EPILOG = ("Several GPUs or machines: launch the same command with torch
 def _recipe_defaults(name: str) -> str:
     """'; cyclegan: 16, gan on a toy: 128': where a family's recipe starts field `name` elsewhere."""
     default = getattr(TrainConfig, name)
-    where = [(model, values.get(name, default)) for model, values in (*RECIPES.items(), ("gan on a toy", TOY_RECIPE))]
+    where = [(model, values.get(name, default)) for model, values in (
+        *((m, f.recipe) for m, f in FAMILIES.items()), *((f"{m} on a toy", f.toy_recipe) for m, f in FAMILIES.items()))]
     return "".join(f"; {model}: {value}" for model, value in where if value != default)
 
 
+def flag_value(field: Field, flag: str = ""):
+    """The argparse type of a field's flag: the text as the field's type, or one sentence (ganlib.checks) for
+    a value no run can take (NaN, infinity, 7.5 for a count, a count below its least, a seed beyond 64 bits)."""
+    flag = flag or field.flag
+
+    def parse(text: str):
+        try:
+            if field.name == "seed":
+                return seed_value(text, flag)
+            if field.type is int:
+                return whole_number(text, flag, lo=field.least)
+            return finite_float(text, flag) if field.type is float else text
+        except BadValue as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    parse.__name__ = field.type.__name__  # what argparse names in its own messages
+    return parse
+
+
 def add_config_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field; defaults are None so that we can tell what was given."""
-    for f in fields(TrainConfig):
-        default = f.default if f.default is not MISSING else None
-        help_ = f"{FIELD_HELP.get(f.name, f.name.replace('_', ' '))} (default: {default}{_recipe_defaults(f.name)})"
-        if f.type in ("bool", bool):
-            p.add_argument(flag_name(f.name), dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
+    """One flag per TrainConfig field (ganlib.fieldhelp.FIELDS); defaults are None so that we can tell what
+    was given."""
+    for f in FIELDS.values():
+        help_ = f"{f.help or f.name.replace('_', ' ')} (default: {f.default}{_recipe_defaults(f.name)})"
+        if f.type is bool:
+            p.add_argument(f.flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
         else:
-            typ = {"int": int, "float": float, "str": str}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
-            p.add_argument(flag_name(f.name), dest=f.name, type=typ, default=None, choices=_CHOICES.get(f.name),
-                           help=help_)
-    p.add_argument("--lr", type=float, default=None, help="set both --lr-g and --lr-d")
+            p.add_argument(f.flag, dest=f.name, type=flag_value(f), default=None, choices=f.choices, help=help_,
+                           metavar=None if f.choices else f.name.upper())
+    p.add_argument("--lr", type=flag_value(FIELDS["lr_g"], "--lr"), default=None, help="set both --lr-g and --lr-d")
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict]:
@@ -84,7 +102,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         ignored = [n for n in given if not field_applies(n, config.model)]
         if ignored:  # a note, not an error: what trains is still what was asked for
             print(f"note: a {config.model} run ignores " + ", ".join(
-                f"{flag_name(n)} ({FAMILY_ONLY[n]})" if n in FAMILY_ONLY else flag_name(n) for n in ignored)
+                f"{flag_name(n)} ({reader_of(n)})" if reader_of(n) else flag_name(n) for n in ignored)
                 + (", a setting" if len(ignored) == 1 else ", settings") + " other models read.", file=sys.stderr)
 
     bar = None

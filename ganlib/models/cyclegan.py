@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..config import PATCH_SIZES
+from ..families import PATCH_SIZES
 
 
 def _init(module: nn.Module) -> None:

@@ -259,7 +259,7 @@ def _halve_lrs(c) -> dict:
 def _variety(c) -> dict:
     """The minibatch feature that lets D see a batch's variety, where the model's D takes one (StyleGAN's D
     has its own minibatch std; CycleGAN's none)."""
-    if c.model in ("dcgan", "cgan"):
+    if field_applies("minibatch_std", c.model):
         return {"minibatch_std": True}
     return {"minibatch_discrimination": True} if field_applies("minibatch_discrimination", c.model) else {}
 

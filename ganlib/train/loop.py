@@ -24,6 +24,7 @@ import torch
 from ..checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from ..config import TrainConfig
 from ..data import DataError, GanData
+from ..families import family
 from ..evaluate import can_evaluate, evaluate_generator, is_better, metrics_note
 from ..files import atomic_write_json
 from ..images import save_samples
@@ -193,7 +194,7 @@ class _Run:
         self.config, self.world = config, world
         self.files = rundir.RunWriter(run_dir, writes=world.is_main)
         self.datas = [load_training_data(config)]
-        if config.model == "cyclegan":
+        if family(config.model).two_domains:
             self.datas.append(load_domain_b(config, self.datas[0]))
         self.data = self.datas[0]
         try:
@@ -276,7 +277,7 @@ class _Run:
         # with several ranks the RNG must stay identical on every rank: rank 0 evaluates on a fork
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], enabled=self.world.distributed):
             result = evaluate_generator(sampler.eval(), self.data.name, self.data.shape, device=device,
-                                        num_classes=self.data.num_classes if self.config.model == "cgan" else 0,
+                                        num_classes=self.data.num_classes if family(self.config.model).conditional else 0,
                                         n=self.config.eval_samples, seed=self.config.seed)
         sampler.train(was_training)
         self.last_eval = {k: v for k, v in result.items() if isinstance(v, (int, float))}

@@ -7,6 +7,7 @@ page accepts is a config training accepts.
 from __future__ import annotations
 
 from ..config import TrainConfig
+from ..families import family
 from ..data import DataError, GanData, load_dataset
 
 
@@ -19,9 +20,9 @@ def preflight(config: TrainConfig, data: GanData | None = None) -> list[str]:
     problems = config.validate()
     if data is None:
         return problems
-    if config.model == "cgan" and (data.y is None or data.num_classes < 2):
+    if family(config.model).conditional and (data.y is None or data.num_classes < 2):
         problems.append(f"CGAN needs a labelled data set; {data.name} has no class labels here.")
-    if config.model in ("dcgan", "cgan", "cyclegan") and not data.is_image:
+    if family(config.model).images_only and not data.is_image:
         problems.append(f"{config.model.upper()} needs images; {data.name} holds 2-D points (use gan).")
     if len(data) < config.batch_size:
         problems.append(f"The batch size ({config.batch_size}) is larger than the data set ({len(data)} "
@@ -56,7 +57,7 @@ def _load_a(config: TrainConfig) -> GanData:
     return load_dataset(config.dataset, data_dir=config.data_dir, download=config.download,
                         image_size=config.image_size, channels=config.channels, subset=config.subset,
                         seed=config.seed,  # CycleGAN keeps some fonts unseen to measure label preservation on
-                        fonts="train" if config.model == "cyclegan" else "all")
+                        fonts="train" if family(config.model).two_domains else "all")
 
 
 def _load_b(config: TrainConfig) -> GanData:
@@ -93,7 +94,7 @@ def preflight_with_data(config: TrainConfig) -> list[str]:
     try:
         data = _load_a(config)
         problems = preflight(config, data)
-        if problems or config.model != "cyclegan":
+        if problems or not family(config.model).two_domains:
             return problems
         name = config.dataset_b
         return _domain_b_problems(config, data, _load_b(config))

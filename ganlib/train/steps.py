@@ -26,7 +26,8 @@ from torch.func import functional_call
 
 from .. import losses
 from ..augment import diff_augment
-from ..config import parse_augment
+from ..config import field_applies, parse_augment
+from ..families import family
 from ..models import build_discriminator, build_generator, build_models
 from ..models.cyclegan import ImagePool, cycle_loss, identity_loss, linear_decay, shape_loss
 from ..models.layers import ema_update, make_ema
@@ -40,7 +41,6 @@ def make_adam(params, lr: float, config) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr, betas=(config.beta1, config.beta2), foreach=True)
 
 
-EARLY_SPEED = ("dcgan", "cgan")  # AdversarialStep families that read r1_every and ema_rampup (issue 27)
 
 
 def build_step(config, kwargs: dict, datas: list, device: torch.device,
@@ -49,10 +49,10 @@ def build_step(config, kwargs: dict, datas: list, device: torch.device,
 
     `datas`: the GanData of each domain the family trains on (one, or two for CycleGAN).
     """
-    if config.model == "cyclegan":
-        return CycleGANStep(config, kwargs, datas[0], datas[1], device, autocast_dtype, total_steps)
-    if config.model == "stylegan":
-        return StyleGANStep(config, kwargs, datas[0], device, autocast_dtype, total_steps)
+    # each family's own step class; a table here, as ganlib.families sits below train and cannot import it
+    own_step = {"cyclegan": CycleGANStep, "stylegan": StyleGANStep}.get(config.model)
+    if own_step is not None:
+        return own_step(config, kwargs, *datas, device, autocast_dtype, total_steps)  # CycleGAN: two datas
     G, D = build_models(config.model, kwargs)
     G, D = G.to(device), D.to(device)
     opt_g, opt_d = make_adam(G.parameters(), config.lr_g, config), make_adam(D.parameters(), config.lr_d, config)
@@ -102,7 +102,7 @@ def ema_decay_at(cfg, step: int) -> float:
     """The EMA's decay after `step`: config.ema_decay, lower early on so the average is not stuck behind G's
     first weights. With ema_rampup = r > 0 (stylegan2-ada's ema_rampup) the average's half-life is at most
     r times the images seen so far, i.e. r * (step + 1) steps; with 0, TF's warm-up (1 + step) / (10 + step)."""
-    if cfg.ema_rampup > 0 and cfg.model in EARLY_SPEED:
+    if cfg.ema_rampup > 0 and field_applies("ema_rampup", cfg.model):
         return min(cfg.ema_decay, 0.5 ** (1.0 / (cfg.ema_rampup * (step + 1))))
     return min(cfg.ema_decay, (1 + step) / (10 + step))
 
@@ -134,7 +134,7 @@ class AdversarialStep:
                  total_steps: int = 0):
         self.G, self.D, self.opt_g, self.opt_d, self.cfg = G, D, opt_g, opt_d, config
         self.total_steps = total_steps
-        self.conditional = config.model == "cgan"
+        self.conditional = family(config.model).conditional
         self.G_ema, self.device = G_ema, device
         self.latent_dim = G.latent_dim
         self.g_params = [p for p in G.parameters() if p.requires_grad]
@@ -217,7 +217,7 @@ class AdversarialStep:
         if cfg.lr_decay > 0:
             set_learning_rates(self.opt_g, self.opt_d, cfg, lr_factor(step, self.total_steps, cfg.lr_decay))
         r1_gamma = r1_weight(cfg, step, self.total_steps)
-        lazy = cfg.r1_every if cfg.model in EARLY_SPEED else 1
+        lazy = cfg.r1_every if field_applies("r1_every", cfg.model) else 1  # the toy GAN: every step
         if step % lazy:
             r1_gamma = 0.0  # lazy R1 (StyleGAN2): every `lazy` steps, weighted by `lazy`
         for i in range(cfg.n_critic):
