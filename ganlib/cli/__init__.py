@@ -33,5 +33,5 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ValueError, RuntimeError, OSError) as e:  # our errors carry one sentence for the user
-        print(f"error: {one_sentence(str(e))}", file=sys.stderr)
+        print(f"error: {one_sentence(str(e), capital=False)}", file=sys.stderr)
         return 2

@@ -21,8 +21,9 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def one_sentence(message: str) -> str:
-    """argparse's 'argument --n: --n must be ...' -> '--n must be ...'; the first letter up, a full stop."""
+def one_sentence(message: str, capital: bool = True) -> str:
+    """argparse's 'argument --n: --n must be ...' -> '--n must be ...'; the first letter up (capital=True: argparse's
+    own lower-case messages; not for ours, which may start with a file name), a full stop."""
     m = re.match(r"argument ([^:]+): (.*)", message, re.S)
     if m:
         flags, rest = m.groups()
@@ -31,7 +32,7 @@ def one_sentence(message: str) -> str:
             rest = f"{names[0]} needs a value (write {names[0]}=VALUE when the value starts with -)"
         message = rest if any(n in rest for n in names) else f"{flags}: {rest}"
     message = " ".join(message.split())
-    if message and message[0].islower() and not message.startswith("-"):
+    if capital and message and message[0].islower():
         message = message[0].upper() + message[1:]
     return message if message.endswith((".", "?", "!")) else message + "."
 
