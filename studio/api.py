@@ -101,7 +101,10 @@ async def live_rows(request: Request) -> Response:
     run_dir = _run_dir(request)
     if run_dir is None:
         return JSONResponse({"error": "There is no such run."}, status_code=404, headers=NO_STORE)
-    update = live_update(run_dir, _count(request, "train"), _count(request, "eval"))
+    try:
+        update = live_update(run_dir, _count(request, "train"), _count(request, "eval"))
+    except FileNotFoundError:  # the run was deleted while it was being read
+        return JSONResponse({"error": "There is no such run."}, status_code=404, headers=NO_STORE)
     return JSONResponse(_finite(update), headers=NO_STORE)
 
 

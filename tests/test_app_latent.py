@@ -223,3 +223,20 @@ def test_a_2d_model_is_sent_to_the_mode_collapse_lab(root):
                       subset=64), root / "ring")
     at = latent_page(model="run:ring")
     assert "makes 2-D points" in texts(at.info)
+
+
+@pytest.mark.parametrize("params, seed, psi, d", [
+    ({"psi": "NaN"}, 0, 1.0, "0,0,0,0,0"),
+    ({"psi": "inf", "seed": "99999999999999999999"}, 2**31 - 1, 1.0, "0,0,0,0,0"),
+    ({"psi": "-3", "d": "nan,1,inf,-99,2"}, 0, 0.0, "0,1,0,-5,2"),
+    ({"psi": "7", "seed": "-99999999999999999999", "d": "1e400,,x"}, 0, 1.5, "0,0,0,0,0"),
+])
+def test_nan_and_overflow_in_links_are_clamped_or_defaulted(root, drawn, params, seed, psi, d):
+    at = latent_page(model="dcgan_mnist", **params)
+    assert not at.exception and "Overflow" not in texts(at.error)
+    assert at.number_input(key="latent_seed").value == seed
+    assert at.slider(key="latent_psi").value == psi
+    assert ",".join(f"{sliders(at)[f'dir_{i}']:g}" for i in range(5)) == d
+    assert torch.isfinite(big_image(drawn)).all() and "nan" not in texts(at.caption).lower()
+    for k, v in at.query_params.items():   # the URL is rewritten with clean values
+        assert "nan" not in str(v).lower() and "inf" not in str(v).lower() and "9999999999" not in str(v)

@@ -3,6 +3,7 @@ sliders, noise (strengths, resampling), truncation, feature maps, shared links (
 checkpoint, and the shipped StyleGAN."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,24 @@ def test_the_train_page_offers_stylegan_and_launches_it(tmp_path, monkeypatch):
     assert jobs.status(run)["state"] == "finished", jobs.status(run)
     at.run()
     assert at.selectbox(key="run").value == "style-run" and not at.exception
+
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize("view, params", [
+    ("truncation", {"psi": "NaN"}),
+    ("styles", {"seed": HUGE, "d": "nan,inf,1,-1e400", "psi": "-inf"}),
+    ("noise", {"noise": "nan,inf,-1,7,x", "nseed": HUGE, "a": f"{HUGE},1,2,3", "b": "nan,1,2"}),
+])
+def test_nan_and_overflow_in_links_never_reach_the_model(root, view, params):
+    at = style_page(model="run:tiny", view=view, **params)
+    assert not at.exception and "Overflow" not in texts(at.error) and not at.error
+    s = at.session_state
+    assert 0 <= s["style_seed"] <= 2**31 - 1 and 0 <= s["style_nseed"] <= 2**31 - 1
+    assert 0.0 <= s["style_psi"] <= 1.5
+    values = [s["style_psi"], *(s[f"style_d{i}"] for i in range(4))]
+    values += [s[k] for k in s if str(k).startswith("style_n") and str(k)[7:].isdigit()]
+    assert all(isinstance(v, float) and math.isfinite(v) for v in values), values
+    for v in url(at).values():   # the URL is rewritten with clean values
+        assert "nan" not in v.lower() and "inf" not in v.lower() and HUGE not in v

@@ -331,3 +331,38 @@ def test_doctor_offers_a_new_run_with_its_fix(root, monkeypatch):
     config = TrainConfig.load(wait_for(lambda: (new / "config.json").exists() and new / "config.json"))
     assert (config.lr_g, config.lr_d, config.grad_clip) == (CFG.lr_g / 2, CFG.lr_d / 2, 5.0)
     assert (config.dataset, config.batch_size, config.seed) == (CFG.dataset, CFG.batch_size, CFG.seed)
+
+
+BROKEN_ROWS = [b'{"kind": "train", "step": "abc", "time": 1.0}\n', b"\x00\xff\xfe garbage \x80\n",
+               b'{"kind": "eval", "step": 4, "fid": "twelve"}\n', b'{"kind": "train", "step": 8, "time": null}\n',
+               b'{"kind": "train", "step": 99999999999999999999999, "time": 1.0}\n']
+
+
+@pytest.mark.parametrize("last", [b'{"kind": "train", "step": 31, "time": "oops"}\n',
+                                  b'{"kind": "train", "step": 31, "time": null}\n',
+                                  b'{"kind": "train", "step": 31, "time": 9.0, "images_per_s": "fast", "d_loss": "x"}\n'])
+def test_a_run_with_broken_metrics_rows_shows_its_monitor(root, last):
+    run = jobs.start(CFG, "broken", argv=fake("--max-steps", "30", "--step-time", "0.005"))
+    wait_for(lambda: jobs.status(run)["state"] == "finished", what="finished")
+    metrics = run / "metrics.jsonl"
+    lines = metrics.read_bytes().splitlines(keepends=True)
+    metrics.write_bytes(b"".join(lines[:3] + BROKEN_ROWS + lines[3:]) + last)
+    at = train_page()
+    assert not at.exception and not at.error, (at.exception, texts(at.error))
+    assert ":violet-badge[finished]" in texts(at.markdown)
+    cells = strip(at)["cells"]
+    assert cells and "nan" not in json.dumps(cells).lower()
+    assert at.select_slider(key="until_broken").value == (31 if b"fast" in last else 30)  # text is read as missing
+    # an eval row may carry text; the other four and a last row whose time is not a number are skipped
+    assert rundir.skipped_rows(run) == 4 + (0 if b"fast" in last else 1)
+
+
+def test_a_running_run_whose_last_row_is_broken_keeps_its_status_strip(root):
+    run = jobs.start(CFG, "live", argv=fake("--max-steps", "100000", "--step-time", "0.05", "--log-every", "1"))
+    wait_for(lambda: jobs.status(run)["state"] == "running" and rundir.read_metrics(run), what="rows")
+    with open(run / "metrics.jsonl", "ab") as f:
+        f.write(b'{"kind": "train", "step": 999999, "time": "oops"}\n{"kind": "train", "step": "abc", "time": 1.0}\n')
+    at = train_page()
+    assert not at.exception and not at.error, (at.exception, texts(at.error))
+    assert ":green-badge[running]" in texts(at.markdown) or "running" in texts(at.markdown)
+    assert strip(at)["cells"]

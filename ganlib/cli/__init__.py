@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .args import Parser, one_sentence
 from .explore import add_latent_commands, add_style_commands, add_translate_commands
 from .inspect import add_checkpoint_commands, add_diversity_command
 from .train import add_train_command
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ganlib", description="GAN Studio: train, sample and inspect GANs.")
+def build_parser() -> argparse.ArgumentParser:  # a Parser: refusals are one sentence
+    p = Parser(prog="python -m ganlib", description="GAN Studio: train, sample and inspect GANs.")
     sub = p.add_subparsers(dest="command", required=True)
     add_train_command(sub)
     add_checkpoint_commands(sub)
@@ -32,5 +33,5 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ValueError, RuntimeError, OSError) as e:  # our errors carry one sentence for the user
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_sentence(str(e), capital=False)}", file=sys.stderr)
         return 2

@@ -20,20 +20,20 @@ from ..metrics.classifier import load_classifier
 from ..metrics.image import classify
 from ..style import TARGETS, grid_tensor, load_stylegan, mixing_grid, parse_range, seeds_to_w, style_check
 from ..translate import load_cyclegan, load_images, save_images
+from .args import (IMAGE_SUFFIXES, count_arg, float_arg, input_file, memory_count, output_path, seed_arg,
+                   seed_list, value_range)
 
 # ---------------------------------------------------------------- latent space (python -m ganlib latent / interpolate / invert)
 
 def _parse_range(text: str) -> list[float]:
-    """'-3:3:9' -> 9 evenly spaced values from -3 to 3."""
-    try:
-        lo, hi, n = text.split(":")
-        lo, hi, n = float(lo), float(hi), int(n)
-    except ValueError:
-        raise ValueError(f"--range must look like -3:3:9 (from:to:count), not {text!r}.") from None
-    if n < 1 or n > 64:
-        raise ValueError("--range takes between 1 and 64 values.")
-
+    """'-3:3:9' -> 9 evenly spaced values from -3 to 3 (finite ends, 1 to 64 values)."""
+    lo, hi, n = value_range(text, "--range", max_count=64)
     return torch.linspace(lo, hi, n).tolist()
+
+
+def _check_k(G, k: int) -> None:
+    if k > L.latent_dim(G):
+        raise ValueError(f"--k must be at most the model's latent size {L.latent_dim(G)}, not {k}.")
 
 
 def _load_for_latent(args: argparse.Namespace):
@@ -57,7 +57,10 @@ def _class_for(G, class_: int | None, flag: str = "--class") -> int | None:
 
 
 def cmd_latent(args: argparse.Namespace) -> int:
+    out = output_path(args.out)
+    values = _parse_range(args.range)
     G, meta = _load_for_latent(args)
+    _check_k(G, args.k)
     label = _class_for(G, args.class_)
     kind, _, which = args.direction.partition(":")
     classifier = None
@@ -74,10 +77,9 @@ def cmd_latent(args: argparse.Namespace) -> int:
     if not 0 <= index < len(dirs.names):
         raise ValueError(f"--direction {kind}:{index}: there are {len(dirs.names)} {kind} directions (0 to "
                          f"{len(dirs.names) - 1}).")
-    values = _parse_range(args.range)
     z = L.truncate(L.sample_latents(G, 1, args.seed)[0], L.mean_latent(G), args.truncation)
     strip = L.direction_strip(G, z, dirs.vectors[index], values, [label] if label is not None else None)
-    save_samples(strip, args.out, nrow=len(values))
+    save_samples(strip, out, nrow=len(values))
     score = f", {dirs.score_name} {dirs.scores[index]:.3f}" if dirs.score_name else ""
     print(f"wrote {len(values)} images along {kind} direction {index} ({dirs.names[index]}{score}) from "
           f"{values[0]:g} to {values[-1]:g}, seed {args.seed}, to {args.out} (directions found in {dirs.seconds:.2f} s)")
@@ -85,13 +87,12 @@ def cmd_latent(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
+    out = output_path(args.out, suffixes=(".gif",) + IMAGE_SUFFIXES)
+    seeds = seed_list(args.seeds, "--seeds", 1, 2)
     G, meta = _load_for_latent(args)
-    try:
-        seeds = [int(s) for s in args.seeds.split(",")]
-    except ValueError:
-        raise ValueError(f"--seeds must be one or two whole numbers like 1,2, not {args.seeds!r}.") from None
-    if len(seeds) not in (1, 2):
-        raise ValueError("--seeds takes one seed (for an interpolation between --classes) or two.")
+    shape = tuple(meta["dataset"]["shape"])
+    # the frames, their uint8 copies and the GIF or strip: about 4 float copies of each frame
+    memory_count(args.frames, 16 * int(torch.tensor(shape).prod()), "--frames", "frames", ceiling=MAX_FRAMES)
     classes = [None, None]
     if args.classes:
         try:
@@ -105,7 +106,6 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     a = L.sample_latents(G, 1, seeds[0])[0]
     b = L.sample_latents(G, 1, seeds[-1])[0]
     frames = L.interpolate(G, a, b, args.frames, spherical=args.slerp, label_a=label_a, label_b=label_b)
-    out = Path(args.out)
     if out.suffix.lower() == ".gif":
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(out, gif_bytes(frames))
@@ -118,7 +118,10 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 
 def cmd_invert(args: argparse.Namespace) -> int:
-    target = to_mnist_digit(args.image)
+    out = output_path(args.out)
+    if args.digit_out:
+        output_path(args.digit_out, "--digit-out")
+    target = to_mnist_digit(input_file(args.image, "--image"))
     if args.digit_out:
         save_samples(target[None], args.digit_out)
     G, meta = _load_for_latent(args)
@@ -129,7 +132,7 @@ def cmd_invert(args: argparse.Namespace) -> int:
                       seed=args.seed)
     train = load_dataset("mnist").x
     idx, dist = L.nearest_images(result.image[None], train, k=5)
-    save_samples(torch.cat([target[None], result.image[None], train[idx[0]]]), args.out, nrow=7)
+    save_samples(torch.cat([target[None], result.image[None], train[idx[0]]]), out, nrow=7)
     if args.latent_out:
         torch.save(result.latent, args.latent_out)
     cls = f", class {result.label}" if result.label is not None else ""
@@ -139,20 +142,23 @@ def cmd_invert(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_FRAMES = 10_000   # a GIF of more frames is not watchable; memory may allow fewer
+
+
 def add_latent_commands(sub) -> None:
     lt = sub.add_parser("latent", help="a strip of images along one latent direction (SeFa, PCA, attribute, raw z)",
                         description="Walk from a seed's latent along one direction and write the images as a strip.")
     # let `--range -3:3:9` read as a value, not as an unknown option
     lt._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-[\d.]+:[-\d.:]+$")
     lt.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
-    lt.add_argument("--seed", type=int, default=0)
-    lt.add_argument("--class", dest="class_", type=int, default=None, help="class (cgan only; required there)")
+    lt.add_argument("--seed", type=seed_arg(), default=0)
+    lt.add_argument("--class", dest="class_", type=count_arg("--class", 0), default=None, help="class (cgan only; required there)")
     lt.add_argument("--direction", default="sefa:0",
                     help=f"KIND:N or KIND:NAME, KIND one of {', '.join(DIRECTION_KINDS)} (e.g. sefa:0, pca:2, "
                          "attribute:thicker, 'attribute:more like a 3', raw:7; default sefa:0)")
     lt.add_argument("--range", default="-3:3:9", help="FROM:TO:COUNT steps along the unit direction (default -3:3:9)")
-    lt.add_argument("--k", type=int, default=10, help="how many SeFa/PCA/raw directions to find (default 10)")
-    lt.add_argument("--truncation", type=float, default=1.0, help="truncation psi in [0, 1.5] (default 1: none)")
+    lt.add_argument("--k", type=count_arg("--k", 1, 4096), default=10, help="how many SeFa/PCA/raw directions to find (default 10)")
+    lt.add_argument("--truncation", type=float_arg("--truncation", 0.0, 1.5), default=1.0, help="truncation psi in [0, 1.5] (default 1: none)")
     lt.add_argument("--out", required=True, help="PNG strip to write")
     lt.add_argument("--device", default="auto")
     lt.set_defaults(func=cmd_latent)
@@ -161,7 +167,8 @@ def add_latent_commands(sub) -> None:
     ip.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
     ip.add_argument("--seeds", default="1,2", help="two seeds A,B; one seed with --classes keeps the noise fixed")
     ip.add_argument("--classes", default="", help="A,B: interpolate between two classes (cgan only)")
-    ip.add_argument("--frames", type=int, default=16)
+    ip.add_argument("--frames", type=count_arg("--frames", 2), default=16,
+                    help=f"frames from A to B (2 to {MAX_FRAMES}, fewer where memory is short; default 16)")
     ip.add_argument("--slerp", action=argparse.BooleanOptionalAction, default=True,
                     help="spherical interpolation (default); --no-slerp for a straight line")
     ip.add_argument("--out", required=True, help="FILE.gif (animated) or FILE.png (strip)")
@@ -173,11 +180,11 @@ def add_latent_commands(sub) -> None:
                                     "matches it, and write digit | reconstruction | 5 nearest training images.")
     iv.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
     iv.add_argument("--image", required=True, help="an image file of a digit (PNG, JPEG, ...; any size, either polarity)")
-    iv.add_argument("--class", dest="class_", type=int, default=None,
+    iv.add_argument("--class", dest="class_", type=count_arg("--class", 0), default=None,
                     help="class to invert with (cgan; default: what the classifier reads)")
-    iv.add_argument("--restarts", type=int, default=8)
-    iv.add_argument("--steps", type=int, default=120)
-    iv.add_argument("--seed", type=int, default=0)
+    iv.add_argument("--restarts", type=count_arg("--restarts", 1, 1000), default=8)
+    iv.add_argument("--steps", type=count_arg("--steps", 1, 100_000), default=120)
+    iv.add_argument("--seed", type=seed_arg(), default=0)
     iv.add_argument("--out", required=True, help="PNG to write")
     iv.add_argument("--digit-out", default="", help="also write the converted 28x28 digit to this PNG")
     iv.add_argument("--latent-out", default="", help="also save the found latent (a tensor) here")
@@ -188,12 +195,13 @@ def add_latent_commands(sub) -> None:
 # ---------------------------------------------------------------- CycleGAN (python -m ganlib translate / evaluate)
 
 def cmd_translate(args: argparse.Namespace) -> int:
+    out = output_path(args.out, suffixes=(".npy",) + IMAGE_SUFFIXES)
     model = load_cyclegan(args.checkpoint, device=pick_device(args.device))
     x = load_images(args.input)
     if tuple(x.shape[1:]) != model.image_shape:
         raise ValueError(f"The model translates {list(model.image_shape)} images; the input is {list(x.shape[1:])}.")
     y, rec = model.round_trip(x, args.direction)
-    save_images(y, args.out, nrow=min(len(y), 10))
+    save_images(y, out, nrow=min(len(y), 10))
     src, dst = model.domains if args.direction == "a2b" else model.domains[::-1]
     print(f"wrote {args.out}: {len(y)} image(s) translated {src} -> {dst}; mean cycle error "
           f"|x - back(translate(x))| {float((rec - x).abs().mean()):.4f}")
@@ -239,19 +247,19 @@ def cmd_style_check(args: argparse.Namespace) -> int:
 
 
 def cmd_style_mix(args: argparse.Namespace) -> int:
+    out = output_path(args.out)
+    seeds = [seed_list(args.a, "--a", 1, 16), seed_list(args.b, "--b", 1, 16)]
+    try:
+        lo, hi = parse_range(args.layers)
+    except ValueError as e:
+        raise ValueError(f"--layers: {e}") from None
     G, _ = load_stylegan(args.checkpoint)
-    lo, hi = parse_range(args.layers)
-    seeds = []
-    for flag, text in (("--a", args.a), ("--b", args.b)):
-        try:
-            seeds.append([int(s) for s in text.split(",") if s.strip()])
-        except ValueError:
-            raise ValueError(f"{flag} takes seeds separated by commas, like 1,2,3, not {text!r}.") from None
-        if not 1 <= len(seeds[-1]) <= 16:
-            raise ValueError(f"{flag} takes between 1 and 16 seeds.")
+    have = sorted(set(int(r) for r in G.layer_resolutions))
+    if not any(lo <= r <= hi for r in have):
+        raise ValueError(f"--layers {lo}-{hi} holds none of this model's layers ({', '.join(map(str, have))} px).")
     grid = mixing_grid(G, seeds_to_w(G, seeds[0]), seeds_to_w(G, seeds[1]), lo, hi)
     images, nrow = grid_tensor(grid)
-    save_samples(torch.as_tensor(images), args.out, nrow=nrow)
+    save_samples(torch.as_tensor(images), out, nrow=nrow)
     print(f"wrote {args.out}: sources A (seeds {args.a}) across the top, B (seeds {args.b}) down the side; each cell "
           f"takes the {lo}-{hi} px layers from A and the rest from B")
     return 0
@@ -261,8 +269,8 @@ def add_style_commands(sub) -> None:
     sc = sub.add_parser("style-check", help="measure a StyleGAN's disentanglement: coarse styles keep the digit, "
                                             "fine styles carry the ink, noise changes only details")
     sc.add_argument("--checkpoint", required=True, help="stylegan checkpoint file or run directory")
-    sc.add_argument("--n", type=int, default=1000, help="random pairs (default: 1000)")
-    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--n", type=count_arg("--n", 1, 100_000), default=1000, help="random pairs (default: 1000)")
+    sc.add_argument("--seed", type=seed_arg(), default=0)
     sc.add_argument("--json", action="store_true", help="print JSON")
     sc.set_defaults(func=cmd_style_check)
 

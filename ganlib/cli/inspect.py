@@ -19,12 +19,21 @@ from ..metrics.diversity import diversity_grid_image, diversity_test, summary
 from ..modelcard import card_json, checkpoint_card, format_card
 from ..sampling import generate
 from ..translate import evaluate_cyclegan, load_cyclegan
+from .args import IMAGE_SUFFIXES, count_arg, disk_count, memory_count, output_path, seed_arg, truncation_arg
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
+    out = output_path(args.out, suffixes=(".npy",) + IMAGE_SUFFIXES)
     G, meta = load_generator(args.checkpoint, device=device)
     num_classes = meta["model_kwargs"]["G"].get("num_classes", 0)
+    shape = tuple(meta.get("dataset", {}).get("shape", [])) or (2,)
+    bytes_each = 4 * int(np.prod(shape))
+    if out.suffix.lower() == ".npy":   # streamed to disk in chunks: the disk is the limit
+        disk_count(args.n, bytes_each, out, "--n", "samples")
+    else:                             # a grid picture: the samples, the grid and its PNG are all in memory
+        memory_count(args.n, 4 * bytes_each, "--n", "samples for a picture", ceiling=65_536,
+                     hint=" (write FILE.npy for more: it is written in chunks)")
     labels = None
     if args.class_ is not None:
         if not num_classes:
@@ -34,18 +43,60 @@ def cmd_sample(args: argparse.Namespace) -> int:
         labels = torch.full((args.n,), args.class_, dtype=torch.long)
     elif num_classes:
         labels = torch.arange(args.n) % num_classes
-    x = generate(G, args.n, labels=labels, seed=args.seed, device=device, truncation=args.truncation)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npy":
-        np.save(out, x.numpy())
-    else:
-        ds = meta.get("dataset", {}).get("name", "")
-        modes = toy_modes(ds)[0] if ds.startswith("toy-") else None
-        nrow = num_classes if (labels is not None and args.class_ is None) else None
-        save_samples(x, out, modes=modes, nrow=nrow)
+        shape_out = write_npy_in_chunks(G, args.n, labels, args.seed, device, args.truncation, out)
+        print(f"wrote {args.n} samples {shape_out} to {out}")
+        return 0
+    x = generate(G, args.n, labels=labels, seed=args.seed, device=device, truncation=args.truncation)
+    ds = meta.get("dataset", {}).get("name", "")
+    modes = toy_modes(ds)[0] if ds.startswith("toy-") else None
+    nrow = num_classes if (labels is not None and args.class_ is None) else None
+    save_samples(x, out, modes=modes, nrow=nrow)
     print(f"wrote {args.n} samples {tuple(x.shape[1:])} to {out}")
     return 0
+
+
+SAMPLE_CHUNK = 10_000
+
+
+def write_npy_in_chunks(G, n, labels, seed, device, truncation, out: Path) -> tuple:
+    """`sample --out FILE.npy`: samples written SAMPLE_CHUNK at a time into an .npy opened with open_memmap, then
+    moved into place; z is drawn chunk by chunk from the seed's generator, so up to SAMPLE_CHUNK samples are exactly
+    generate(G, n, seed=seed)'s (and the PNG's), and memory stays one chunk whatever n is."""
+    from numpy.lib.format import open_memmap
+
+    if not 0 < truncation <= 1:
+        raise ValueError("Truncation must be in (0, 1].")
+    g = torch.Generator().manual_seed(seed)
+    G.eval()
+    tmp = out.with_name(f".{out.name}.part")
+    arr = None
+    try:
+        with torch.no_grad():
+            for i in range(0, n, SAMPLE_CHUNK):
+                zb = torch.randn(min(SAMPLE_CHUNK, n - i), G.latent_dim, generator=g) * truncation
+                yb = labels[i:i + SAMPLE_CHUNK] if labels is not None else None
+                x = generate_from(G, zb, yb, device)
+                if arr is None:
+                    arr = open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, *x.shape[1:]))
+                arr[i:i + len(x)] = x.numpy()
+        arr.flush()
+        shape = tuple(arr.shape[1:])
+        del arr
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return shape
+
+
+def generate_from(G, z, labels, device, batch_size: int = 500) -> torch.Tensor:
+    """G's images of the given latents (and labels), on the CPU, batch by batch."""
+    out = []
+    for i in range(0, len(z), batch_size):
+        yb = labels[i:i + batch_size].to(device) if labels is not None else None
+        out.append(G(z[i:i + batch_size].to(device), yb).float().cpu())
+    return torch.cat(out)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -78,6 +129,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"No quality metrics apply to {ds.get('name')} {ds.get('shape')} models; "
                          "they need one-channel digits (mnist, typeset) or a 2-D toy.")
     num_classes = meta["model_kwargs"]["G"].get("num_classes", 0)
+    memory_count(args.n, 8 * 4 * int(np.prod(ds["shape"])), "--n", "samples to evaluate")
     result = evaluate_generator(G, ds["name"], ds["shape"], num_classes=num_classes, n=args.n,
                                 seed=args.seed, device=device)
     result = {"checkpoint": str(args.checkpoint), "family": meta["family"], "dataset": ds["name"],
@@ -157,11 +209,11 @@ def cmd_diversity(args: argparse.Namespace) -> int:
 def add_checkpoint_commands(sub) -> None:
     s = sub.add_parser("sample", help="write samples from a checkpoint as a PNG grid or .npy array")
     s.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
-    s.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
+    s.add_argument("--n", type=count_arg("--n"), default=64, help="number of samples (default: 64)")
     s.add_argument("--out", required=True, help="FILE.png (grid) or FILE.npy (N, C, H, W) in [-1, 1]")
-    s.add_argument("--class", dest="class_", type=int, default=None, help="class to generate (cgan only)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--truncation", type=float, default=1.0, help="truncation psi in (0, 1] (default: 1, none)")
+    s.add_argument("--class", dest="class_", type=count_arg("--class", 0), default=None, help="class to generate (cgan only)")
+    s.add_argument("--seed", type=seed_arg(), default=0)
+    s.add_argument("--truncation", type=truncation_arg(), default=1.0, help="truncation psi in (0, 1] (default: 1, none)")
     s.add_argument("--device", default="auto")
     s.set_defaults(func=cmd_sample)
 
@@ -174,8 +226,8 @@ def add_checkpoint_commands(sub) -> None:
     e = sub.add_parser("evaluate", help="quality metrics of a checkpoint's samples (FID on our MNIST "
                                         "classifier's features, KID, precision/recall, class coverage, modes)")
     e.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
-    e.add_argument("--n", type=int, default=10000, help="number of generated samples (default: 10000)")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--n", type=count_arg("--n", 1, 1_000_000), default=10000, help="number of generated samples (default: 10000)")
+    e.add_argument("--seed", type=seed_arg(), default=0)
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument("--device", default="auto")
     e.set_defaults(func=cmd_evaluate)
@@ -188,8 +240,8 @@ def add_checkpoint_commands(sub) -> None:
 
     c = sub.add_parser("train-classifier", help="train the MNIST feature classifier used by the metrics")
     c.add_argument("--out", required=True, help="where to write the classifier (.pt)")
-    c.add_argument("--epochs", type=int, default=60)
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--epochs", type=count_arg("--epochs", 1, 100_000), default=60)
+    c.add_argument("--seed", type=seed_arg(), default=0)
     c.add_argument("--eval-data-dir", default="", help="folder of MNIST test idx files to report accuracy on")
     c.add_argument("--device", default="auto")
     c.set_defaults(func=cmd_train_classifier)
@@ -199,8 +251,8 @@ def add_diversity_command(sub) -> None:
     v = sub.add_parser("diversity", help="the 100-sample diversity test of a digit generator: class histogram, "
                                          "coverage of 0-9, KL to uniform, most similar pairs")
     v.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
-    v.add_argument("--n", type=int, default=100, help="number of samples (default: 100)")
-    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--n", type=count_arg("--n", 2, 2_000), default=100, help="number of samples (default: 100)")
+    v.add_argument("--seed", type=seed_arg(), default=0)
     v.add_argument("--out", default="", help="write the tagged grid to this PNG")
     v.add_argument("--json", action="store_true", help="print JSON")
     v.set_defaults(func=cmd_diversity)

@@ -52,8 +52,36 @@ def write_status(run_dir: str | Path, state: str, message: str = "", **extra) ->
     return status
 
 
+STATUS_NUMBERS = ("step", "epoch", "total_steps", "updated", "started")
+
+
+def valid_status(status: object) -> dict:
+    """status.json as its readers may trust it: an object ({} otherwise) whose "state" is one of STATES, "message"
+    text, "pid" a positive whole number and the numbers of STATUS_NUMBERS finite; a field of the wrong type is
+    dropped (a hand-edited or damaged file reads as a run in an unknown state, never raises)."""
+    if not isinstance(status, dict):
+        return {}
+    out = dict(status)
+    if out.get("state") not in STATES:
+        out.pop("state", None)
+    if not isinstance(out.get("message", ""), str):
+        out.pop("message")
+    pid = out.get("pid")
+    if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid < 2**31):
+        out.pop("pid")
+    for key in STATUS_NUMBERS:
+        v = out.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                              or abs(v) > STEP_MAX):
+            out.pop(key)
+    return out
+
+
 def read_status(run_dir: str | Path) -> dict:
-    return read_json(Path(run_dir) / "status.json", default={}) or {}
+    try:
+        return valid_status(read_json(Path(run_dir) / "status.json", default={}))
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return {}
 
 
 # ---------------------------------------------------------------- control (pause / stop)
@@ -84,26 +112,32 @@ _METRICS_LOCK = threading.Lock()
 
 
 KINDS = ("train", "eval")  # what a metrics row can be
+STEP_MAX = 2**63 - 1       # a step beyond int64 is no step the trainer wrote (and pandas cannot hold it)
 
 
 def valid_row(row: object) -> dict | None:
     """A metrics row as the readers may trust it, or None for a row to skip.
 
     The schema: a JSON object whose "kind" (default "train") is one of KINDS, whose "step" is a whole number
-    >= 0, and whose "time" and "epoch", where given, are finite numbers >= 0. Other values pass as they are:
-    a NaN loss is news the training doctor reports, not damage.
+    from 0 to STEP_MAX, and whose "time" and "epoch", where given, are finite numbers >= 0. In a train row anything
+    but a number is read as missing (None): the trainer writes only numbers there. A NaN or infinite loss stays
+    (it is news the training doctor reports, not damage); an eval row's text, lists and objects pass as they are.
     """
     if not isinstance(row, dict):
         return None
     if row.get("kind", "train") not in KINDS:
         return None
     step = row.get("step")
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= STEP_MAX:
         return None
     for key in ("time", "epoch"):
         value = row.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             return None
+    if row.get("kind", "train") == "train":  # the trainer writes only numbers there: anything else is read as missing
+        bad = [k for k, v in row.items() if k != "kind" and v is not None
+               and (isinstance(v, bool) or not isinstance(v, (int, float)))]
+        return {**row, **dict.fromkeys(bad)} if bad else row
     return row
 
 

@@ -13,7 +13,7 @@ from ganlib import latent as L
 from ganlib.images import gif_bytes
 from ganlib.pretrained import generator_choices
 from ganlib.paths import runs_root
-from studio import widgets
+from studio import urlstate, widgets
 
 SLIDER_RANGE = 5.0          # steps along a unit direction: z has std 1 along any of them
 STRIP_VALUES = torch.linspace(-SLIDER_RANGE, SLIDER_RANGE, 7).tolist()
@@ -95,20 +95,10 @@ def apply_url(url: dict, choices: list[dict]) -> str | None:
     elif url.get("model"):
         st.warning(f"The link's model {url['model']!r} is not on this machine; showing another one.",
                    icon=":material/warning:")
-    s["latent_view"] = url["view"].capitalize() if url.get("view", "").capitalize() in VIEWS else "Explore"
-    try:
-        s["latent_seed"] = min(max(int(url.get("seed", 0)), 0), 2**31 - 1)
-        s["latent_class"] = int(url.get("class", 0))
-        amounts = [float(a) for a in url["d"].split(",")] if url.get("d") else []
-        s["latent_psi"] = min(max(float(url.get("psi", 1.0)), 0.0), 1.5)
-        s["latent_digit"] = int(url.get("digit", 3))
-    except ValueError:
+    # every value through ganlib.checks (studio.urlstate): unreadable -> default, out of range -> clamped
+    s.update(urlstate.latent_state(url, tuple(KIND_LABELS), N_SLIDERS, SLIDER_RANGE))
+    if s.pop("_url_unreadable"):
         st.warning("Some values in the link are not numbers; they were left at their defaults.")
-        amounts = []
-    s["latent_kind"] = url.get("kind") if url.get("kind") in KIND_LABELS else "sefa"
-    for i in range(N_SLIDERS):
-        s[f"dir_{i}"] = min(max(amounts[i], -SLIDER_RANGE), SLIDER_RANGE) if i < len(amounts) else 0.0
-    s["latent_z"] = url.get("z", "")
     return path
 
 

@@ -14,7 +14,7 @@ from ganlib.images import gif_bytes
 from ganlib.models.stylegan import RESOLUTIONS
 from ganlib.pretrained import generator_choices
 from ganlib.paths import runs_root
-from studio import widgets
+from studio import urlstate, widgets
 
 VIEWS = ["Mixing", "Styles", "Noise", "Truncation", "Layers"]
 PRESETS = {"Coarse 4–8": (4, 8), "Middle 16": (16, 16), "Fine 32": (32, 32), "16–32": (16, 32)}
@@ -126,14 +126,6 @@ def url_now() -> dict:
     return widgets.url_view(URL_KEYS)
 
 
-def parse_seeds(text: str, n: int, default: list[int]) -> list[int]:
-    try:
-        seeds = [min(max(int(s), 0), 2**31 - 1) for s in text.split(",") if s.strip()]
-    except ValueError:
-        seeds = []
-    return seeds[:n] if len(seeds) >= n else default
-
-
 def set_layers(r: tuple[int, int]) -> None:
     """Set the mixing range from a preset or a link; the range slider is redrawn (a new key) to show it."""
     st.session_state["style_layers"] = (str(r[0]), str(r[1]))
@@ -156,9 +148,10 @@ def apply_url(url: dict, choices: list[dict]) -> str | None:
     elif url.get("model"):
         st.warning(f"The link's model {url['model']!r} is not on this machine; showing another one.",
                    icon=":material/warning:")
-    s["style_view"] = url["view"].capitalize() if url.get("view", "").capitalize() in VIEWS else "Mixing"
-    s["style_a"] = parse_seeds(url.get("a", ""), N_A, list(range(N_A)))
-    s["style_b"] = parse_seeds(url.get("b", ""), N_B, list(range(100, 100 + N_B)))
+    # every value through ganlib.checks (studio.urlstate): unreadable -> default, out of range -> clamped
+    s.update(urlstate.style_state(url, N_A, N_B, N_SLIDERS, SLIDER_RANGE))
+    if s.pop("_url_unreadable"):
+        st.warning("Some values in the link are not numbers; they were left at their defaults.")
     try:
         set_layers(S.parse_range(url.get("layers", "4-8")))
         s["style_group"] = S.parse_range(url.get("group", "4-8"))
@@ -166,19 +159,6 @@ def apply_url(url: dict, choices: list[dict]) -> str | None:
         st.warning(f"{e} Using the coarse layers.", icon=":material/warning:")
         set_layers((4, 8))
         s["style_group"] = (4, 8)
-    try:
-        s["style_seed"] = min(max(int(url.get("seed", 0)), 0), 2**31 - 1)
-        amounts = [float(a) for a in url["d"].split(",")] if url.get("d") else []
-        s["style_psi"] = min(max(float(url.get("psi", 1.0)), 0.0), 1.5)
-        noise = [float(a) for a in url["noise"].split(",")] if url.get("noise") else []
-        s["style_nseed"] = max(int(url.get("nseed", 0)), 0)
-    except ValueError:
-        st.warning("Some values in the link are not numbers; they were left at their defaults.")
-        amounts, noise = [], []
-    for i in range(N_SLIDERS):
-        s[f"style_d{i}"] = min(max(amounts[i], -SLIDER_RANGE), SLIDER_RANGE) if i < len(amounts) else 0.0
-    s["_style_noise_url"] = noise
-    s["style_layer"] = url.get("layer", "")
     return path
 
 
