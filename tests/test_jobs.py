@@ -232,7 +232,7 @@ def test_best_metrics_and_config_diff():
                               {"kind": "eval", "step": 3, "fid": float("nan"), "class_coverage": 0.7}])
     assert best == {"best_fid": 20.0, "best_class_coverage": 0.9}
     diff = jobs.config_diff({"a": TrainConfig(), "b": TrainConfig(lr_d=1e-4)})
-    assert diff == {"lr_d": {"a": 2e-4, "b": 1e-4}}
+    assert diff == {"lr_d": {"a": 4e-4, "b": 1e-4}}
 
 
 def test_preflight_checks_the_data():
