@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from ganlib.config import TrainConfig, field_applies, recipe, recipe_switch
-from ganlib.device import available_devices, describe_device, gpu_count
+from ganlib import device
+from ganlib.device import available_devices, describe_device
 from ganlib.families import FAMILIES
 from ganlib.fieldhelp import FIELDS
 from ganlib.modelcard import card_records, config_card, human
@@ -101,9 +102,9 @@ def new_run_form(open_: bool) -> None:
             values["device"] = st.selectbox("Device", devices, key="cfg_device",
                                             help="The GPU is preselected when there is one.")
         gpus = 1
-        if gpu_count() > 1:  # one training process per GPU, launched through torchrun
+        if device.gpu_count() > 1:  # one training process per GPU, launched through torchrun
             with cols[3]:
-                gpus = int(st.number_input("GPUs", 1, gpu_count(), 1, key="cfg_gpus",
+                gpus = int(st.number_input("GPUs", 1, device.gpu_count(), 1, key="cfg_gpus",
                                            help="More than one: the run starts through torchrun, one process per "
                                                 "GPU, each taking batch size / GPUs images of every batch."))
             if gpus > 1:
