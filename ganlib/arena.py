@@ -35,7 +35,8 @@ from .train.batches import BatchStream, autocast_dtype, rng_state
 from .train.loop import checkpoint_payload
 from .train.tally import MetricsAccumulator
 from .train.preflight import load_training_data, preflight
-from .train.steps import AdversarialStep, make_adam
+from .train.schedules import make_adam
+from .train.steps import AdversarialStep
 
 # The arena's base recipe: the seeds' MLP GAN (Adam, betas (0.5, 0.999), non-saturating loss, 256
 # hidden units, z of 16) without the house's image tricks (R1, EMA: they are remedies here), D

@@ -18,7 +18,8 @@ from ganlib.models.layers import MinibatchDiscrimination, MixtureLatent
 from ganlib.models.mlp import MLPDiscriminator
 from ganlib.train import rundir
 from ganlib.train.loop import train
-from ganlib.train.steps import AdversarialStep, decay_start, lr_factor, r1_weight
+from ganlib.train.schedules import decay_start, lr_factor, r1_weight
+from ganlib.train.steps import AdversarialStep
 from studio import figures
 
 TINY = dict(width=8, batch_size=16, eval_every=5, eval_samples=400, log_every=2, max_steps=10)

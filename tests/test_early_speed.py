@@ -9,7 +9,8 @@ from ganlib.config import TrainConfig, field_applies
 from ganlib.data import load_dataset
 from ganlib.models import model_kwargs
 from ganlib.train.batches import BatchStream
-from ganlib.train.steps import build_step, ema_decay_at
+from ganlib.train.schedules import ema_decay_at
+from ganlib.train.steps import build_step
 
 TINY = dict(subset=64, batch_size=16, width=8, latent_dim=16, ema_decay=0.999, amp=False)
 
