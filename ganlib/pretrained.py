@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import load_generator
+from .checkpoints import generator_classes, load_generator
 from .images import grid_image, png_bytes
 from .paths import CHECKPOINTS_DIR
 from .sampling import generate
@@ -44,7 +44,7 @@ def preview_png(name: str, n: int = 100, seed: int = 0) -> bytes:
         y = model.translate(x, "a2b")
         return png_bytes(grid_image(torch.cat([x[:10], y[:10], x[10:], y[10:]]), nrow=10))
     G, meta = load_generator(pretrained_path(name))
-    num_classes = meta["model_kwargs"]["G"].get("num_classes", 0)
+    num_classes = generator_classes(meta)
     labels = torch.arange(n) % num_classes if num_classes else None
     return png_bytes(grid_image(generate(G, n, labels=labels, seed=seed), nrow=num_classes or None))
 

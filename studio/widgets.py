@@ -43,6 +43,18 @@ def generator(path: str | Path):
     return _cached_generator(*_file_version(path))
 
 
+def open_generator(choice: dict):
+    """(path, G, meta, mtime_ns) of a checkpoint_picker choice; for a bad file its one sentence, and the page
+    stops there."""
+    path = choice["path"]
+    try:
+        G, meta = generator(path)
+    except ValueError as e:
+        st.error(str(e), icon=":material/error:")
+        st.stop()
+    return path, G, meta, Path(path).stat().st_mtime_ns
+
+
 @st.cache_resource(show_spinner=False)
 def classifier():
     """The shipped MNIST classifier (metrics' feature network), loaded once for every session."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoints import describe, export_checkpoint, load_checkpoint, load_generator
+from ..checkpoints import describe, export_checkpoint, generator_classes, load_checkpoint, load_generator
 from ..data import toy_modes
 from ..device import pick_device
 from ..evaluate import can_evaluate, evaluate_generator
@@ -26,7 +26,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     out = output_path(args.out, suffixes=(".npy",) + IMAGE_SUFFIXES)
     G, meta = load_generator(args.checkpoint, device=device)
-    num_classes = meta["model_kwargs"]["G"].get("num_classes", 0)
+    num_classes = generator_classes(meta)
     shape = tuple(meta.get("dataset", {}).get("shape", [])) or (2,)
     bytes_each = 4 * int(np.prod(shape))
     if out.suffix.lower() == ".npy":   # streamed to disk in chunks: the disk is the limit
@@ -128,18 +128,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not can_evaluate(ds.get("name", ""), ds.get("shape", [])):
         raise ValueError(f"No quality metrics apply to {ds.get('name')} {ds.get('shape')} models; "
                          "they need one-channel digits (mnist, typeset) or a 2-D toy.")
-    num_classes = meta["model_kwargs"]["G"].get("num_classes", 0)
+    num_classes = generator_classes(meta)
     memory_count(args.n, 8 * 4 * int(np.prod(ds["shape"])), "--n", "samples to evaluate")
     result = evaluate_generator(G, ds["name"], ds["shape"], num_classes=num_classes, n=args.n,
                                 seed=args.seed, device=device)
     result = {"checkpoint": str(args.checkpoint), "family": meta["family"], "dataset": ds["name"],
               "step": meta.get("step"), "ema": meta["ema"], **result}
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    for k, v in result.items():
-        print(f"{k:24s} {v:.4g}" if isinstance(v, float) else f"{k:24s} {v}")
-    return 0
+    return print_result(result, args.json)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -164,7 +159,12 @@ def cmd_evaluate_cyclegan(args: argparse.Namespace) -> int:
     result = {"checkpoint": str(args.checkpoint), "family": "cyclegan", "dataset": model.domains[0],
               "dataset_b": model.domains[1], "step": model.meta.get("step"), "ema": model.meta["ema"],
               **evaluate_cyclegan(model, n=min(args.n, 2500), seed=args.seed)}
-    if args.json:
+    return print_result(result, args.json)
+
+
+def print_result(result: dict, as_json: bool) -> int:
+    """A command's figures: JSON, or one `name  value` line each (floats to 4 significant digits)."""
+    if as_json:
         print(json.dumps(result, indent=2))
         return 0
     for k, v in result.items():
@@ -190,7 +190,7 @@ def print_card(card: dict, as_json: bool, title: str) -> int:
 def cmd_diversity(args: argparse.Namespace) -> int:
     """The seeds' 100-sample diversity test of a digit generator (the Mode-collapse lab's grid)."""
     G, meta = load_generator(args.checkpoint)
-    num_classes = meta["model_kwargs"]["G"].get("num_classes", 0)
+    num_classes = generator_classes(meta)
     labels = torch.arange(args.n) % num_classes if num_classes else None
     result = diversity_test(G, load_classifier(), n=args.n, seed=args.seed, labels=labels)
     if args.out:

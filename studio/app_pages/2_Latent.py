@@ -124,13 +124,7 @@ with top[0]:
     choice = widgets.checkpoint_picker("Model", key="latent_model", families=("gan", "dcgan", "cgan"), default=url_path)
 if choice is None:
     st.stop()
-path = choice["path"]
-try:
-    G, meta = widgets.generator(path)
-except ValueError as e:
-    st.error(str(e), icon=":material/error:")
-    st.stop()
-mtime = Path(path).stat().st_mtime_ns
+path, G, meta, mtime = widgets.open_generator(choice)
 if len(meta.get("dataset", {}).get("shape", [])) != 3:
     st.info(f"{choice['label']} makes 2-D points, not images: open it on the Mode-collapse lab page.",
             icon=":material/info:")

@@ -191,13 +191,7 @@ if choice is None:
     st.caption("Train one on the Train & monitor page (model: stylegan), or from the command line: "
                "`python -m ganlib train --model stylegan --dataset mnist --out runs/my_stylegan`.")
     st.stop()
-path = choice["path"]
-try:
-    G, meta = widgets.generator(path)
-except ValueError as e:
-    st.error(str(e), icon=":material/error:")
-    st.stop()
-mtime = Path(path).stat().st_mtime_ns
+path, G, meta, mtime = widgets.open_generator(choice)
 n_convs = len(G.synthesis.convs)
 conv_names = S.conv_layer_names(G)
 if "_style_noise_url" in st.session_state:   # a link's noise strengths (per conv layer)
