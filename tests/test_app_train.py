@@ -354,7 +354,9 @@ def test_a_run_with_broken_metrics_rows_shows_its_monitor(root, last):
     assert cells and "nan" not in json.dumps(cells).lower()
     assert at.select_slider(key="until_broken").value == (31 if b"fast" in last else 30)  # text is read as missing
     # an eval row may carry text; the other four and a last row whose time is not a number are skipped
-    assert rundir.skipped_rows(run) == 4 + (0 if b"fast" in last else 1)
+    skipped = 4 + (0 if b"fast" in last else 1)
+    assert rundir.skipped_rows(run) == skipped
+    assert f"{skipped} damaged or badly typed line(s) of metrics.jsonl were skipped" in texts(at.caption)
 
 
 def test_a_running_run_whose_last_row_is_broken_keeps_its_status_strip(root):

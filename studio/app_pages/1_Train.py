@@ -132,6 +132,8 @@ def live_view(run_dir: Path, config: TrainConfig | None, until: int | None, smoo
     if st.session_state.get("shown_state", {}).get(run_dir.name) != st_.get("state", "queued"):
         st.rerun(scope="app")  # new buttons, polling on or off, the runs table; rare, so a full rerun
     rows = rundir.read_metrics(run_dir)
+    if skipped := rundir.skipped_rows(run_dir):
+        st.caption(f"{skipped} damaged or badly typed line(s) of metrics.jsonl were skipped; the charts show the rest.")
     train_all = [r for r in rows if r.get("kind", "train") == "train"]
     train = figures.rows_until(train_all, until)
     evals = figures.rows_until([r for r in rows if r.get("kind") == "eval"], until)
