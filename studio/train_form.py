@@ -111,7 +111,7 @@ def new_run_form(open_: bool) -> None:
                 values["device"] = "cuda"  # each process takes the GPU of its local rank
         if devices == ["cpu"]:
             st.caption(f"Device: {describe_device()}. Training runs on the CPU; DCGAN's defaults are tuned for it "
-                       "(about 1,400 images/s on 2 cores: 20 epochs of the bundled MNIST in about a minute).")
+                       "(on 2 cores: recognisable digits after about 200 steps, some 15 s; 20 epochs of the bundled MNIST in about a minute).")
         if caption := recipe_caption(values["model"], start):  # the settings below moved when the model was chosen
             st.caption(caption)
         for row in MAIN_FIELDS:
