@@ -76,8 +76,14 @@ def setup() -> World:
 
 
 def shutdown(world: World) -> None:
+    """Leave the process group together. Rank 0 still evaluates and saves after the last step; a rank that
+    tore its Gloo group down meanwhile could abort at exit ("terminate called without an active exception",
+    seen once in CI), so every rank first waits for the others at a barrier."""
     if world.owns_group and dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def device_for(name: str, world: World) -> torch.device:
