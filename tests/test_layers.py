@@ -40,7 +40,8 @@ def _absolute(module: str, path: Path, node: ast.ImportFrom) -> str:
 
 
 def _private(name: str) -> bool:
-    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+    # `_` alone is gettext's marker (studio.i18n), public by convention
+    return name.startswith("_") and name != "_" and not (name.startswith("__") and name.endswith("__"))
 
 
 def test_no_module_imports_a_private_name_of_another():
