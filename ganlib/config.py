@@ -6,6 +6,8 @@ import shlex
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import torch
+
 from .families import FAMILIES, MODELS, Family, reader_of
 
 LOSSES = ("ns", "bce", "lsgan", "wgan-gp", "hinge")
@@ -19,35 +21,46 @@ def rules_of(model: str) -> Family:
     return FAMILIES.get(model, FAMILIES["dcgan"])
 
 
-def recipe(model: str, dataset: str | None = None) -> dict:
+def on_gpu(device: str | None) -> bool:
+    """Whether a run on `device` trains on a CUDA GPU: cuda or cuda:N, or auto (None) where one is present."""
+    name = (device or "auto").strip().lower()
+    return name.startswith("cuda") or (name == "auto" and torch.cuda.is_available())
+
+
+def recipe(model: str, dataset: str | None = None, device: str | None = None) -> dict:
     """The fields where a `model` run starts from other values than TrainConfig's defaults: the family's
-    recipe, on `dataset` if given (else the family's own), plus its toy recipe on a 2-D toy."""
+    recipe, on `dataset` if given (else the family's own), plus its GPU recipe on a CUDA GPU (`device`, auto
+    when None) and its toy recipe on a 2-D toy."""
     fam = rules_of(model)
     out = dict(fam.recipe)
     if dataset:
         out["dataset"] = dataset
     if out.get("dataset", "").startswith("toy-"):
         out.update(fam.toy_recipe)
+    elif on_gpu(device):
+        out.update(fam.gpu_recipe)
     return out
 
 
 def recipe_config(**given) -> "TrainConfig":
     """The TrainConfig that the CLI and the Train page start from: the given model's recipe (recipe()) on
-    the given data set, with every given field on top."""
-    return TrainConfig(**{**recipe(given.get("model", "dcgan"), given.get("dataset")), **given})
+    the given data set and device, with every given field on top."""
+    start = recipe(given.get("model", "dcgan"), given.get("dataset"), given.get("device"))
+    return TrainConfig(**{**start, **given})
 
 
-def recipe_switch(old_model: str, old_dataset: str, model: str, dataset: str) -> dict:
-    """What a settings form resets when its model or data set changes from (old_model, old_dataset) to
-    (model, dataset): each field whose recipe value differs, to the new recipe's value. A model with a data set
-    of its own (CycleGAN's typeset) brings it; leaving that model goes back to TrainConfig's. A field both
-    recipes agree on keeps whatever the user gave it."""
+def recipe_switch(old_model: str, old_dataset: str, model: str, dataset: str, old_device: str | None = None,
+                  device: str | None = None) -> dict:
+    """What a settings form resets when its model, data set or device changes from (old_model, old_dataset,
+    old_device) to (model, dataset, device): each field whose recipe value differs, to the new recipe's value. A
+    model with a data set of its own (CycleGAN's typeset) brings it; leaving that model goes back to
+    TrainConfig's. A field both recipes agree on keeps whatever the user gave it."""
     def own(m: str) -> str:
         return rules_of(m).recipe.get("dataset", TrainConfig.dataset)
 
     if model != old_model and own(model) != own(old_model):
         dataset = own(model)
-    before, after = recipe(old_model, old_dataset), recipe(model, dataset)
+    before, after = recipe(old_model, old_dataset, old_device), recipe(model, dataset, device)
 
     def value(r: dict, name: str):
         return r.get(name, getattr(TrainConfig, name))
@@ -244,8 +257,10 @@ def flag_name(name: str) -> str:
 
 def command_for(config: TrainConfig, out: str) -> str:
     """The exact `python -m ganlib train ...` command that reproduces a config: what differs from the
-    recipe that the CLI starts its model from (config.recipe_config)."""
-    defaults = recipe_config(model=config.model, dataset=config.dataset)
+    recipe that the CLI starts its model from (config.recipe_config). A run on `auto` is compared with the CPU
+    recipe, so that the command trains the same on a machine with or without a GPU."""
+    compared_on = "cpu" if config.device == "auto" else config.device
+    defaults = TrainConfig(**{**recipe(config.model, config.dataset, compared_on), "model": config.model})
     parts = ["python", "-m", "ganlib", "train"]
     for f in fields(TrainConfig):
         value = getattr(config, f.name)

@@ -95,7 +95,7 @@ def run_report_html(run_dir: str | Path, until_step: int | None = None) -> str:
              f"<b>Device:</b> {esc(str(status.get('device', '?')))}"
              + (f"<br><b>Report up to step:</b> {until_step}" if until_step is not None else "") + "</p>",
              "<h2>Reproduce</h2>", f"<pre>{esc(command)}</pre>"]
-    defaults = recipe_config(model=config.model, dataset=config.dataset)  # what the CLI starts this model from
+    defaults = recipe_config(model=config.model, dataset=config.dataset, device=config.device)  # what the CLI starts it from
     cfg_rows = "".join(
         f"<tr{' class=changed' if getattr(config, f.name) != getattr(defaults, f.name) else ''}>"
         f"<td>{f.name}</td><td>{esc(repr(getattr(config, f.name)))}</td></tr>" for f in fields(TrainConfig))

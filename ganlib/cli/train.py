@@ -29,7 +29,8 @@ def _recipe_defaults(name: str) -> str:
     """'; cyclegan: 16, gan on a toy: 128': where a family's recipe starts field `name` elsewhere."""
     default = getattr(TrainConfig, name)
     where = [(model, values.get(name, default)) for model, values in (
-        *((m, f.recipe) for m, f in FAMILIES.items()), *((f"{m} on a toy", f.toy_recipe) for m, f in FAMILIES.items()))]
+        *((m, f.recipe) for m, f in FAMILIES.items()), *((f"{m} on a toy", f.toy_recipe) for m, f in FAMILIES.items()),
+        *((f"{m} on a GPU", f.gpu_recipe) for m, f in FAMILIES.items()))]
     return "".join(f"; {model}: {value}" for model, value in where if value != default)
 
 
@@ -149,9 +150,10 @@ def add_train_command(sub) -> None:
     t = sub.add_parser("train", help="train a GAN into a run directory, or resume one",
                        description="Train a GAN into a run directory (config.json, metrics.jsonl, samples/, "
                                    "checkpoint.pt, status.json), or continue one with --resume. Each model starts "
-                                   "from its own recipe (the defaults below are DCGAN's; where cyclegan, stylegan or "
-                                   "the gan model on a 2-D toy starts elsewhere, each flag says so); any flag you "
-                                   "give replaces the recipe's value.",
+                                   "from its own recipe (the defaults below are DCGAN's on a CPU; where cyclegan, "
+                                   "stylegan, the gan model on a 2-D toy, or dcgan and cgan on a CUDA GPU (--device "
+                                   "auto or cuda) start elsewhere, each flag says so); any flag you give replaces the "
+                                   "recipe's value.",
                        epilog=TORCHRUN_EPILOG)
     t.add_argument("--out", help="run directory to create (default: a new one under $GAN_STUDIO_RUNS or ./runs, "
                                  "which the Train page lists)")
