@@ -132,7 +132,7 @@ else:
                  "reads in the translations (struck through where it differs from the typed digit)."))
     for name, x, y in zip(names, typed, translated):
         with st.container(key=f"tr_font_{names.index(name)}"):
-            st.markdown(f"**{name.replace(' (held out)', _(' (held out)'))}**")
+            st.markdown("**" + name.replace(" (held out)", _(" (held out)")) + "**")
             st.image(widgets.crisp_png(torch.cat([x, y]), scale=2, nrow=10), output_format="PNG")
             if digits:
                 read = [widgets.classifier_reading(img)[0] for img in y]
