@@ -8,8 +8,8 @@ dataclass (the defaults) and validate() (the ranges, which depend on each other 
 
 Labels and help are English, marked N_ so that the app's translation catalogue (studio/locale) finds them; the
 app translates them where it shows them. Write a setting's help here, not beside a widget: a text written in
-several places drifts apart. Say what the setting does, which family reads it (a family's own settings: families.FAMILIES[...].reads_only) and,
-where there is one, the published recipe's value.
+several places drifts apart. Say what the setting does, which family reads it (a family's own settings:
+families.FAMILIES[...].reads_only) and, where there is one, the published recipe's value.
 """
 from __future__ import annotations
 

@@ -5,11 +5,13 @@
 #
 #   scripts/i18n.sh            extract and update studio/locale/zh/LC_MESSAGES/{studio,lessons}.po
 #
-# Domains and their markers (studio/i18n.py): "studio" _ and N_; "lessons" lesson_text and N_lesson.
+# Domains and their markers (studio/i18n.py KEYWORDS): "studio" _ and N_; "lessons" lesson_text and N_lesson.
+# Locations are file names without line numbers, so an edit elsewhere in a file leaves the PO files alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYBABEL="${PYBABEL:-$(dirname "$(command -v python)")/pybabel}"
-[ -x "$PYBABEL" ] || PYBABEL=.venv/bin/pybabel
+# Babel (requirements.txt): the project's virtualenv's, else the one on PATH
+PYBABEL="${PYBABEL:-.venv/bin/pybabel}"
+[ -x "$PYBABEL" ] || PYBABEL=pybabel
 LOCALE=studio/locale
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -18,7 +20,7 @@ extract() {  # domain, keywords...
   local domain=$1; shift
   local keywords=()
   for k in "$@"; do keywords+=(-k "$k"); done
-  "$PYBABEL" extract -F babel.cfg --no-default-keywords "${keywords[@]}" --sort-by-file --no-wrap \
+  "$PYBABEL" extract -F babel.cfg --no-default-keywords "${keywords[@]}" --sort-by-file --no-wrap --add-location=file \
     --project "GAN Studio" --copyright-holder "GAN Studio" -o "$tmp/$domain.pot" .
   local po="$LOCALE/zh/LC_MESSAGES/$domain.po"
   if [ -f "$po" ]; then

@@ -2,7 +2,8 @@
 monitor's status strip, and the Mode-collapse lab's arena pictures.
 
 No Streamlit here: every function returns a plotly Figure, a spec dict or strings, so tests can check
-them without a browser. Titles and labels are in the session's language (studio.i18n; English outside a page). Rows are metrics.jsonl dicts (see ganlib.train.rundir). ganlib never imports this.
+them without a browser. Titles and labels are in the session's language (studio.i18n; English outside a
+page). Rows are metrics.jsonl dicts (see ganlib.train.rundir). ganlib never imports this.
 """
 from __future__ import annotations
 
@@ -249,8 +250,10 @@ def overlay_figure(runs: dict[str, list[dict]], key: str, smoothing: float = 0.6
     return _figure({"data": data, "layout": _layout(title, key, log_y, height=360)})
 
 
-CYCLEGAN_KEYS = {"g_adv_ab": (N_("adversarial G: A→B"), PALETTE[0]), "g_adv_ba": (N_("adversarial F: B→A"), PALETTE[1]),
-                 "cycle_a": (N_("cycle |F(G(a)) − a|"), PALETTE[2]), "cycle_b": (N_("cycle |G(F(b)) − b|"), PALETTE[3]),
+CYCLEGAN_KEYS = {"g_adv_ab": (N_("adversarial G: A→B"), PALETTE[0]),
+                 "g_adv_ba": (N_("adversarial F: B→A"), PALETTE[1]),
+                 "cycle_a": (N_("cycle |F(G(a)) − a|"), PALETTE[2]),
+                 "cycle_b": (N_("cycle |G(F(b)) − b|"), PALETTE[3]),
                  "identity_a": (N_("identity |F(a) − a|"), PALETTE[4]),
                  "identity_b": (N_("identity |G(b) − b|"), PALETTE[5])}  # names translated where drawn
 
@@ -343,7 +346,8 @@ def coverage_figure(arena: Arena) -> go.Figure:
     modes = [r["modes_covered"] for r in arena.eval_rows]
     hq = [100 * r["high_quality_frac"] for r in arena.eval_rows]
     m = len(arena.modes)
-    data = [go.Scatter(x=steps, y=modes, name=_("modes covered (of {total})").format(total=m), line={"color": "#1f77b4"}),
+    data = [go.Scatter(x=steps, y=modes, name=_("modes covered (of {total})").format(total=m),
+                       line={"color": "#1f77b4"}),
             go.Scatter(x=steps, y=hq, name=_("% high quality"), yaxis="y2", line={"color": "#ff7f0e"})]
     layout = {"height": 200, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
               "xaxis": {"title": {"text": _("step")}},

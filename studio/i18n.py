@@ -26,6 +26,7 @@ from pathlib import Path
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = ("en", "zh")   # the first is the source language and the default
 DOMAINS = ("studio", "lessons")
+KEYWORDS = {"studio": ("_", "N_"), "lessons": ("lesson_text", "N_lesson")}  # each domain's markers (babel.cfg)
 LANG_PARAM = "lang"        # the URL's query parameter, kept by every page that rewrites its URL
 LANG_KEY = "lang"          # session state: the language chosen last in this browser session
 _forced: contextvars.ContextVar[str | None] = contextvars.ContextVar("studio_language", default=None)
@@ -83,6 +84,13 @@ def use_language(lang: str | None):
 def _(message: str) -> str:
     """`message` in the session's language (the gettext convention: `_` marks a string for extraction)."""
     return translations(language(), "studio").gettext(message) if message else message
+
+
+def gettext_now(domain: str = "studio"):
+    """`_` bound to the session's language as it is now: the format_func of a widget, which Streamlit (and
+    AppTest) may call again outside the script run, where the session's language cannot be read."""
+    catalogue = translations(language(), domain)
+    return lambda message: catalogue.gettext(message) if message else message
 
 
 def N_(message: str) -> str:

@@ -17,7 +17,7 @@ from ganlib.families import FAMILIES
 from ganlib.fieldhelp import FIELDS
 from ganlib.modelcard import card_records, config_card, human
 from ganlib.train import jobs
-from studio.i18n import N_, _
+from studio.i18n import N_, _, gettext_now
 
 DEFAULTS = TrainConfig()
 # what a select box shows for a choice, in English (translate with shown(), in the session's language)
@@ -31,9 +31,9 @@ KEPT = "cfg_kept"  # each setting's last value: Streamlit drops the state of a w
 MOVED = "cfg_moved"  # the settings switch_recipe has just set, until their widgets are drawn
 
 
-def shown(value) -> str:
-    """A choice as a select box shows it, in the session's language."""
-    return _(NAMES[value]) if value in NAMES else str(value)
+def shown(value, tr=_) -> str:
+    """A choice as a select box shows it, in the session's language (tr: a translation function)."""
+    return tr(NAMES[value]) if value in NAMES else str(value)
 
 
 def short_label(name: str) -> str:
@@ -80,7 +80,8 @@ def config_input(name: str, start: dict | None = None):
     moved.discard(name)
     label, help_ = _(field.label), field.help and _(field.help)
     if field.choices:
-        value = st.selectbox(label, field.choices, key=key, help=help_, format_func=shown,
+        tr = gettext_now()
+        value = st.selectbox(label, field.choices, key=key, help=help_, format_func=lambda v: shown(v, tr),
                              on_change=switch_recipe if name in ("model", "dataset") else None, **start_at)
     elif isinstance(default, bool):
         value = st.checkbox(label, key=key, help=help_, **start_at)

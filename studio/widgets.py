@@ -15,7 +15,7 @@ from ganlib import pretrained
 from ganlib.checkpoints import CheckpointError, load_generator
 from ganlib.images import grid_image, png_bytes
 from ganlib.paths import runs_root
-from studio.i18n import LANG_PARAM, N_, _
+from studio.i18n import LANG_PARAM, N_, _, gettext_now
 
 LAST_CHECKPOINT = "last_checkpoint"  # session-state key: the path last chosen on any page
 
@@ -136,7 +136,7 @@ def digit_input(key: str = "digit", label: str | None = None) -> torch.Tensor | 
     while there is nothing yet. A file that is not an image, too large or blank gets one sentence. label: already
     translated (default: "Your digit")."""
     how = st.segmented_control(label or _("Your digit"), [N_("Draw"), N_("Upload")], default="Draw", key=f"{key}_how",
-                               format_func=_) or "Draw"
+                               format_func=gettext_now()) or "Draw"
     if how == "Upload":
         file = st.file_uploader(_("An image of one digit: PNG, JPEG, GIF, BMP, TIFF, WebP...; any size, dark on "
                                   "light or light on dark"), key=f"{key}_file")

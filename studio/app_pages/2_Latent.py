@@ -14,7 +14,7 @@ from ganlib.images import gif_bytes
 from ganlib.pretrained import generator_choices
 from ganlib.paths import runs_root
 from studio import urlstate, widgets
-from studio.i18n import N_, _
+from studio.i18n import N_, _, gettext_now
 
 SLIDER_RANGE = 5.0          # steps along a unit direction: z has std 1 along any of them
 STRIP_VALUES = torch.linspace(-SLIDER_RANGE, SLIDER_RANGE, 7).tolist()
@@ -172,7 +172,8 @@ if n_classes:
         label = st.selectbox(_("Class"), list(range(n_classes)), key="latent_class",
                              format_func=lambda c: (meta["dataset"].get("class_names") or [str(c)] * (c + 1))[c])
 
-view = st.segmented_control(_("View"), VIEWS, key="latent_view", label_visibility="collapsed", format_func=_) or "Explore"
+view = st.segmented_control(_("View"), VIEWS, key="latent_view", label_visibility="collapsed",
+                            format_func=gettext_now()) or "Explore"
 labels = [label] if label is not None else None
 
 
@@ -238,7 +239,7 @@ if view == "Explore":
     c1, c2 = st.columns([4, 2], vertical_alignment="bottom")
     with c1:
         kind = st.radio(_("Directions"), list(KIND_LABELS), key="latent_kind", horizontal=True,
-                        format_func=lambda k: _(KIND_LABELS[k]),
+                        format_func=lambda k, tr=gettext_now(): tr(KIND_LABELS[k]),
                         on_change=lambda: [st.session_state.update({f"dir_{i}": 0.0}) for i in range(N_SLIDERS)])
     base, code = base_latent()
     with c2:
@@ -265,7 +266,7 @@ if view == "Explore":
 elif view == "Interpolate":
     modes = [N_("Two seeds"), N_("Two classes")] if n_classes else [N_("Two seeds")]
     c = st.columns([2, 1, 1, 1, 1.3])
-    mode = c[0].radio(_("Between"), modes, key="interp_mode", horizontal=True, format_func=_)
+    mode = c[0].radio(_("Between"), modes, key="interp_mode", horizontal=True, format_func=gettext_now())
     seed_a = st.session_state["latent_seed"]
     if mode == "Two seeds":
         seed_b = c[1].number_input(_("Second seed"), min_value=0, value=seed_a + 1, step=1, key="interp_seed_b")

@@ -15,7 +15,7 @@ from ganlib.models.stylegan import RESOLUTIONS
 from ganlib.pretrained import generator_choices
 from ganlib.paths import runs_root
 from studio import urlstate, widgets
-from studio.i18n import N_, _
+from studio.i18n import N_, _, gettext_now
 
 VIEWS = [N_("Mixing"), N_("Styles"), N_("Noise"), N_("Truncation"), N_("Layers")]  # the URL's, shown translated
 PRESETS = {N_("Coarse 4–8"): (4, 8), N_("Middle 16"): (16, 16), N_("Fine 32"): (32, 32), "16–32": (16, 32)}
@@ -218,7 +218,8 @@ with top[1]:
 with top[2]:
     st.button(_("Randomise"), key="style_random", on_click=randomise, icon=":material/casino:", width="stretch")
 
-view = st.segmented_control(_("View"), VIEWS, key="style_view", label_visibility="collapsed", format_func=_) or "Mixing"
+view = st.segmented_control(_("View"), VIEWS, key="style_view", label_visibility="collapsed",
+                            format_func=gettext_now()) or "Mixing"
 s = st.session_state
 noise = tuple(float(s[f"style_n{i}"]) for i in range(n_convs))
 noise_text = ",".join(f"{v:g}" for v in noise) if any(v != 1.0 for v in noise) else ""
@@ -300,7 +301,8 @@ elif view == "Styles":
             s[f"style_d{i}"] = 0.0
 
     s["style_group_pick"] = current
-    st.segmented_control(_("Layer group"), list(groups), key="style_group_pick", on_change=set_group, format_func=_)
+    st.segmented_control(_("Layer group"), list(groups), key="style_group_pick", on_change=set_group,
+                         format_func=gettext_now())
     lo, hi = s["style_group"]
     dirs = group_directions(path, mtime, lo, hi)
     left, right = st.columns([1, 1.4], gap="large")

@@ -9,7 +9,7 @@ from ganlib import translate as T
 from ganlib.checkpoints import CheckpointError
 from ganlib.pretrained import early_checkpoint
 from studio import widgets
-from studio.i18n import N_, _
+from studio.i18n import N_, _, gettext_now
 
 VIEWS = [N_("Your digit"), N_("A batch"), N_("Font gallery")]  # shown translated
 
@@ -38,7 +38,8 @@ st.caption(_("CycleGAN is deterministic: one input gives one translation, every 
              "What its cycle loss buys instead is the round trip: {back}({fwd}(x)) comes back to x, so the "
              "translation has to keep what makes the input *this* digit. The red-to-yellow map shows where the round "
              "trip misses.").format(back=back, fwd=fwd))
-view = st.segmented_control(_("Translate"), VIEWS, default=VIEWS[0], key="translate_view", format_func=_) or VIEWS[0]
+view = st.segmented_control(_("Translate"), VIEWS, default=VIEWS[0], key="translate_view",
+                            format_func=gettext_now()) or VIEWS[0]
 digits = model.image_shape == (1, 28, 28)  # the MNIST classifier reads only 28x28 grey digits
 
 

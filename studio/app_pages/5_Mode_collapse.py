@@ -22,7 +22,7 @@ from ganlib.metrics.diversity import diversity_grid_image, diversity_test, summa
 from ganlib.train import rundir
 from ganlib.paths import runs_root
 from studio import figures, widgets
-from studio.i18n import N_, _
+from studio.i18n import N_, _, gettext_now
 
 FRAME_S = 0.5                       # seconds between frames of a playing panel
 DEFAULT_PANELS = ["vanilla-ring", "pacgan-ring", "vanilla-grid", "deligan-grid"]
@@ -172,7 +172,7 @@ with arena_tab:
     n_panels = top[0].segmented_control(_("Panels"), [2, 3, 4], default=max(2, len(wanted)) if wanted else 2,
                                         key="arena_n") or 2
     top[1].pills(_("Show"), SHOW, selection_mode="multi", default=["D's surface"], key="arena_show",
-                 format_func=_)
+                 format_func=gettext_now())
     top[2].select_slider(_("Steps per frame"), [1, 5, 10, 25, 50, 100], value=25, key="arena_speed")
     presets = list(PRESETS)
     chosen = []
@@ -182,7 +182,7 @@ with arena_tab:
             if f"arena_preset_{i}" not in st.session_state:
                 st.session_state[f"arena_preset_{i}"] = default
             preset = st.selectbox(_("Panel {n}").format(n=i + 1), presets, key=f"arena_preset_{i}",
-                                  format_func=lambda p: _(PRESETS[p][0]))
+                                  format_func=lambda p, tr=gettext_now(): tr(PRESETS[p][0]))
             chosen.append(preset)
             state = st.session_state.get(f"arena_{i}")
             if state is None or state["preset"] != preset:
