@@ -8,7 +8,7 @@
 # Domains and their markers (studio/i18n.py KEYWORDS): "studio" _ and N_; "lessons" lesson_text and N_lesson.
 # Locations are file names without line numbers, so an edit elsewhere in a file leaves the PO files alone.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.."   # babel.cfg's extraction method for studio/main.py is imported from here (PYTHONPATH=.)
 # Babel (requirements.txt): the project's virtualenv's, else the one on PATH
 PYBABEL="${PYBABEL:-.venv/bin/pybabel}"
 [ -x "$PYBABEL" ] || PYBABEL=pybabel
@@ -20,7 +20,7 @@ extract() {  # domain, keywords...
   local domain=$1; shift
   local keywords=()
   for k in "$@"; do keywords+=(-k "$k"); done
-  "$PYBABEL" extract -F babel.cfg --no-default-keywords "${keywords[@]}" --sort-by-file --no-wrap --add-location=file \
+  PYTHONPATH=. "$PYBABEL" extract -F babel.cfg --no-default-keywords "${keywords[@]}" --sort-by-file --no-wrap --add-location=file \
     --project "GAN Studio" --copyright-holder "GAN Studio" -o "$tmp/$domain.pot" .
   local po="$LOCALE/zh/LC_MESSAGES/$domain.po"
   if [ -f "$po" ]; then

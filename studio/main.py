@@ -9,28 +9,29 @@ from pathlib import Path
 
 import streamlit as st
 
-from studio.i18n import N_, _, language_toggle
+from studio.i18n import _, language_toggle
 
 HERE = Path(__file__).parent
-# (file, title, icon, what it is for); a page is listed only once its file exists. N_ marks the texts for the
-# catalogue; they are translated where they are drawn, in the session's language
+# (file, title, icon, what it is for); a page is listed only once its file exists. A literal list (the e2e tests
+# read it without running the app): the titles and texts are translated where they are drawn, and babel.cfg
+# extracts them through studio.i18n.extract_main
 PAGES = [
-    ("app_pages/1_Train.py", N_("Train & monitor"), ":material/monitoring:",
-     N_("Launch GAN, DCGAN, CGAN, CycleGAN or StyleGAN training in the background and watch it live: loss curves, D(x) vs "
-        "D(G(z)), samples from fixed noise, a training doctor. Pause, stop, resume, compare and replay runs.")),
-    ("app_pages/2_Latent.py", N_("Latent explorer"), ":material/explore:",
-     N_("Open any generator (shipped or your run) and steer it: direction sliders (PCA, closed-form, "
-        "attribute), truncation, interpolation, and inversion of a digit you draw or upload.")),
-    ("app_pages/3_Style.py", N_("Style studio"), ":material/palette:",
-     N_("Open a StyleGAN and see what each layer does: style mixing between two rows of digits (coarse, middle, "
-        "fine or any layer range), per-layer-group style sliders, noise strength and resampling, truncation "
-        "beside the mean-w image, and any layer's feature maps.")),
-    ("app_pages/4_Translate.py", N_("Translate"), ":material/translate:",
-     N_("Turn typeset digits into handwriting and back with a CycleGAN: your own drawn or uploaded digit, a "
-        "batch, every font; the round trip's error map, the identity mapping, an early checkpoint beside the final.")),
-    ("app_pages/5_Mode_collapse.py", N_("Mode-collapse lab"), ":material/scatter_plot:",
-     N_("Watch a GAN collapse onto a few modes of a 2-D mixture and compare the cures side by side; "
-        "measure the diversity of any image generator.")),
+    ("app_pages/1_Train.py", "Train & monitor", ":material/monitoring:",
+     "Launch GAN, DCGAN, CGAN, CycleGAN or StyleGAN training in the background and watch it live: loss curves, D(x) vs "
+     "D(G(z)), samples from fixed noise, a training doctor. Pause, stop, resume, compare and replay runs."),
+    ("app_pages/2_Latent.py", "Latent explorer", ":material/explore:",
+     "Open any generator (shipped or your run) and steer it: direction sliders (PCA, closed-form, "
+     "attribute), truncation, interpolation, and inversion of a digit you draw or upload."),
+    ("app_pages/3_Style.py", "Style studio", ":material/palette:",
+     "Open a StyleGAN and see what each layer does: style mixing between two rows of digits (coarse, middle, "
+     "fine or any layer range), per-layer-group style sliders, noise strength and resampling, truncation "
+     "beside the mean-w image, and any layer's feature maps."),
+    ("app_pages/4_Translate.py", "Translate", ":material/translate:",
+     "Turn typeset digits into handwriting and back with a CycleGAN: your own drawn or uploaded digit, a "
+     "batch, every font; the round trip's error map, the identity mapping, an early checkpoint beside the final."),
+    ("app_pages/5_Mode_collapse.py", "Mode-collapse lab", ":material/scatter_plot:",
+     "Watch a GAN collapse onto a few modes of a 2-D mixture and compare the cures side by side; "
+     "measure the diversity of any image generator."),
 ]
 
 
