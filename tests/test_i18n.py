@@ -122,6 +122,18 @@ def test_translations_follow_the_language_and_fall_back_to_english():
     assert i18n.lesson_text("Next") == "Next"
 
 
+def test_the_training_doctor_speaks_both_languages():
+    """A finding keeps its English texts (the CLI, the report) and gives its pieces to the page's translation."""
+    from ganlib.train.doctor import diagnose
+
+    rows = [{"step": s, "d_loss": 0.5, "g_loss": 0.7} for s in (10, 20, 30)] + [{"step": 40, "d_loss": float("nan")}]
+    (finding,) = diagnose(rows)
+    assert finding.title == "The D loss became nan at step 40."
+    zh = i18n.translations("zh", "studio").gettext
+    assert finding.text("title", zh) == "D 损失在第 40 步变成了 nan。"
+    assert finding.text("title") == finding.title and "检查点" in finding.text("detail", zh)
+
+
 def test_the_live_api_answers_in_the_language_asked(tmp_path, monkeypatch):
     from studio import api
 

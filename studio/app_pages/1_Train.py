@@ -233,7 +233,7 @@ def doctor(run_dir: Path, config: TrainConfig | None, findings: list) -> None:
     with st.container(key="doctor"):
         for f in findings:
             show = {"error": st.error, "warning": st.warning, "info": st.success}[f.level]
-            show(f"**{f.title}** {f.detail}  \n**{remedy}** {f.remedy}",
+            show(f"**{f.text('title', _)}** {f.text('detail', _)}  \n**{remedy}** {f.text('remedy', _)}",
                  icon={"error": ":material/error:", "warning": ":material/warning:",
                        "info": ":material/check_circle:"}[f.level])
             fix = doctor_fix(f, config)
