@@ -63,7 +63,7 @@ def language() -> str:
         return forced
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-    if get_script_run_ctx() is None:   # no browser session: the JSON API, a test calling a function directly
+    if get_script_run_ctx(suppress_warning=True) is None:   # no browser session: the API, a test of a function
         return LANGUAGES[0]
     import streamlit as st
 

@@ -64,6 +64,15 @@ def classifier():
     return load_classifier()
 
 
+def choice_label(choice: dict, tr=_) -> str:
+    """A generator_choices entry's label in the session's language (ganlib's own label is English); tr: the
+    translation to use (gettext_now() for a format_func)."""
+    if choice["shipped"]:
+        return tr(N_("{title} (shipped)")).format(title=choice["label"].removesuffix(" (shipped)"))
+    return tr(N_("run {name} ({model}, {dataset})")).format(
+        name=Path(choice["path"]).parent.name, model=choice["family"], dataset=choice["dataset"])
+
+
 def checkpoint_picker(label: str | None = None, key: str = "checkpoint", families: tuple[str, ...] | None = None,
                       default: str | None = None, help: str | None = None) -> dict | None:
     """A selectbox of shipped models and runs' checkpoints; returns the chosen entry
@@ -82,8 +91,9 @@ def checkpoint_picker(label: str | None = None, key: str = "checkpoint", familie
         del st.session_state[key]  # a run was deleted since
     index = paths.index(wanted) if wanted in paths else 0
     by_path = {c["path"]: c for c in choices}
+    tr = gettext_now()
     path = st.selectbox(label or _("Model"), paths, index=index, key=key, help=help,
-                        format_func=lambda p: by_path[p]["label"])
+                        format_func=lambda p: choice_label(by_path[p], tr))
     st.session_state[LAST_CHECKPOINT] = path
     return by_path[path]
 

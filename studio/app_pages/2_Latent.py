@@ -141,7 +141,7 @@ if choice is None:
 path, G, meta, mtime = widgets.open_generator(choice)
 if len(meta.get("dataset", {}).get("shape", [])) != 3:
     st.info(_("{model} makes 2-D points, not images: open it on the Mode-collapse lab page.").format(
-            model=choice["label"]),
+            model=widgets.choice_label(choice)),
             icon=":material/info:")
     st.stop()
 if st.session_state.get("_latent_prev_model") not in (None, path):   # another model: its directions differ

@@ -229,7 +229,7 @@ def diversity_column(key: str, default: str | None) -> None:
         return
     if choice["dataset"] not in ("mnist", "typeset"):
         st.warning(_("The diversity test reads digits; {model} was trained on {dataset}.").format(
-            model=choice["label"], dataset=choice["dataset"]))
+            model=widgets.choice_label(choice), dataset=choice["dataset"]))
         return
     seed = int(st.number_input(_("Seed"), value=0, step=1, key=f"{key}_seed",
                                help=_("Another seed draws another 100 samples.")))
