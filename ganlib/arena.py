@@ -38,6 +38,11 @@ from .train.preflight import load_training_data, preflight
 from .train.schedules import make_adam
 from .train.steps import AdversarialStep
 
+def N_(text: str) -> str:
+    """Marks a text for the app's catalogue (babel.cfg); the app translates it where it is shown."""
+    return text
+
+
 # The arena's base recipe: the seeds' MLP GAN (Adam, betas (0.5, 0.999), non-saturating loss, 256
 # hidden units, z of 16) without the house's image tricks (R1, EMA: they are remedies here), D
 # learning 4x faster than G (2e-3 vs 5e-4: D must resolve modes 0.05 wide; 2.5x the high-quality
@@ -45,59 +50,60 @@ from .train.steps import AdversarialStep
 BASE = dict(model="gan", dataset="toy-ring", **TOY_RECIPE, max_steps=10000, log_every=50, sample_every=1000,
             checkpoint_every=10000, eval_every=250, eval_samples=2500)
 
-# name -> (title, overrides of BASE, what it shows). Each is one remedy (or none) on one mixture.
+# name -> (title, overrides of BASE, what it shows). Each is one remedy (or none) on one mixture. The texts are
+# English, marked N_ for the app's catalogue (babel.cfg): the app translates them where it shows them.
 PRESETS: dict[str, tuple[str, dict, str]] = {
-    "vanilla-ring": ("Vanilla GAN, ring", {},
-                     "The seeds' GAN on 8 Gaussians: G's samples gather on one or two modes and hop from "
-                     "mode to mode as D chases them."),
-    "vanilla-grid": ("Vanilla GAN, grid", {"dataset": "toy-grid"},
-                     "The same GAN on 25 Gaussians: several modes are never found."),
-    "pacgan-ring": ("PacGAN (pack 2) + EMA, ring", {"pack": 2, "ema_decay": 0.999},
-                    "D judges 2 samples at once, so samples that sit on one mode are easy to call fake; "
-                    "G's averaged weights (EMA) keep the points sharp."),
-    "pacgan-grid": ("PacGAN (pack 2) + EMA, grid", {"dataset": "toy-grid", "pack": 2, "ema_decay": 0.999},
-                    "Packing on 25 Gaussians: more modes found than the vanilla GAN, but blurred."),
-    "r1-decay-grid": ("R1 + learning-rate decay, grid",
+    "vanilla-ring": (N_("Vanilla GAN, ring"), {},
+                     N_("The seeds' GAN on 8 Gaussians: G's samples gather on one or two modes and hop from "
+                        "mode to mode as D chases them.")),
+    "vanilla-grid": (N_("Vanilla GAN, grid"), {"dataset": "toy-grid"},
+                     N_("The same GAN on 25 Gaussians: several modes are never found.")),
+    "pacgan-ring": (N_("PacGAN (pack 2) + EMA, ring"), {"pack": 2, "ema_decay": 0.999},
+                    N_("D judges 2 samples at once, so samples that sit on one mode are easy to call fake; "
+                       "G's averaged weights (EMA) keep the points sharp.")),
+    "pacgan-grid": (N_("PacGAN (pack 2) + EMA, grid"), {"dataset": "toy-grid", "pack": 2, "ema_decay": 0.999},
+                    N_("Packing on 25 Gaussians: more modes found than the vanilla GAN, but blurred.")),
+    "r1-decay-grid": (N_("R1 + learning-rate decay, grid"),
                       {"dataset": "toy-grid", "r1_gamma": 1.0, "lr_decay": 0.5, "max_steps": 12000,
                        "batch_size": 256, "lr_g": 1e-3},
-                      "A cure: D's gradient is penalised at real points (R1), so the game "
-                      "settles on the data instead of circling it; both learning rates then fall to ~0 over "
-                      "the second half of 12,000 steps, which pulls G's points onto the modes; batches of 256 "
-                      "and G learning at half D's rate sharpen them (all 25 modes found on every seed "
-                      "measured, ~91% of points on a mode). After step 12,000 the panel barely moves."),
-    "r1-decay-ring": ("R1 + learning-rate decay, ring",
+                      N_("A cure: D's gradient is penalised at real points (R1), so the game "
+                         "settles on the data instead of circling it; both learning rates then fall to ~0 over "
+                         "the second half of 12,000 steps, which pulls G's points onto the modes; batches of 256 "
+                         "and G learning at half D's rate sharpen them (all 25 modes found on every seed "
+                         "measured, ~91% of points on a mode). After step 12,000 the panel barely moves.")),
+    "r1-decay-ring": (N_("R1 + learning-rate decay, ring"),
                       {"r1_gamma": 1.0, "lr_decay": 0.5, "max_steps": 12000, "batch_size": 256, "lr_g": 1e-3},
-                      "The same cure on the ring: no hopping from mode to mode; the points settle as the "
-                      "learning rates fall to ~0 by step 12,000."),
-    "deligan-grid": ("R1 + decay + latent mixture (DeLiGAN), grid",
+                      N_("The same cure on the ring: no hopping from mode to mode; the points settle as the "
+                         "learning rates fall to ~0 by step 12,000.")),
+    "deligan-grid": (N_("R1 + decay + latent mixture (DeLiGAN), grid"),
                      {"dataset": "toy-grid", "r1_gamma": 1.0, "lr_decay": 0.5, "max_steps": 14000,
                       "batch_size": 256, "lr_g": 1e-3, "latent_mixture": 50, "width": 48, "r1_late": 0.0},
-                     "The benchmark's winner. R1 finds all 25 modes; as both learning rates fall it is dropped, "
-                     "so D can see a mode drawn a little off its real one while G can still move it. G's latent "
-                     "is a mixture of 50 learned Gaussians, with gaps where G can jump between modes without "
-                     "leaving points in between (25/25 modes, >= 95% of points on a mode, every seed measured)."),
-    "deligan-ring": ("R1 + decay + latent mixture (DeLiGAN), ring",
+                     N_("The benchmark's winner. R1 finds all 25 modes; as both learning rates fall it is dropped, "
+                        "so D can see a mode drawn a little off its real one while G can still move it. G's latent "
+                        "is a mixture of 50 learned Gaussians, with gaps where G can jump between modes without "
+                        "leaving points in between (25/25 modes, >= 95% of points on a mode, every seed measured).")),
+    "deligan-ring": (N_("R1 + decay + latent mixture (DeLiGAN), ring"),
                      {"r1_gamma": 1.0, "lr_decay": 0.5, "max_steps": 14000, "batch_size": 256, "lr_g": 1e-3,
                       "latent_mixture": 50, "width": 48},
-                     "The grid's winner on the ring, with R1 kept to the end: the ring's modes are 5x narrower, "
-                     "so the second half does all the sharpening, and without R1 there one seed of five lost a "
-                     "mode (with it, all 8 modes on every seed measured, ~95% of points on a mode)."),
-    "pacgan4-grid": ("PacGAN (pack 4), grid", {"dataset": "toy-grid", "pack": 4},
-                     "Packing 4: finds modes, but D is slower to judge each one sharply."),
-    "unrolled-ring": ("Unrolled GAN (5 steps), ring", {"unrolled_steps": 5},
-                      "G is scored against D after 5 more updates, so it cannot win by jumping to the mode "
-                      "D forgot."),
-    "wgan-gp-ring": ("WGAN-GP, ring", {"loss": "wgan-gp", "n_critic": 5, "lr_g": 1e-4, "lr_d": 1e-4,
-                                       "beta1": 0.5, "beta2": 0.9},
-                     "The critic's smooth Wasserstein gradient pulls samples toward every mode."),
-    "mbd-ring": ("Minibatch discrimination, ring", {"minibatch_discrimination": True},
-                 "D sees how close each sample is to the rest of the batch."),
-    "smoothing-ring": ("Label smoothing 0.2, ring", {"label_smoothing": 0.2},
-                       "Real targets 0.8: a gentler D (often not enough on its own)."),
-    "big-batch-ring": ("Batch 512, lr 2e-4, ring", {"batch_size": 512, "lr_g": 2e-4, "lr_d": 2e-4},
-                       "A larger batch and a lower learning rate: slower, steadier."),
-    "clip-sn-ring": ("Spectral norm + gradient clipping, ring", {"spectral_norm": True, "grad_clip": 1.0},
-                     "A Lipschitz D and clipped updates."),
+                     N_("The grid's winner on the ring, with R1 kept to the end: the ring's modes are 5x narrower, "
+                        "so the second half does all the sharpening, and without R1 there one seed of five lost a "
+                        "mode (with it, all 8 modes on every seed measured, ~95% of points on a mode).")),
+    "pacgan4-grid": (N_("PacGAN (pack 4), grid"), {"dataset": "toy-grid", "pack": 4},
+                     N_("Packing 4: finds modes, but D is slower to judge each one sharply.")),
+    "unrolled-ring": (N_("Unrolled GAN (5 steps), ring"), {"unrolled_steps": 5},
+                      N_("G is scored against D after 5 more updates, so it cannot win by jumping to the mode "
+                         "D forgot.")),
+    "wgan-gp-ring": (N_("WGAN-GP, ring"), {"loss": "wgan-gp", "n_critic": 5, "lr_g": 1e-4, "lr_d": 1e-4,
+                                          "beta1": 0.5, "beta2": 0.9},
+                     N_("The critic's smooth Wasserstein gradient pulls samples toward every mode.")),
+    "mbd-ring": (N_("Minibatch discrimination, ring"), {"minibatch_discrimination": True},
+                 N_("D sees how close each sample is to the rest of the batch.")),
+    "smoothing-ring": (N_("Label smoothing 0.2, ring"), {"label_smoothing": 0.2},
+                       N_("Real targets 0.8: a gentler D (often not enough on its own).")),
+    "big-batch-ring": (N_("Batch 512, lr 2e-4, ring"), {"batch_size": 512, "lr_g": 2e-4, "lr_d": 2e-4},
+                       N_("A larger batch and a lower learning rate: slower, steadier.")),
+    "clip-sn-ring": (N_("Spectral norm + gradient clipping, ring"), {"spectral_norm": True, "grad_clip": 1.0},
+                     N_("A Lipschitz D and clipped updates.")),
 }
 
 _TORCH = threading.Lock()  # the global RNG and thread count are shared by every session of the app

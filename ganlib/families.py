@@ -8,6 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+def N_(text: str) -> str:
+    """Marks a text for the app's catalogue (babel.cfg); the app translates it where it is shown."""
+    return text
+
+
 PATCH_SIZES = (12, 18, 34)  # CycleGAN D's receptive field in pixels at 28/32 px (34: the whole 28 px digit)
 
 # the fully connected GAN on 2-D points: the Mode-collapse lab's base recipe (ganlib.arena.BASE): 256 hidden
@@ -152,16 +157,16 @@ def _stylegan_problems(c) -> list[str]:
 FAMILIES: dict[str, Family] = {
     # r1_every and ema_rampup are the early-speed settings of the image recipes: the toy arena's recipes and
     # StyleGAN's (which has its own lazy R1) were measured without them
-    "gan": Family("GAN (fully connected)", _mlp_networks, toy_recipe=TOY_RECIPE, reads_only=("latent_mixture",),
+    "gan": Family(N_("GAN (fully connected)"), _mlp_networks, toy_recipe=TOY_RECIPE, reads_only=("latent_mixture",),
                   ignores=("minibatch_std", "r1_every", "ema_rampup")),
     # runs written before lazy R1 and the EMA ramp-up trained with the (1 + t) / (10 + t) warm-up (and R1 on
     # every step: config.upgrade)
     "dcgan": Family("DCGAN", _dcgan_networks, gpu_recipe=GPU_RECIPE, images_only=True,
                     before_defaults={"ema_rampup": 0.0}),
-    "cgan": Family("CGAN (conditional DCGAN)", _dcgan_networks, gpu_recipe=GPU_RECIPE, problems=_cgan_problems,
+    "cgan": Family(N_("CGAN (conditional DCGAN)"), _dcgan_networks, gpu_recipe=GPU_RECIPE, problems=_cgan_problems,
                    conditional=True, images_only=True, before_defaults={"ema_rampup": 0.0}),
     "cyclegan": Family(
-        "CycleGAN (data set <-> domain B)", _cyclegan_networks,
+        N_("CycleGAN (data set <-> domain B)"), _cyclegan_networks,
         # the shipped CycleGAN's (scripts/make_checkpoints.py): LSGAN as in the paper, no R1, small nets for 28
         # px; without it a CycleGAN gets DCGAN's ns loss and R1 1, under which its Ds stay at 0.5 and learn nothing
         recipe=dict(dataset="typeset", loss="lsgan", lr_g=2e-4, lr_d=2e-4, r1_gamma=0.0, batch_size=16, width=16,
@@ -177,7 +182,7 @@ FAMILIES: dict[str, Family] = {
         before_defaults={"lambda_shape": 0.0, "patch": 18, "res_blocks": 4},
         checkpoint_extras=("D_A", "D_B", "pool_a", "pool_b"), images_only=True, two_domains=True),
     "stylegan": Family(
-        "StyleGAN (mapping network, styles per layer, noise)", _stylegan_networks,
+        N_("StyleGAN (mapping network, styles per layer, noise)"), _stylegan_networks,
         # the shipped StyleGAN's: the paper's Adam (lr 0.002, betas 0 and 0.99), a 64-d latent, small nets
         recipe=dict(lr_g=2e-3, lr_d=2e-3, beta1=0.0, beta2=0.99, latent_dim=64, width=16, batch_size=32),
         reads_only=("mapping_layers", "mapping_lr_mul", "style_mode", "style_mixing_prob"),

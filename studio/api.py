@@ -7,6 +7,7 @@ status strip and the sample grid fetch only what is new, and Streamlit re-runs t
 run changes state (and, slowly, for the training doctor).
 
     GET /api/runs/<run>/live?train=<n>&eval=<m>   train rows from index n, eval rows from m, figures, grid
+                                                  (&lang=zh: the status strip's labels in Chinese)
     GET /api/runs/<run>/grid/<step>.png            a sample grid of the run
 
 Runs are looked up under ganlib.paths.runs_root() by name only (no paths), so nothing else on the
@@ -30,6 +31,7 @@ from starlette.routing import Route
 from ganlib.paths import runs_root
 from ganlib.train import jobs, rundir
 from studio.figures import status_figures
+from studio.i18n import use_language
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -102,7 +104,8 @@ async def live_rows(request: Request) -> Response:
     if run_dir is None:
         return JSONResponse({"error": "There is no such run."}, status_code=404, headers=NO_STORE)
     try:
-        update = live_update(run_dir, _count(request, "train"), _count(request, "eval"))
+        with use_language(request.query_params.get("lang")):
+            update = live_update(run_dir, _count(request, "train"), _count(request, "eval"))
     except FileNotFoundError:  # the run was deleted while it was being read
         return JSONResponse({"error": "There is no such run."}, status_code=404, headers=NO_STORE)
     return JSONResponse(_finite(update), headers=NO_STORE)

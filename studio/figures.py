@@ -2,7 +2,8 @@
 monitor's status strip, and the Mode-collapse lab's arena pictures.
 
 No Streamlit here: every function returns a plotly Figure, a spec dict or strings, so tests can check
-them without a browser. Rows are metrics.jsonl dicts (see ganlib.train.rundir). ganlib never imports this.
+them without a browser. Titles and labels are in the session's language (studio.i18n; English outside a
+page). Rows are metrics.jsonl dicts (see ganlib.train.rundir). ganlib never imports this.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import plotly.graph_objects as go
 from ganlib.train import jobs
 from ganlib.train.doctor import d_output_names
 from ganlib.train.rundir import HEADLINE_EVAL
+from studio.i18n import N_, _
 
 if TYPE_CHECKING:  # the live API imports this module, and the arena would bring torch into the web server
     from ganlib.arena import Arena
@@ -72,7 +74,7 @@ def _layout(title: str, y_title: str, log_y: bool, height: int = 300) -> dict:
             "margin": {"l": 10, "r": 10, "t": 45, "b": 10}, "hovermode": "x unified",
             "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
             "uirevision": title,  # keep the user's zoom when the data refreshes
-            "xaxis": {"title": {"text": "step"}},
+            "xaxis": {"title": {"text": _("step")}},
             "yaxis": {"title": {"text": y_title}, "type": "log" if log_y else "linear"}}
 
 
@@ -89,7 +91,7 @@ def _series(rows: list[dict], key: str) -> tuple[list, list]:
 def _series_spec(key: str, name: str, color: str, smooth: bool = True, **line) -> dict:
     """One metric: a line, drawn smoothed over a faint raw copy when smoothing > 0 and smooth is set."""
     return {"key": key, "smooth": smooth,
-            "raw": {"type": "scatter", "name": f"{name} (raw)", "mode": "lines", "showlegend": False,
+            "raw": {"type": "scatter", "name": _("{name} (raw)").format(name=name), "mode": "lines", "showlegend": False,
                     "line": {"color": color, "width": 1}, "opacity": 0.25, "hoverinfo": "skip", "legendgroup": name},
             "line": {"type": "scatter", "name": name, "mode": "lines", "line": {"color": color, "width": 2},
                      "legendgroup": name, **line}}
@@ -98,13 +100,13 @@ def _series_spec(key: str, name: str, color: str, smooth: bool = True, **line) -
 def _spec(title: str, y_title: str, series: list[dict], log_y: bool, height: int = 300) -> dict:
     # log_note: the title when log_y meets a value <= 0 (a log axis would silently drop it)
     return {"layout": _layout(title, y_title, log_y, height), "series": series,
-            "log_note": f"{title} (linear: some values are ≤ 0)"}
+            "log_note": _("{title} (linear: some values are ≤ 0)").format(title=title)}
 
 
 def loss_spec(log_y: bool = False) -> dict:
     """D loss and G loss against step."""
-    return _spec("Losses", "loss", [_series_spec("d_loss", "D loss", COLORS["d"]),
-                                    _series_spec("g_loss", "G loss", COLORS["g"])], log_y)
+    return _spec(_("Losses"), _("loss"), [_series_spec("d_loss", _("D loss"), COLORS["d"]),
+                                          _series_spec("g_loss", _("G loss"), COLORS["g"])], log_y)
 
 
 def d_outputs_spec(loss: str = "ns", model: str = "") -> dict:
@@ -112,14 +114,14 @@ def d_outputs_spec(loss: str = "ns", model: str = "") -> dict:
     wgan-gp and hinge, where there is no 0.5 to aim for). A CycleGAN's are D(real) and D(translated)."""
     probs = loss in ("ns", "bce", "lsgan")
     real, fake = d_output_names(model)
-    spec = _spec(f"{real} and {fake}" if probs else "Critic outputs on real and fake",
-                 "mean D output" if probs else "mean critic value",
+    spec = _spec(_("{real} and {fake}").format(real=real, fake=fake) if probs else _("Critic outputs on real and fake"),
+                 _("mean D output") if probs else _("mean critic value"),
                  [_series_spec("d_real", real, COLORS["real"]), _series_spec("d_fake", fake, COLORS["fake"])],
                  False)
     if probs:
         spec["layout"]["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": 0.5,
                                      "y1": 0.5, "line": {"color": "grey", "dash": "dot", "width": 1}}]
-        spec["layout"]["annotations"] = [{"text": "0.5: D cannot tell", "xref": "paper", "x": 1, "yref": "y",
+        spec["layout"]["annotations"] = [{"text": _("0.5: D cannot tell"), "xref": "paper", "x": 1, "yref": "y",
                                           "y": 0.5, "xanchor": "right", "yanchor": "top", "showarrow": False,
                                           "font": {"size": 11, "color": "grey"}}]
         if loss != "lsgan":
@@ -128,12 +130,12 @@ def d_outputs_spec(loss: str = "ns", model: str = "") -> dict:
 
 
 def grad_norm_spec(log_y: bool = False) -> dict:
-    return _spec("Gradient norms", "L2 norm", [_series_spec("grad_norm_d", "D", COLORS["d"]),
+    return _spec(_("Gradient norms"), _("L2 norm"), [_series_spec("grad_norm_d", "D", COLORS["d"]),
                                                _series_spec("grad_norm_g", "G", COLORS["g"])], log_y)
 
 
 def throughput_spec() -> dict:
-    return _spec("Speed", "images / s", [_series_spec("images_per_s", "images/s", COLORS["speed"])], False)
+    return _spec(_("Speed"), _("images / s"), [_series_spec("images_per_s", _("images/s"), COLORS["speed"])], False)
 
 
 def eval_spec(eval_rows: list[dict], max_panels: int = 8) -> dict | None:
@@ -145,7 +147,7 @@ def eval_spec(eval_rows: list[dict], max_panels: int = 8) -> dict | None:
         return None
     n = len(keys)
     gap = min(0.08, 0.4 / n)
-    layout = _layout("Quality metrics", "", False, height=170 * n + 60)
+    layout = _layout(_("Quality metrics"), "", False, height=170 * n + 60)
     layout["showlegend"] = False
     layout["annotations"] = []
     series = []
@@ -156,7 +158,7 @@ def eval_spec(eval_rows: list[dict], max_panels: int = 8) -> dict | None:
         layout[f"yaxis{suffix}"] = {"domain": [max(0.0, round(top - panel, 6)), min(1.0, round(top, 6))],
                                     "anchor": f"x{suffix}"}
         layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "showticklabels": i == n - 1,
-                                    "title": {"text": "step" if i == n - 1 else ""}}
+                                    "title": {"text": _("step") if i == n - 1 else ""}}
         if i:
             layout[f"xaxis{suffix}"]["matches"] = "x"  # one zoom for all panels
         layout["annotations"].append({"text": key.replace("_", " "), "xref": "paper", "yref": "paper", "x": 0.5,
@@ -244,19 +246,22 @@ def overlay_figure(runs: dict[str, list[dict]], key: str, smoothing: float = 0.6
                      "line": {"color": PALETTE[i % len(PALETTE)], "width": 2}})
     title = key.replace("_", " ")
     if log_y and not positive:
-        log_y, title = False, f"{title} (linear: some values are ≤ 0)"
+        log_y, title = False, _("{title} (linear: some values are ≤ 0)").format(title=title)
     return _figure({"data": data, "layout": _layout(title, key, log_y, height=360)})
 
 
-CYCLEGAN_KEYS = {"g_adv_ab": ("adversarial G: A→B", PALETTE[0]), "g_adv_ba": ("adversarial F: B→A", PALETTE[1]),
-                 "cycle_a": ("cycle |F(G(a)) − a|", PALETTE[2]), "cycle_b": ("cycle |G(F(b)) − b|", PALETTE[3]),
-                 "identity_a": ("identity |F(a) − a|", PALETTE[4]), "identity_b": ("identity |G(b) − b|", PALETTE[5])}
+CYCLEGAN_KEYS = {"g_adv_ab": (N_("adversarial G: A→B"), PALETTE[0]),
+                 "g_adv_ba": (N_("adversarial F: B→A"), PALETTE[1]),
+                 "cycle_a": (N_("cycle |F(G(a)) − a|"), PALETTE[2]),
+                 "cycle_b": (N_("cycle |G(F(b)) − b|"), PALETTE[3]),
+                 "identity_a": (N_("identity |F(a) − a|"), PALETTE[4]),
+                 "identity_b": (N_("identity |G(b) − b|"), PALETTE[5])}  # names translated where drawn
 
 
 def cyclegan_spec(log_y: bool = False) -> dict:
     """A CycleGAN run's own curves: adversarial losses per direction, cycle and identity losses (unweighted)."""
-    return _spec("CycleGAN losses", "loss", [_series_spec(k, name, color) for k, (name, color) in CYCLEGAN_KEYS.items()],
-                 log_y)
+    return _spec(_("CycleGAN losses"), _("loss"),
+                 [_series_spec(k, _(name), color) for k, (name, color) in CYCLEGAN_KEYS.items()], log_y)
 
 
 # ---------------------------------------------------------------- the monitor's status strip
@@ -281,16 +286,16 @@ def status_figures(status: dict, last_row: dict | None) -> dict:
     active = state in jobs.ACTIVE_STATES
     prog = jobs.progress(status, [last_row] if last_row else [])
     ips = last_row.get("images_per_s") if last_row else None
-    cells = [(f"Step (of {prog['total']})" if prog["total"] else "Step", str(prog["step"])),
-             ("Epoch", f"{float(prog['epoch'] or 0):.2f}"),
-             ("Elapsed", fmt_duration(prog["elapsed"])),
-             ("ETA", fmt_duration(prog["eta"]) if active else "—"),
-             ("Images/s", f"{ips:.0f}" if isinstance(ips, (int, float)) and math.isfinite(ips) else "—"),
-             ("Device", str(status.get("device", "—")))]
+    cells = [(_("Step (of {total})").format(total=prog["total"]) if prog["total"] else _("Step"), str(prog["step"])),
+             (_("Epoch"), f"{float(prog['epoch'] or 0):.2f}"),
+             (_("Elapsed"), fmt_duration(prog["elapsed"])),
+             (_("ETA"), fmt_duration(prog["eta"]) if active else "—"),
+             (_("Images/s"), f"{ips:.0f}" if isinstance(ips, (int, float)) and math.isfinite(ips) else "—"),
+             (_("Device"), str(status.get("device", "—")))]
     if (status.get("world_size") or 1) > 1:  # torchrun: how many processes, and each one's speed
         speeds = status.get("rank_images_per_s") or []
-        cells += [("Processes", str(status["world_size"])),
-                  ("Images/s per rank", " · ".join(f"{v:.0f}" for v in speeds) or "—")]
+        cells += [(_("Processes"), str(status["world_size"])),
+                  (_("Images/s per rank"), " · ".join(f"{v:.0f}" for v in speeds) or "—")]
     return {"state": state, "cells": [[html.escape(a), html.escape(b)] for a, b in cells],
             "progress": prog["fraction"] if active and prog["total"] else None,
             "message": html.escape(status.get("message", "") or "") if state != "failed" else ""}
@@ -312,7 +317,7 @@ def arena_figure(arena: Arena, n_points: int = 500, arrows: bool = False, surfac
                                opacity=0.55, showscale=False, hoverinfo="skip", name="D", zsmooth="best"))
     real = arena.real_points(n_points)
     fake = arena.points(n_points) if previous is None else previous
-    data.append(go.Scatter(x=real[:, 0].tolist(), y=real[:, 1].tolist(), mode="markers", name="real",
+    data.append(go.Scatter(x=real[:, 0].tolist(), y=real[:, 1].tolist(), mode="markers", name=_("real"),
                            marker={"size": 4, "color": "#2ca02c"}))
     data.append(go.Scatter(x=fake[:, 0].tolist(), y=fake[:, 1].tolist(), mode="markers", name="G(z)",
                            marker={"size": 4, "color": "#7b2cbf"}))
@@ -323,7 +328,7 @@ def arena_figure(arena: Arena, n_points: int = 500, arrows: bool = False, surfac
         for (a, b), (u, v) in zip(x.tolist(), d.tolist()):
             xs += [a, a + u, None]
             ys += [b, b + v, None]
-        data.append(go.Scatter(x=xs, y=ys, mode="lines", name="G's gradient", hoverinfo="skip",
+        data.append(go.Scatter(x=xs, y=ys, mode="lines", name=_("G's gradient"), hoverinfo="skip",
                                line={"color": "#222", "width": 1}))
     layout = {"height": 380, "margin": {"l": 10, "r": 10, "t": 30 if title else 10, "b": 10},
               "xaxis": {"range": [-r, r], "visible": False},
@@ -341,11 +346,13 @@ def coverage_figure(arena: Arena) -> go.Figure:
     modes = [r["modes_covered"] for r in arena.eval_rows]
     hq = [100 * r["high_quality_frac"] for r in arena.eval_rows]
     m = len(arena.modes)
-    data = [go.Scatter(x=steps, y=modes, name=f"modes covered (of {m})", line={"color": "#1f77b4"}),
-            go.Scatter(x=steps, y=hq, name="% high quality", yaxis="y2", line={"color": "#ff7f0e"})]
+    data = [go.Scatter(x=steps, y=modes, name=_("modes covered (of {total})").format(total=m),
+                       line={"color": "#1f77b4"}),
+            go.Scatter(x=steps, y=hq, name=_("% high quality"), yaxis="y2", line={"color": "#ff7f0e"})]
     layout = {"height": 200, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
-              "xaxis": {"title": {"text": "step"}},
-              "yaxis": {"range": [0, m + 0.5], "title": {"text": "modes"}},
-              "yaxis2": {"range": [0, 101], "dtick": 25, "overlaying": "y", "side": "right", "title": {"text": "% HQ"}},
+              "xaxis": {"title": {"text": _("step")}},
+              "yaxis": {"range": [0, m + 0.5], "title": {"text": _("modes")}},
+              "yaxis2": {"range": [0, 101], "dtick": 25, "overlaying": "y", "side": "right",
+                         "title": {"text": _("% HQ")}},
               "legend": {"orientation": "h", "y": 1.15}}
     return _figure({"data": data, "layout": layout})

@@ -8,6 +8,7 @@ import streamlit as st
 from ganlib import pretrained
 from ganlib.device import describe_device
 from ganlib.paths import runs_root
+from studio.i18n import _
 
 REPO = Path(__file__).parent.parent
 
@@ -21,20 +22,21 @@ def home(links: list[tuple]) -> None:
     """The home page: what the app is for, the device, a link to each page (links: (st.Page, title, icon,
     text)), and the shipped models."""
     st.title("GAN Studio")
-    st.write("Learn, train and explore generative adversarial networks in the browser. "
-             "Every page stands on the `ganlib` library, so everything here also works from Python "
-             "and from the command line (`python -m ganlib --help`).")
+    st.write(_("Learn, train and explore generative adversarial networks in the browser. "
+               "Every page stands on the `ganlib` library, so everything here also works from Python "
+               "and from the command line (`python -m ganlib --help`)."))
     device = device_line()
     if device.startswith("CPU"):
-        st.info(f"**Device:** {device}. Training runs on the CPU; the default recipe is tuned for it "
-                "(recognisable MNIST digits within about 15 seconds of training on 2 cores).", icon=":material/memory:")
+        st.info(_("**Device:** {device}. Training runs on the CPU; the default recipe is tuned for it "
+                  "(recognisable MNIST digits within about 15 seconds of training on 2 cores).").format(device=device),
+                icon=":material/memory:")
     else:
-        st.success(f"**Device:** {device}.", icon=":material/memory:")
-    st.subheader("Pages")
+        st.success(_("**Device:** {device}.").format(device=device), icon=":material/memory:")
+    st.subheader(_("Pages"))
     for page, title, icon, text in links:
         st.page_link(page, label=title, icon=icon)
         st.caption(text)
-    st.caption(f"Runs are kept in `{runs_root()}` (set GAN_STUDIO_RUNS to change).")
+    st.caption(_("Runs are kept in `{folder}` (set GAN_STUDIO_RUNS to change).").format(folder=runs_root()))
     shipped_models()
 
 
@@ -48,10 +50,10 @@ def shipped_models() -> None:
     models = pretrained.manifest()
     if not models:
         return
-    st.subheader("Pretrained models")
+    st.subheader(_("Pretrained models"))
     st.html("<style>[class*='st-key-model_'] img {image-rendering: pixelated;}</style>")
-    st.caption("Shipped in `checkpoints/` and trained on the bundled MNIST subset; `checkpoints/README.md` "
-               "gives the exact commands that made them.")
+    st.caption(_("Shipped in `checkpoints/` and trained on the bundled MNIST subset; `checkpoints/README.md` "
+                 "gives the exact commands that made them."))
     for col, (name, entry) in zip(st.columns(len(models)), models.items()):
         with col, st.container(key=f"model_{name}"):
             st.markdown(f"**{entry['title']}** · `{pretrained.pretrained_path(name).relative_to(REPO)}`")

@@ -26,6 +26,7 @@ import streamlit as st
 import streamlit.components.v1 as components_v1
 
 from studio import figures
+from studio.i18n import LANGUAGES, language
 
 SENT = "_live_chart_sent"  # session state: {chart key: (base, rows the browser holds)}
 WEB = Path(__file__).parent / "web"
@@ -77,8 +78,10 @@ def live_chart(key: str, spec: dict, rows: list[dict], smoothing: float, base: s
 
 def poll_spec(run_name: str, every_s: float, kind: str, base: str, held_train: int, held_eval: int) -> dict:
     """How a component follows a run: the live API's URL (studio.api), how often, which rows (train or
-    eval) it draws, the stream it belongs to, and how many rows of each kind the page already sent."""
-    return {"url": f"/api/runs/{run_name}/live", "every_ms": int(every_s * 1000), "kind": kind, "base": base,
+    eval) it draws, the stream it belongs to, and how many rows of each kind the page already sent. The URL
+    asks for the session's language (the status strip's labels), when it is not English."""
+    lang = language()
+    return {"url": f"/api/runs/{run_name}/live" + (f"?lang={lang}" if lang != LANGUAGES[0] else ""), "every_ms": int(every_s * 1000), "kind": kind, "base": base,
             "held": {"train": held_train, "eval": held_eval}}
 
 

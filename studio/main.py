@@ -9,8 +9,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from studio.i18n import _, language_toggle
+
 HERE = Path(__file__).parent
-# (file, title, icon, what it is for); a page is listed only once its file exists
+# (file, title, icon, what it is for); a page is listed only once its file exists. A literal list (the e2e tests
+# read it without running the app): the titles and texts are translated where they are drawn, and babel.cfg
+# extracts them through studio.i18n.extract_main
 PAGES = [
     ("app_pages/1_Train.py", "Train & monitor", ":material/monitoring:",
      "Launch GAN, DCGAN, CGAN, CycleGAN or StyleGAN training in the background and watch it live: loss curves, D(x) vs "
@@ -34,12 +38,13 @@ PAGES = [
 def home_page() -> None:
     from studio import home  # imports torch (through ganlib): only once the sidebar is sent
 
-    home.home([(page, title, icon, text) for page, (_, title, icon, text) in zip(pages, listed)])
+    home.home([(page, _(title), icon, _(text)) for page, (__, title, icon, text) in zip(pages, listed)])
 
 
 # an emoji favicon is drawn locally; a :material/...: one is fetched from fonts.gstatic.com (the app runs offline)
 st.set_page_config(page_title="GAN Studio", page_icon="✨", layout="wide")
+language_toggle()  # before the titles: a switch re-draws the sidebar in the new language at once
 listed = [p for p in PAGES if (HERE / p[0]).exists()]
-pages = [st.Page(str(HERE / path), title=title, icon=icon, url_path=Path(path).stem.split("_", 1)[-1].lower())
-         for path, title, icon, _ in listed]
-st.navigation([st.Page(home_page, title="Home", icon=":material/home:", default=True), *pages]).run()
+pages = [st.Page(str(HERE / path), title=_(title), icon=icon, url_path=Path(path).stem.split("_", 1)[-1].lower())
+         for path, title, icon, __ in listed]
+st.navigation([st.Page(home_page, title=_("Home"), icon=":material/home:", default=True), *pages]).run()

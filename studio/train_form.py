@@ -4,6 +4,7 @@ label, help, choices and step), each family's recipe filled in when the model or
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import fields
 
 import pandas as pd
@@ -16,16 +17,28 @@ from ganlib.families import FAMILIES
 from ganlib.fieldhelp import FIELDS
 from ganlib.modelcard import card_records, config_card, human
 from ganlib.train import jobs
+from studio.i18n import N_, _, gettext_now
 
 DEFAULTS = TrainConfig()
-NAMES = {**{m: f.title for m, f in FAMILIES.items()},  # what a select box shows for a choice
-         "ns": "non-saturating BCE (ns)", "bce": "minimax BCE", "lsgan": "least squares (LSGAN)",
-         "wgan-gp": "WGAN-GP", "hinge": "hinge", 0: "data set's own"}
+# what a select box shows for a choice, in English (translate with shown(), in the session's language)
+NAMES = {**{m: f.title for m, f in FAMILIES.items()},
+         "ns": N_("non-saturating BCE (ns)"), "bce": N_("minimax BCE"), "lsgan": N_("least squares (LSGAN)"),
+         "wgan-gp": "WGAN-GP", "hinge": N_("hinge"), 0: N_("data set's own")}
 MAIN_FIELDS = (("batch_size", "lr_g", "lr_d", "epochs", "max_steps"),  # below model, data set, loss and device
                ("label_smoothing", "r1_gamma", "grad_clip", "ema_decay", "minibatch_discrimination"))
 KEPT = "cfg_kept"  # each setting's last value: Streamlit drops the state of a widget that is not drawn, so a
 # setting that More settings hides while another model is chosen would come back at its default without it
 MOVED = "cfg_moved"  # the settings switch_recipe has just set, until their widgets are drawn
+
+
+def shown(value, tr=_) -> str:
+    """A choice as a select box shows it, in the session's language (tr: a translation function)."""
+    return tr(NAMES[value]) if value in NAMES else str(value)
+
+
+def short_label(name: str) -> str:
+    """A field's label without its parenthesis ('Max steps (0 = use epochs)' -> 'Max steps'), translated."""
+    return re.split(r" ?[(（]", _(FIELDS[name].label))[0]
 
 
 def recipe_caption(model: str, start: dict, gpu: bool = False) -> str:
@@ -34,12 +47,12 @@ def recipe_caption(model: str, start: dict, gpu: bool = False) -> str:
     own = {k: v for k, v in start.items() if k != "dataset"}
     if not own:
         return ""
-    shown = lambda v: format(v, "g") if isinstance(v, float) else NAMES.get(v, v) if isinstance(v, str) else v
-    what = "the fully connected GAN on 2-D points" if model == "gan" else NAMES[model].split(" (")[0]
+    value = lambda v: format(v, "g") if isinstance(v, float) else shown(v) if isinstance(v, str) else v
+    what = _("the fully connected GAN on 2-D points") if model == "gan" else NAMES[model].split(" (")[0]
     if gpu and rules_of(model).gpu_recipe and not start.get("dataset", "").startswith("toy-"):
-        what = f"{what} on a GPU"
-    return (f"Settings below start from the recipe for {what} (the defaults are DCGAN's on a CPU): "
-            + " · ".join(f"{FIELDS[k].label.split(' (')[0]}: {shown(v)}" for k, v in own.items()) + ". Change any of them.")
+        what = _("{model} on a GPU").format(model=what)
+    return _("Settings below start from the recipe for {model} (the defaults are DCGAN's): {settings}. Change any "
+             "of them.").format(model=what, settings=" · ".join(f"{short_label(k)}: {value(v)}" for k, v in own.items()))
 
 
 def switch_recipe() -> None:
@@ -69,9 +82,10 @@ def config_input(name: str, start: dict | None = None):
     start_at = ({} if name in moved else {"index": field.choices.index(default)} if field.choices
                 else {"value": default})
     moved.discard(name)
-    label, help_ = field.label, field.help
+    label, help_ = _(field.label), field.help and _(field.help)
     if field.choices:
-        value = st.selectbox(label, field.choices, key=key, help=help_, format_func=lambda v: NAMES.get(v, str(v)),
+        tr = gettext_now()
+        value = st.selectbox(label, field.choices, key=key, help=help_, format_func=lambda v: shown(v, tr),
                              on_change=switch_recipe if name in ("model", "dataset") else None, **start_at)
     elif isinstance(default, bool):
         value = st.checkbox(label, key=key, help=help_, **start_at)
@@ -91,7 +105,7 @@ def preflight(config_json: str) -> list[str]:
 
 
 def new_run_form(open_: bool) -> None:
-    with st.expander("Start a new run", expanded=open_):
+    with st.expander(_("Start a new run"), expanded=open_):
         values = {}
         cols = st.columns(4)
         with cols[0]:
@@ -104,33 +118,36 @@ def new_run_form(open_: bool) -> None:
         with cols[2]:
             values["loss"] = config_input("loss", start)
         with cols[3]:
-            values["device"] = st.selectbox("Device", devices, key="cfg_device", on_change=switch_recipe,
-                                            help="The GPU is preselected when there is one. DCGAN and CGAN start "
-                                                 "from a bigger recipe on a GPU (batch 1024).")
+            values["device"] = st.selectbox(_("Device"), devices, key="cfg_device", on_change=switch_recipe,
+                                            help=_("The GPU is preselected when there is one. DCGAN and CGAN start "
+                                                   "from a bigger recipe on a GPU (batch 1024)."))
         st.session_state.setdefault(KEPT, {})["device"] = values["device"]
         gpus = 1
         if device.gpu_count() > 1:  # one training process per GPU, launched through torchrun
             with cols[3]:
-                gpus = int(st.number_input("GPUs", 1, device.gpu_count(), 1, key="cfg_gpus",
-                                           help="More than one: the run starts through torchrun, one process per "
-                                                "GPU, each taking batch size / GPUs images of every batch."))
+                gpus = int(st.number_input(_("GPUs"), 1, device.gpu_count(), 1, key="cfg_gpus",
+                                           help=_("More than one: the run starts through torchrun, one process per "
+                                                  "GPU, each taking batch size / GPUs images of every batch.")))
             if gpus > 1:
                 values["device"] = "cuda"  # each process takes the GPU of its local rank
         if devices == ["cpu"]:
-            st.caption(f"Device: {describe_device()}. Training runs on the CPU; DCGAN's defaults are tuned for it "
-                       "(on 2 cores: recognisable digits after about 200 steps, some 15 s; 20 epochs of the bundled MNIST in about a minute).")
+            st.caption(_("Device: {device}. Training runs on the CPU; DCGAN's defaults are tuned for it (on 2 cores: "
+                         "recognisable digits after about 200 steps, some 15 s; 20 epochs of the bundled MNIST in "
+                         "about a minute).").format(device=describe_device()))
         elif on_gpu(values["device"]) and rules_of(values["model"]).gpu_recipe:
             gpu = rules_of(values["model"]).gpu_recipe
-            st.caption(f"Device: {describe_device()}. DCGAN and CGAN start from the GPU recipe: batch "
-                       f"{gpu['batch_size']} (the small nets leave a GPU idle at {DEFAULTS.batch_size}), learning rates "
-                       f"{gpu['lr_g']:g} / {gpu['lr_d']:g} and {gpu['epochs']} epochs (as many steps as "
-                       f"{DEFAULTS.epochs} epochs on a CPU). On an H200 it draws digits after about 1.4 s of training, "
-                       "some 110,000 images/s.")
+            st.caption(_("Device: {device}. DCGAN and CGAN start from the GPU recipe: batch {batch} (the small nets "
+                         "leave a GPU idle at {cpu_batch}), learning rates {lr_g} / {lr_d} and {epochs} epochs (as many "
+                         "steps as {cpu_epochs} epochs on a CPU). On an H200 it draws digits after about 1.4 s of "
+                         "training, some 110,000 images/s.").format(
+                device=describe_device(), batch=gpu["batch_size"], cpu_batch=DEFAULTS.batch_size,
+                lr_g=format(gpu["lr_g"], "g"), lr_d=format(gpu["lr_d"], "g"), epochs=gpu["epochs"],
+                cpu_epochs=DEFAULTS.epochs))
         if caption := recipe_caption(values["model"], start, on_gpu(values["device"])):  # the settings below moved when the model was chosen
             st.caption(caption)
         for row in MAIN_FIELDS:
             if row is MAIN_FIELDS[1]:
-                st.caption("Stabilising tricks")
+                st.caption(_("Stabilising tricks"))
             # "Minibatch discrimination" needs a wider column to show whole; a setting the model does not
             # read (config.field_applies) leaves its column empty, so the rows keep their places
             widths = [1.6 if name == "minibatch_discrimination" else 1 for name in row]
@@ -139,7 +156,7 @@ def new_run_form(open_: bool) -> None:
                     values[name] = config_input(name, start)
         if values["dataset"] == "folder":
             values["data_dir"] = config_input("data_dir")
-        with st.expander("More settings"):
+        with st.expander(_("More settings")):
             # only what this model reads (config.field_applies): other models' fields stay at their defaults
             rest = [f.name for f in fields(TrainConfig) if f.name not in values and f.name != "device"
                     and field_applies(f.name, values["model"])]
@@ -150,19 +167,19 @@ def new_run_form(open_: bool) -> None:
                     with cols[i % 4]:
                         values[name] = config_input(name, start)
         config = TrainConfig(**values)
-        name = st.text_input("Run name", placeholder=jobs.default_run_name(config), key="run_name")
+        name = st.text_input(_("Run name"), placeholder=jobs.default_run_name(config), key="run_name")
         problems = config.validate() + jobs.launch_problems(config, gpus)
         blocker = jobs.start_blocker(jobs.runs_root())  # read per run: a test or a restart may move it
         for p in problems:
             st.error(p)
         if not problems:
-            with st.expander("Networks of these settings (layer by layer)", icon=":material/schema:"):
+            with st.expander(_("Networks of these settings (layer by layer)"), icon=":material/schema:"):
                 model_card(config.to_json(), "form")
         if blocker:
-            st.warning(f"Start is disabled: {blocker}")
-        if st.button("Start", type="primary", disabled=bool(problems or blocker), key="start",
-                     help=blocker or (problems[0] if problems else "Check the data, then launch the run")):
-            with st.spinner("Checking the data set against the model…"):
+            st.warning(_("Start is disabled: {reason}").format(reason=blocker))
+        if st.button(_("Start"), type="primary", disabled=bool(problems or blocker), key="start",
+                     help=blocker or (problems[0] if problems else _("Check the data, then launch the run"))):
+            with st.spinner(_("Checking the data set against the model…")):
                 problems = preflight(config.to_json())
             if problems:
                 for p in problems:
@@ -190,24 +207,25 @@ def model_card(config_json: str, where: str) -> None:
     try:
         tables = card_tables(config_json)
     except (ValueError, RuntimeError) as e:
-        st.caption(f"The networks cannot be built from these settings: {e}")
+        st.caption(_("The networks cannot be built from these settings: {error}").format(error=e))
         return
     for col, (net, records) in zip(st.columns(2), tables.items()):
         with col:
             total = records[-1]
-            st.markdown(f"**{'Generator' if net == 'G' else 'Discriminator'}** · {total['params']:,} parameters · "
-                        f"{human(total['flops'])}FLOPs per image")
+            st.markdown(_("**{net}** · {params:,} parameters · {flops}FLOPs per image").format(
+                net=_("Generator") if net == "G" else _("Discriminator"), params=total["params"],
+                flops=human(total["flops"])))
             st.dataframe(pd.DataFrame(records).drop(columns="name"), hide_index=True, key=f"card_{where}_{net}",
                          height="content", row_height=28,
-                         column_config={"layer": st.column_config.TextColumn("layer", width="medium"),
-                                        "output": st.column_config.TextColumn("output", width="small"),
-                                        "params": st.column_config.NumberColumn("params", format="localized",
+                         column_config={"layer": st.column_config.TextColumn(_("layer"), width="medium"),
+                                        "output": st.column_config.TextColumn(_("output"), width="small"),
+                                        "params": st.column_config.NumberColumn(_("params"), format="localized",
                                                                                 width="small"),
-                                        "flops": st.column_config.NumberColumn("FLOPs/image", format="localized",
+                                        "flops": st.column_config.NumberColumn(_("FLOPs/image"), format="localized",
                                                                                width="small")})
-    st.caption("Read from the networks these settings build (forward hooks), so it always matches what trains. "
-               "Outputs are C×H×W per image; a multiply-add counts as 2 FLOPs. "
-               "Also: `python -m ganlib train ... --dry-run`.")
+    st.caption(_("Read from the networks these settings build (forward hooks), so it always matches what trains. "
+                 "Outputs are C×H×W per image; a multiply-add counts as 2 FLOPs. "
+                 "Also: `python -m ganlib train ... --dry-run`."))
 
 
 # ---------------------------------------------------------------- monitor

@@ -15,6 +15,7 @@ from ganlib import pretrained
 from ganlib.checkpoints import CheckpointError, load_generator
 from ganlib.images import grid_image, png_bytes
 from ganlib.paths import runs_root
+from studio.i18n import LANG_PARAM, N_, _, gettext_now
 
 LAST_CHECKPOINT = "last_checkpoint"  # session-state key: the path last chosen on any page
 
@@ -63,16 +64,26 @@ def classifier():
     return load_classifier()
 
 
-def checkpoint_picker(label: str = "Model", key: str = "checkpoint", families: tuple[str, ...] | None = None,
+def choice_label(choice: dict, tr=_) -> str:
+    """A generator_choices entry's label in the session's language (ganlib's own label is English); tr: the
+    translation to use (gettext_now() for a format_func)."""
+    if choice["shipped"]:
+        return tr(N_("{title} (shipped)")).format(title=choice["label"].removesuffix(" (shipped)"))
+    return tr(N_("run {name} ({model}, {dataset})")).format(
+        name=Path(choice["path"]).parent.name, model=choice["family"], dataset=choice["dataset"])
+
+
+def checkpoint_picker(label: str | None = None, key: str = "checkpoint", families: tuple[str, ...] | None = None,
                       default: str | None = None, help: str | None = None) -> dict | None:
     """A selectbox of shipped models and runs' checkpoints; returns the chosen entry
     ({"label", "path", "family", "dataset", "shipped"}) or None when there is none to choose.
 
-    `default` (e.g. from the URL) wins over the last choice made on another page.
+    `default` (e.g. from the URL) wins over the last choice made on another page. label: already translated
+    (default: "Model" in the session's language).
     """
     choices = [c for c in pretrained.generator_choices(runs_root()) if families is None or c["family"] in families]
     if not choices:
-        st.info("No model to open yet: train one on the Train & monitor page.", icon=":material/info:")
+        st.info(_("No model to open yet: train one on the Train & monitor page."), icon=":material/info:")
         return None
     paths = [c["path"] for c in choices]
     wanted = default or st.session_state.get(LAST_CHECKPOINT)
@@ -80,8 +91,9 @@ def checkpoint_picker(label: str = "Model", key: str = "checkpoint", families: t
         del st.session_state[key]  # a run was deleted since
     index = paths.index(wanted) if wanted in paths else 0
     by_path = {c["path"]: c for c in choices}
-    path = st.selectbox(label, paths, index=index, key=key, help=help,
-                        format_func=lambda p: by_path[p]["label"])
+    tr = gettext_now()
+    path = st.selectbox(label or _("Model"), paths, index=index, key=key, help=help,
+                        format_func=lambda p: choice_label(by_path[p], tr))
     st.session_state[LAST_CHECKPOINT] = path
     return by_path[path]
 
@@ -100,7 +112,7 @@ def classifier_reading(x: torch.Tensor) -> tuple[int, float]:
     """(digit, probability) the MNIST classifier reads in one image (1, 28, 28) in [-1, 1]."""
     from ganlib.metrics.image import classify
 
-    _, probs = classify(classifier(), x[None].float() if x.dim() == 3 else x.float())
+    __, probs = classify(classifier(), x[None].float() if x.dim() == 3 else x.float())
     p, digit = probs[0].max(0)
     return int(digit), float(p)
 
@@ -111,7 +123,7 @@ def digit_image(x: torch.Tensor, caption: str = "", width: int = 280, reading: b
     parts = [caption] if caption else []
     if reading and tuple(x.shape[-3:]) == (1, 28, 28):
         digit, p = classifier_reading(x)
-        parts.append(f"classifier reads **{digit}** ({p:.0%})")
+        parts.append(_("classifier reads **{digit}** ({p:.0%})").format(digit=digit, p=p))
     if parts:
         st.caption(" · ".join(parts))
 
@@ -128,14 +140,16 @@ def _mnist_digit(data: bytes) -> torch.Tensor:
     return to_mnist_digit(data)
 
 
-def digit_input(key: str = "digit", label: str = "Your digit") -> torch.Tensor | None:
+def digit_input(key: str = "digit", label: str | None = None) -> torch.Tensor | None:
     """Draw a digit on a canvas or upload an image of one (any common format and size, either colour
     scheme); returns it as MNIST sees digits, (1, 28, 28) in [-1, 1] white on black and centred, or None
-    while there is nothing yet. A file that is not an image, too large or blank gets one sentence."""
-    how = st.segmented_control(label, ["Draw", "Upload"], default="Draw", key=f"{key}_how") or "Draw"
+    while there is nothing yet. A file that is not an image, too large or blank gets one sentence. label: already
+    translated (default: "Your digit")."""
+    how = st.segmented_control(label or _("Your digit"), [N_("Draw"), N_("Upload")], default="Draw", key=f"{key}_how",
+                               format_func=gettext_now()) or "Draw"
     if how == "Upload":
-        file = st.file_uploader("An image of one digit: PNG, JPEG, GIF, BMP, TIFF, WebP...; any size, dark on light "
-                                "or light on dark", key=f"{key}_file")
+        file = st.file_uploader(_("An image of one digit: PNG, JPEG, GIF, BMP, TIFF, WebP...; any size, dark on "
+                                  "light or light on dark"), key=f"{key}_file")
         if file is None:
             return None
         data = file.getvalue()
@@ -145,8 +159,8 @@ def digit_input(key: str = "digit", label: str = "Your digit") -> torch.Tensor |
         drawing = st_canvas(stroke_width=18, stroke_color="#ffffff", background_color="#000000",
                             width=DIGIT_CANVAS_PX, height=DIGIT_CANVAS_PX, drawing_mode="freedraw",
                             return_image_data=True, key=f"{key}_canvas")
-        st.caption("Draw one digit with the mouse; it is scaled and centred like MNIST. Undo and clear: the "
-                   "canvas's top-right corner, under the pointer.")
+        st.caption(_("Draw one digit with the mouse; it is scaled and centred like MNIST. Undo and clear: the "
+                     "canvas's top-right corner, under the pointer."))
         if not (drawing.json_data or {}).get("objects") or drawing.image_bytes is None:
             return None
         data = drawing.image_bytes
@@ -179,9 +193,10 @@ def url_view(keys: tuple[str, ...] | list[str]) -> dict:
 
 def set_url_view(values: dict, keys, memo: str) -> None:
     """Put a page's view into the URL (each change is a browser-history entry, so Back steps through them).
-    Empty values are left out; session_state[memo] remembers what the page wrote, so the page can tell a
-    link the user opened (or Back) from its own writes."""
+    Empty values are left out; the language (`?lang=`) stays; session_state[memo] remembers what the page wrote,
+    so the page can tell a link the user opened (or Back) from its own writes."""
     values = {k: str(v) for k, v in values.items() if v not in (None, "")}
     if values != url_view(keys):
-        st.query_params.from_dict(values)
+        keep = {LANG_PARAM: st.query_params[LANG_PARAM]} if LANG_PARAM in st.query_params else {}
+        st.query_params.from_dict({**values, **keep})
     st.session_state[memo] = values

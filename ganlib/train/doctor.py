@@ -3,11 +3,13 @@
     findings = diagnose(train_rows, eval_rows, loss="ns")
 
 Rules look at the recent window of logged steps, so a problem that has passed stops being reported.
+A finding's texts are English; each also keeps its pieces as (template, values), the templates marked N_ for
+the app's translation catalogue, so the app shows them in its language: finding.text("detail", translate).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ganlib.config import field_applies
 
@@ -20,6 +22,24 @@ def d_output_names(model: str = "") -> tuple[str, str]:
     return ("D(real)", "D(translated)") if model == "cyclegan" else ("D(x)", "D(G(z))")
 
 
+def N_(text: str) -> str:
+    """Marks a text for the app's catalogue (babel.cfg); the app translates it where it is shown."""
+    return text
+
+
+Pieces = tuple[tuple[str, dict], ...]   # a text as (template, its values) pieces, read one after another
+
+
+def piece(template: str, **values) -> Pieces:
+    """One piece of a finding's text: a str.format template (marked N_ where it is written) and its values."""
+    return ((template, values),)
+
+
+def joined(pieces: Pieces, translate=lambda text: text) -> str:
+    """The text of pieces, each template passed through `translate` before its values are filled in."""
+    return "".join(translate(template).format(**values) for template, values in pieces)
+
+
 @dataclass
 class Finding:
     level: str      # "error" | "warning" | "info"
@@ -28,6 +48,18 @@ class Finding:
     remedy: str     # what to change
     step: int = 0   # where it was seen
     fix: str = ""   # a key of FIXES: the remedy as a config change (a one-click "new run with this fix")
+    pieces: dict[str, Pieces] = field(default_factory=dict, repr=False, compare=False)  # title/detail/remedy
+
+    def text(self, which: str, translate=lambda text: text) -> str:
+        """The title, detail or remedy in another language: translate(template) for each piece (the app's
+        gettext); the English text where the finding was made without pieces."""
+        return joined(self.pieces[which], translate) if which in self.pieces else getattr(self, which)
+
+
+def finding(level: str, title: Pieces, detail: Pieces, remedy: Pieces, step: int = 0, fix: str = "") -> Finding:
+    """A Finding whose texts are made of pieces (English here, translatable by the app)."""
+    return Finding(level, joined(title), joined(detail), joined(remedy), step, fix,
+                   {"title": title, "detail": detail, "remedy": remedy})
 
 
 def _finite(values: list) -> list[float]:
@@ -77,12 +109,13 @@ def _nan(rows: list[dict]) -> list[Finding]:
         for key in ("d_loss", "g_loss"):
             v = row.get(key)
             if isinstance(v, (int, float)) and not math.isfinite(v):
-                name = "D loss" if key == "d_loss" else "G loss"
-                return [Finding("error", f"The {name} became {v} at step {row.get('step', '?')}.",
-                                "Once a loss is NaN or infinite every later step is meaningless; the run stops and "
-                                "keeps its last good checkpoint.",
-                                "Lower both learning rates (halve them), turn on gradient clipping (1 to 10), or "
-                                "switch to the WGAN-GP or hinge loss.", int(row.get("step", 0)), fix="nan")]
+                title = (N_("The D loss became {value} at step {step}.") if key == "d_loss"
+                         else N_("The G loss became {value} at step {step}."))
+                return [finding("error", piece(title, value=v, step=row.get("step", "?")),
+                                piece(N_("Once a loss is NaN or infinite every later step is meaningless; the run "
+                                         "stops and keeps its last good checkpoint.")),
+                                piece(N_("Lower both learning rates (halve them), turn on gradient clipping (1 to 10), "
+                                         "or switch to the WGAN-GP or hinge loss.")), int(row.get("step", 0)), fix="nan")]
     return []
 
 
@@ -107,12 +140,16 @@ def _d_not_learning(rows: list[dict], window: list[dict], loss: str, names: tupl
     if max(gaps) >= 0.05 or abs(recent_gap) >= 0.02 or not all(0.4 <= v <= 0.6 for v in (_mean(d_real), _mean(d_fake))):
         return []
     d = _finite([r.get("d_loss") for r in window])
-    return [Finding("warning", "D is not learning: it scores real and fake alike, about 0.5, and has since the start.",
-                    f"Recent {names[0]} {_mean(d_real):.3f}, {names[1]} {_mean(d_fake):.3f}; the largest gap "
-                    f"logged is {max(gaps):.3f}" + (f", and D's loss {_mean(d):.3f} is a coin toss's" if d else "")
-                    + ". G gets no signal from such a D, so its samples do not improve.",
-                    "Turn the R1 penalty off (or lower it), or let D learn faster (e.g. 4x its learning rate); "
-                    "choosing the model in the form fills in its own recipe, a good start.",
+    detail = piece(N_("Recent {real} {real_mean:.3f}, {fake} {fake_mean:.3f}; the largest gap logged is {gap:.3f}"),
+                   real=names[0], real_mean=_mean(d_real), fake=names[1], fake_mean=_mean(d_fake), gap=max(gaps))
+    if d:
+        detail += piece(N_(", and D's loss {d_loss:.3f} is a coin toss's"), d_loss=_mean(d))
+    detail += piece(N_(". G gets no signal from such a D, so its samples do not improve."))
+    return [finding("warning",
+                    piece(N_("D is not learning: it scores real and fake alike, about 0.5, and has since the start.")),
+                    detail,
+                    piece(N_("Turn the R1 penalty off (or lower it), or let D learn faster (e.g. 4x its learning "
+                             "rate); choosing the model in the form fills in its own recipe, a good start.")),
                     int(window[-1].get("step", 0)), fix="d_not_learning")]
 
 
@@ -130,13 +167,16 @@ def _d_too_strong(window: list[dict], loss: str, names: tuple[str, str]) -> list
                  and _mean(d_real) > 0.95 and _mean(d_fake) < 0.05)
     if near_zero is None or not ((_mean(d) < near_zero and (g_rising or _mean(g) > 4)) or separated):
         return []
-    detail = f"Recent D loss {_mean(d):.3f}, G loss {_mean(g):.2f}{' and climbing' if g_rising else ''}"
+    detail = piece(N_("Recent D loss {d_loss:.3f}, G loss {g_loss:.2f}"), d_loss=_mean(d), g_loss=_mean(g))
+    if g_rising:
+        detail += piece(N_(" and climbing"))
     if d_real and d_fake:
-        detail += f"; {names[0]} {_mean(d_real):.2f}, {names[1]} {_mean(d_fake):.2f}"
-    return [Finding("warning", "D is too strong: its loss is near 0 while G's climbs.",
-                    detail + ". D tells real from fake so easily that G gets almost no gradient to learn from.",
-                    "Lower D's learning rate (e.g. half of G's), use one-sided label smoothing 0.1 "
-                    "(real targets 0.9), or give G more steps per D step.", int(window[-1].get("step", 0)),
+        detail += piece("; {real} {real_mean:.2f}, {fake} {fake_mean:.2f}", real=names[0], real_mean=_mean(d_real),
+                        fake=names[1], fake_mean=_mean(d_fake))
+    detail += piece(N_(". D tells real from fake so easily that G gets almost no gradient to learn from."))
+    return [finding("warning", piece(N_("D is too strong: its loss is near 0 while G's climbs.")), detail,
+                    piece(N_("Lower D's learning rate (e.g. half of G's), use one-sided label smoothing 0.1 "
+                             "(real targets 0.9), or give G more steps per D step.")), int(window[-1].get("step", 0)),
                     fix="d_too_strong")]
 
 
@@ -149,11 +189,13 @@ def _oscillating(window: list[dict], loss: str) -> list[Finding]:
         diffs = [b - a for a, b in zip(v, v[1:])]
         turns = sum(1 for a, b in zip(diffs, diffs[1:]) if a * b < 0) / max(1, len(diffs) - 1)
         if swing > 0.5 and turns > 0.4:
-            return [Finding("warning", f"The losses oscillate: {name}'s loss swings widely from one log to the next.",
-                            f"Recent {name} loss {_mean(v):.2f} ± {_std(v):.2f} with the direction changing at "
-                            f"{turns:.0%} of logged steps.",
-                            "Lower both learning rates (e.g. 1e-4), use a larger batch (e.g. 128), and keep "
-                            "Adam's beta1 at 0.5.", int(window[-1].get("step", 0)), fix="oscillating")]
+            return [finding("warning",
+                            piece(N_("The losses oscillate: {net}'s loss swings widely from one log to the next."),
+                                  net=name),
+                            piece(N_("Recent {net} loss {mean:.2f} ± {std:.2f} with the direction changing at "
+                                     "{turns:.0%} of logged steps."), net=name, mean=_mean(v), std=_std(v), turns=turns),
+                            piece(N_("Lower both learning rates (e.g. 1e-4), use a larger batch (e.g. 128), and keep "
+                                     "Adam's beta1 at 0.5.")), int(window[-1].get("step", 0)), fix="oscillating")]
     return []
 
 
@@ -166,9 +208,10 @@ def _exploding_gradients(rows: list[dict], window: list[dict]) -> list[Finding]:
             continue
         median_before = before[len(before) // 2]
         if _mean(now) > 100 and _mean(now) > 10 * median_before:
-            return [Finding("warning", f"{name}'s gradient norm is exploding.",
-                            f"Recent gradient norm {_mean(now):.0f}, against {median_before:.1f} earlier.",
-                            "Turn on gradient clipping (1 to 10) or lower the learning rates.",
+            return [finding("warning", piece(N_("{net}'s gradient norm is exploding."), net=name),
+                            piece(N_("Recent gradient norm {now:.0f}, against {before:.1f} earlier."),
+                                  now=_mean(now), before=median_before),
+                            piece(N_("Turn on gradient clipping (1 to 10) or lower the learning rates.")),
                             int(window[-1].get("step", 0)), fix="exploding")]
     return []
 
@@ -187,6 +230,14 @@ def _coverage(row: dict) -> tuple[str, float] | None:
     return None
 
 
+# the mode-collapse finding's detail for each kind of coverage (_coverage's first value)
+COVERAGE_DETAIL = {
+    "Class coverage": N_("Class coverage is {latest:.0%} at step {step} (best {best:.0%} at step {best_step})."),
+    "Mode coverage": N_("Mode coverage is {latest:.0%} at step {step} (best {best:.0%} at step {best_step})."),
+    "Coverage": N_("Coverage is {latest:.0%} at step {step} (best {best:.0%} at step {best_step})."),
+}
+
+
 def _mode_collapse(eval_rows: list[dict]) -> list[Finding]:
     out = []
     pts = [(int(r.get("step", 0)), *c) for r in eval_rows if (c := _coverage(r)) and math.isfinite(c[1])]
@@ -194,21 +245,22 @@ def _mode_collapse(eval_rows: list[dict]) -> list[Finding]:
         best_step, _, best = max(pts, key=lambda p: p[2])
         step, what, latest = pts[-1]
         if (len(pts) >= 2 and latest < 0.8 * best) or latest < 0.5:
-            out.append(Finding("warning", "Samples are collapsing to a few modes.",
-                               f"{what} is {latest:.0%} at step {step} (best {best:.0%} at step {best_step}).",
-                               "Turn on minibatch discrimination (or minibatch std), use label smoothing, lower "
-                               "the learning rates, or try the WGAN-GP loss; the best checkpoint so far is the "
-                               "one to keep.", step, fix="mode_collapse"))
+            out.append(finding("warning", piece(N_("Samples are collapsing to a few modes.")),
+                               piece(COVERAGE_DETAIL[what], latest=latest, step=step, best=best, best_step=best_step),
+                               piece(N_("Turn on minibatch discrimination (or minibatch std), use label smoothing, "
+                                        "lower the learning rates, or try the WGAN-GP loss; the best checkpoint so "
+                                        "far is the one to keep.")), step, fix="mode_collapse"))
     fid = [(int(r.get("step", 0)), float(r["fid"])) for r in eval_rows
            if isinstance(r.get("fid"), (int, float)) and math.isfinite(r["fid"])]
     if len(fid) >= 2:
         best_step, best = min(fid, key=lambda p: p[1])
         step, latest = fid[-1]
         if latest > 1.3 * best and latest - best > 2:
-            out.append(Finding("warning", "Sample quality is getting worse (FID is rising).",
-                               f"FID {latest:.1f} at step {step}, best {best:.1f} at step {best_step}.",
-                               "Lower the learning rates or use the EMA generator; keep the best checkpoint.", step,
-                               fix="fid_rising"))
+            out.append(finding("warning", piece(N_("Sample quality is getting worse (FID is rising).")),
+                               piece(N_("FID {latest:.1f} at step {step}, best {best:.1f} at step {best_step}."),
+                                     latest=latest, step=step, best=best, best_step=best_step),
+                               piece(N_("Lower the learning rates or use the EMA generator; keep the best "
+                                        "checkpoint.")), step, fix="fid_rising"))
     return out
 
 
@@ -225,15 +277,18 @@ def _narrowing_histogram(eval_rows: list[dict]) -> list[Finding]:
     if not (latest > best + rise and (latest > 2 * best or latest > 0.5)):  # 0.5: one digit in ~40% of samples
         return []
     since = next(s for s, kl, _ in pts if s > best_step and kl > best + rise)
-    detail = f"KL of the class histogram to uniform is {latest:.2f} at step {step} (best {best:.2f} at step {best_step})"
+    detail = piece(N_("KL of the class histogram to uniform is {latest:.2f} at step {step} (best {best:.2f} at step "
+                      "{best_step})"), latest=latest, step=step, best=best, best_step=best_step)
     if isinstance(hist, list) and sum(hist) > 0:
         top = sorted(range(len(hist)), key=lambda d: -hist[d])[:3]
-        detail += "; most frequent now: " + ", ".join(f"{d} ({hist[d] / sum(hist):.0%})" for d in top)
-    return [Finding("warning", f"The class histogram narrowed at step {since}: some digits are getting rarer.",
-                    detail + ".",
-                    "Mode collapse is starting: keep the checkpoint from before it, and try minibatch "
-                    "discrimination, PacGAN packing (--pack 2 to 4), label smoothing or lower learning rates.",
-                    since)]
+        detail += piece(N_("; most frequent now: {digits}"),
+                        digits=", ".join(f"{d} ({hist[d] / sum(hist):.0%})" for d in top))
+    return [finding("warning",
+                    piece(N_("The class histogram narrowed at step {step}: some digits are getting rarer."), step=since),
+                    detail + piece("."),
+                    piece(N_("Mode collapse is starting: keep the checkpoint from before it, and try minibatch "
+                             "discrimination, PacGAN packing (--pack 2 to 4), label smoothing or lower learning "
+                             "rates.")), since)]
 
 
 def _healthy(window: list[dict], loss: str, names: tuple[str, str]) -> list[Finding]:
@@ -242,9 +297,11 @@ def _healthy(window: list[dict], loss: str, names: tuple[str, str]) -> list[Find
     d_real = _finite([r.get("d_real") for r in window])
     d_fake = _finite([r.get("d_fake") for r in window])
     if d_real and d_fake and 0.3 <= _mean(d_fake) <= _mean(d_real) <= 0.7:
-        return [Finding("info", f"A healthy game: {names[0]} and {names[1]} are both near 0.5.",
-                        f"Recent {names[0]} {_mean(d_real):.2f}, {names[1]} {_mean(d_fake):.2f}.",
-                        "Nothing to change.", int(window[-1].get("step", 0)))]
+        return [finding("info", piece(N_("A healthy game: {real} and {fake} are both near 0.5."), real=names[0],
+                                      fake=names[1]),
+                        piece(N_("Recent {real} {real_mean:.2f}, {fake} {fake_mean:.2f}."), real=names[0],
+                              real_mean=_mean(d_real), fake=names[1], fake_mean=_mean(d_fake)),
+                        piece(N_("Nothing to change.")), int(window[-1].get("step", 0)))]
     return []
 
 

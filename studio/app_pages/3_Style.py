@@ -15,15 +15,16 @@ from ganlib.models.stylegan import RESOLUTIONS
 from ganlib.pretrained import generator_choices
 from ganlib.paths import runs_root
 from studio import urlstate, widgets
+from studio.i18n import N_, _, gettext_now
 
-VIEWS = ["Mixing", "Styles", "Noise", "Truncation", "Layers"]
-PRESETS = {"Coarse 4–8": (4, 8), "Middle 16": (16, 16), "Fine 32": (32, 32), "16–32": (16, 32)}
+VIEWS = [N_("Mixing"), N_("Styles"), N_("Noise"), N_("Truncation"), N_("Layers")]  # the URL's, shown translated
+PRESETS = {N_("Coarse 4–8"): (4, 8), N_("Middle 16"): (16, 16), N_("Fine 32"): (32, 32), "16–32": (16, 32)}
 N_A, N_B = 4, 3              # sources across the top and down the side
 N_SLIDERS = 4
 SLIDER_RANGE = 6.0           # steps along a unit direction in w (w spreads ~1.3 per axis in the shipped model)
 URL_KEYS = ("model", "view", "a", "b", "layers", "seed", "group", "d", "psi", "noise", "nseed", "layer")
 
-st.title("Style studio")
+st.title(_("Style studio"))
 st.html("<style>[class*='st-key-style_'] img {image-rendering: pixelated;}</style>")
 
 
@@ -146,17 +147,18 @@ def apply_url(url: dict, choices: list[dict]) -> str | None:
     if path is not None:
         s.pop("style_model", None)
     elif url.get("model"):
-        st.warning(f"The link's model {url['model']!r} is not on this machine; showing another one.",
+        st.warning(_("The link's model {model!r} is not on this machine; showing another one.").format(
+                   model=url["model"]),
                    icon=":material/warning:")
     # every value through ganlib.checks (studio.urlstate): unreadable -> default, out of range -> clamped
     s.update(urlstate.style_state(url, N_A, N_B, N_SLIDERS, SLIDER_RANGE))
     if s.pop("_url_unreadable"):
-        st.warning("Some values in the link are not numbers; they were left at their defaults.")
+        st.warning(_("Some values in the link are not numbers; they were left at their defaults."))
     try:
         set_layers(S.parse_range(url.get("layers", "4-8")))
         s["style_group"] = S.parse_range(url.get("group", "4-8"))
     except ValueError as e:
-        st.warning(f"{e} Using the coarse layers.", icon=":material/warning:")
+        st.warning(_("{error} Using the coarse layers.").format(error=e), icon=":material/warning:")
         set_layers((4, 8))
         s["style_group"] = (4, 8)
     return path
@@ -185,11 +187,12 @@ for key, default in PERSISTENT.items():
 
 top = st.columns([3, 1.4, 1.2], vertical_alignment="bottom")
 with top[0]:
-    choice = widgets.checkpoint_picker("StyleGAN model", key="style_model", families=("stylegan",), default=url_path,
-                                       help="Shipped StyleGANs and your runs trained with --model stylegan.")
+    choice = widgets.checkpoint_picker(_("StyleGAN model"), key="style_model", families=("stylegan",),
+                                       default=url_path,
+                                       help=_("Shipped StyleGANs and your runs trained with --model stylegan."))
 if choice is None:
-    st.caption("Train one on the Train & monitor page (model: stylegan), or from the command line: "
-               "`python -m ganlib train --model stylegan --dataset mnist --out runs/my_stylegan`.")
+    st.caption(_("Train one on the Train & monitor page (model: stylegan), or from the command line: "
+                 "`python -m ganlib train --model stylegan --dataset mnist --out runs/my_stylegan`."))
     st.stop()
 path, G, meta, mtime = widgets.open_generator(choice)
 n_convs = len(G.synthesis.convs)
@@ -209,13 +212,14 @@ def randomise() -> None:
 
 
 with top[1]:
-    st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="style_seed",
-                    help="The image explored on the Styles, Noise, Truncation and Layers views (its z is "
-                         "`python -m ganlib sample --seed`'s).")
+    st.number_input(_("Seed"), min_value=0, max_value=2**31 - 1, step=1, key="style_seed",
+                    help=_("The image explored on the Styles, Noise, Truncation and Layers views (its z is "
+                           "`python -m ganlib sample --seed`'s)."))
 with top[2]:
-    st.button("Randomise", key="style_random", on_click=randomise, icon=":material/casino:", width="stretch")
+    st.button(_("Randomise"), key="style_random", on_click=randomise, icon=":material/casino:", width="stretch")
 
-view = st.segmented_control("View", VIEWS, key="style_view", label_visibility="collapsed") or "Mixing"
+view = st.segmented_control(_("View"), VIEWS, key="style_view", label_visibility="collapsed",
+                            format_func=gettext_now()) or "Mixing"
 s = st.session_state
 noise = tuple(float(s[f"style_n{i}"]) for i in range(n_convs))
 noise_text = ",".join(f"{v:g}" for v in noise) if any(v != 1.0 for v in noise) else ""
@@ -232,51 +236,54 @@ def reroll(which: str) -> None:
     st.session_state[f"style_{which}"] = [random.randrange(100_000) for _ in range(n)]
 
 
-@st.dialog("Mix", width="large")
 def open_cell(png_big: bytes, i: int, j: int, lo: int, hi: int) -> None:
+    """A mix large, with its download (shown in a dialog: see the ⤢ buttons)."""
     st.image(png_big, width=336, output_format="PNG")
-    st.caption(f"Layers {lo}–{hi} px from A (seed {s['style_a'][j]}), the rest from B (seed {s['style_b'][i]}).")
-    st.download_button("Download PNG", png_big, file_name=f"mix_a{s['style_a'][j]}_b{s['style_b'][i]}.png",
+    st.caption(_("Layers {lo}–{hi} px from A (seed {a}), the rest from B (seed {b}).").format(
+        lo=lo, hi=hi, a=s["style_a"][j], b=s["style_b"][i]))
+    st.download_button(_("Download PNG"), png_big, file_name=f"mix_a{s['style_a'][j]}_b{s['style_b'][i]}.png",
                        mime="image/png", key="dl_cell", icon=":material/download:")
 
 
 if view == "Mixing":
     c = st.columns([1.4, 1.4, 1.2, 1.1, 2.6, 1.4, 1.4], vertical_alignment="bottom")
     for col, (name, r) in zip(c, PRESETS.items()):   # presets set the range slider, the one source of truth
-        col.button(name, key=f"style_preset_{r[0]}_{r[1]}", on_click=set_layers, args=(r,), width="stretch",
+        col.button(_(name), key=f"style_preset_{r[0]}_{r[1]}", on_click=set_layers, args=(r,), width="stretch",
                    type="primary" if r == range_of(s["style_layers"]) else "secondary")
     with c[4]:
         slider_key = f"style_range_{s.get('_style_layers_v', 0)}"
-        st.select_slider("Layers from A (px)", options=[str(r) for r in RESOLUTIONS], value=s["style_layers"],
+        st.select_slider(_("Layers from A (px)"), options=[str(r) for r in RESOLUTIONS], value=s["style_layers"],
                          key=slider_key, on_change=lambda: s.update(style_layers=tuple(s[slider_key])),
-                         help="The styled layers whose resolution lies in this range come from A, the rest from B.")
+                         help=_("The styled layers whose resolution lies in this range come from A, the rest from B."))
     lo, hi = range_of(s["style_layers"])
-    c[5].button("Re-roll A", key="style_reroll_a", on_click=reroll, args=("a",), icon=":material/casino:")
-    c[6].button("Re-roll B", key="style_reroll_b", on_click=reroll, args=("b",), icon=":material/casino:")
+    c[5].button(_("Re-roll A"), key="style_reroll_a", on_click=reroll, args=("a",), icon=":material/casino:")
+    c[6].button(_("Re-roll B"), key="style_reroll_b", on_click=reroll, args=("b",), icon=":material/casino:")
     figs = mixing_cells(path, mtime, tuple(s["style_a"]), tuple(s["style_b"]), lo, hi)
     names = [G.layer_names[i] for i in range(G.num_ws) if S.layer_mask(G, lo, hi)[i]]
-    st.caption(f"Each cell takes the {lo}–{hi} px layers ({len(names)} of {G.num_ws} styles: {', '.join(names)}) "
-               "from its column's A and every other layer from its row's B. Click ⤢ to open a cell large.")
+    st.caption(_("Each cell takes the {lo}–{hi} px layers ({count} of {total} styles: {names}) from its column's A "
+                 "and every other layer from its row's B. Click ⤢ to open a cell large.").format(
+        lo=lo, hi=hi, count=len(names), total=G.num_ws, names=", ".join(names)))
     cols = st.columns(N_A + 1)
     cols[0].markdown("**B \\ A**")
     for j, png in enumerate(figs["a"]):
         with cols[j + 1], st.container(key=f"style_a_{j}"):
             st.image(png, width=84, output_format="PNG")
-            st.caption(f"A · seed {s['style_a'][j]}")
+            st.caption(_("A · seed {seed}").format(seed=s["style_a"][j]))
     for i, png_b in enumerate(figs["b"]):
         cols = st.columns(N_A + 1)
         with cols[0], st.container(key=f"style_b_{i}"):
             st.image(png_b, width=84, output_format="PNG")
-            st.caption(f"B · seed {s['style_b'][i]}")
+            st.caption(_("B · seed {seed}").format(seed=s["style_b"][i]))
         for j, png in enumerate(figs["cells"][i]):
             with cols[j + 1]:
                 with st.container(key=f"style_cell_{i}_{j}"):
                     st.image(png, width=84, output_format="PNG")
-                if st.button("⤢", key=f"style_open_{i}_{j}", help="Open this mix large"):
-                    open_cell(widgets.crisp_png(figs["tensors"][i, j], scale=12), i, j, lo, hi)
-    st.download_button("Download the whole grid (PNG)", figs["grid"], file_name=f"style_mix_{lo}-{hi}.png",
+                if st.button("⤢", key=f"style_open_{i}_{j}", help=_("Open this mix large")):
+                    big = widgets.crisp_png(figs["tensors"][i, j], scale=12)
+                    st.dialog(_("Mix"), width="large")(open_cell)(big, i, j, lo, hi)  # titled in the session's language
+    st.download_button(_("Download the whole grid (PNG)"), figs["grid"], file_name=f"style_mix_{lo}-{hi}.png",
                        mime="image/png", key="dl_grid", icon=":material/download:")
-    st.caption(f"Same grid from the command line: `python -m ganlib style-mix --checkpoint {Path(path).name} "
+    st.caption(_("Same grid from the command line:") + f" `python -m ganlib style-mix --checkpoint {Path(path).name} "
                f"--a {','.join(map(str, s['style_a']))} --b {','.join(map(str, s['style_b']))} "
                f"--layers {range_text((lo, hi))} --out mix.png`")
     write_url(url_values(a=",".join(map(str, s["style_a"])), b=",".join(map(str, s["style_b"])),
@@ -285,7 +292,7 @@ if view == "Mixing":
 # ---------------------------------------------------------------- Styles (per-layer-group sliders)
 
 elif view == "Styles":
-    groups = {"Coarse 4–8": (4, 8), "Middle 16": (16, 16), "Fine 32": (32, 32)}
+    groups = {N_("Coarse 4–8"): (4, 8), N_("Middle 16"): (16, 16), N_("Fine 32"): (32, 32)}
     current = next((k for k, r in groups.items() if r == tuple(s["style_group"])), "Coarse 4–8")
 
     def set_group() -> None:
@@ -294,28 +301,29 @@ elif view == "Styles":
             s[f"style_d{i}"] = 0.0
 
     s["style_group_pick"] = current
-    st.segmented_control("Layer group", list(groups), key="style_group_pick", on_change=set_group)
+    st.segmented_control(_("Layer group"), list(groups), key="style_group_pick", on_change=set_group,
+                         format_func=gettext_now())
     lo, hi = s["style_group"]
     dirs = group_directions(path, mtime, lo, hi)
     left, right = st.columns([1, 1.4], gap="large")
     with right:
         for n in range(min(N_SLIDERS, len(dirs.names))):
             with st.container(key=f"style_strip_{n}"):
-                st.slider(f"{dirs.names[n]} · {dirs.scores[n]:.1%} of the eigenvalue sum", -SLIDER_RANGE, SLIDER_RANGE,
-                          step=0.5, key=f"style_d{n}")
+                st.slider(_("{name} · {share:.1%} of the eigenvalue sum").format(name=dirs.names[n], share=dirs.scores[n]),
+                          -SLIDER_RANGE, SLIDER_RANGE, step=0.5, key=f"style_d{n}")
                 strip = direction_strip(path, mtime, s["style_seed"], lo, hi, n, s["style_psi"])
                 st.image(strip, output_format="PNG")
             st.download_button("PNG", strip, file_name=f"style_{lo}-{hi}_dir{n}_seed{s['style_seed']}.png",
                                mime="image/png", key=f"dl_strip_{n}", icon=":material/download:")
-        st.caption(f"Closed-form (SeFa) directions of the {lo}–{hi} px layers' style weights, applied to those "
-                   "layers only: every other layer keeps its style, so a slider changes only what this group "
-                   "controls.")
+        st.caption(_("Closed-form (SeFa) directions of the {lo}–{hi} px layers' style weights, applied to those "
+                     "layers only: every other layer keeps its style, so a slider changes only what this group "
+                     "controls.").format(lo=lo, hi=hi))
     amounts = tuple(float(s[f"style_d{n}"]) for n in range(N_SLIDERS))
     with left:
         x = image_tensor(path, mtime, s["style_seed"], lo, hi, amounts, s["style_psi"], noise, 0)
-        show_digit(x, f"style_seed{s['style_seed']}.png", "styled", "with the sliders")
+        show_digit(x, f"style_seed{s['style_seed']}.png", "styled", _("with the sliders"))
         base = image_tensor(path, mtime, s["style_seed"], lo, hi, (0.0,) * N_SLIDERS, s["style_psi"], noise, 0)
-        show_digit(base, f"seed{s['style_seed']}.png", "unstyled", "all sliders at 0", width=112)
+        show_digit(base, f"seed{s['style_seed']}.png", "unstyled", _("all sliders at 0"), width=112)
     d = ",".join(f"{a:g}" for a in amounts) if any(amounts) else ""
     write_url(url_values(group=range_text((lo, hi)), d=d))
 
@@ -324,7 +332,7 @@ elif view == "Styles":
 elif view == "Noise":
     left, right = st.columns([1.2, 1], gap="large")
     with right:
-        st.markdown("**Noise strength per layer** (× its learned strength)")
+        st.markdown(_("**Noise strength per layer** (× its learned strength)"))
         for i, name in enumerate(conv_names):
             st.slider(name, 0.0, 2.0, step=0.1, key=f"style_n{i}")
 
@@ -332,22 +340,24 @@ elif view == "Noise":
             s["style_nseed"] = s["style_nseed"] + 1
 
         b = st.columns(2)
-        b[0].button("Resample noise", key="style_resample", on_click=resample, icon=":material/shuffle:",
-                    help="A fresh noise draw with the style (w) fixed.")
-        b[1].button("Fixed noise", key="style_fixed", on_click=lambda: s.update(style_nseed=0),
+        b[0].button(_("Resample noise"), key="style_resample", on_click=resample, icon=":material/shuffle:",
+                    help=_("A fresh noise draw with the style (w) fixed."))
+        b[1].button(_("Fixed noise"), key="style_fixed", on_click=lambda: s.update(style_nseed=0),
                     disabled=s["style_nseed"] == 0)
     with left:
         c = st.columns(2)
         with c[0]:
             x = image_tensor(path, mtime, s["style_seed"], 4, 8, (0.0,) * N_SLIDERS, 1.0, noise, s["style_nseed"])
             show_digit(x, f"noise_seed{s['style_seed']}_draw{s['style_nseed']}.png", "noise_image",
-                       "fixed noise" if s["style_nseed"] == 0 else f"noise draw {s['style_nseed']}", width=196)
+                       _("fixed noise") if s["style_nseed"] == 0 else _("noise draw {n}").format(n=s["style_nseed"]),
+                       width=196)
         views = noise_views(path, mtime, s["style_seed"], noise, s["style_nseed"])
         with c[1]:
             show_png(views["map"], f"noise_change_seed{s['style_seed']}.png", "noise_map", width=196,
-                     caption=f"Where pixels change over 8 noise draws (bright = most; mean change "
-                             f"{views['mean_change']:.3f}, largest {views['max_change']:.3f} of 1).")
-        st.markdown("**Eight noise draws, the same style**")
+                     caption=_("Where pixels change over 8 noise draws (bright = most; mean change {mean:.3f}, "
+                               "largest {largest:.3f} of 1).").format(mean=views["mean_change"],
+                                                                     largest=views["max_change"]))
+        st.markdown(_("**Eight noise draws, the same style**"))
         with st.container(key="style_noise_gif"):
             st.image(views["gif"], width=196)
         st.download_button("GIF", views["gif"], file_name=f"noise_seed{s['style_seed']}.gif", mime="image/gif",
@@ -358,33 +368,33 @@ elif view == "Noise":
 # ---------------------------------------------------------------- Truncation
 
 elif view == "Truncation":
-    st.slider("Truncation psi", 0.0, 1.5, step=0.05, key="style_psi",
-              help="w' = mean w + psi (w - mean w) on every layer: 0 gives the mean-w image, 1 changes nothing.")
+    st.slider(_("Truncation psi"), 0.0, 1.5, step=0.05, key="style_psi",
+              help=_("w' = mean w + psi (w - mean w) on every layer: 0 gives the mean-w image, 1 changes nothing."))
     c = st.columns(3)
     with c[0]:
         x = image_tensor(path, mtime, s["style_seed"], 4, 8, (0.0,) * N_SLIDERS, s["style_psi"], noise, 0)
         show_digit(x, f"truncated_seed{s['style_seed']}.png", "truncated", f"psi {s['style_psi']:g}")
     with c[1]:
         mean_image = S.render(G, G.w_avg[None].float().cpu(), noise_scale=list(noise))[0]
-        show_digit(mean_image, "mean_w.png", "mean_w", "the mean-w image (psi 0)")
+        show_digit(mean_image, "mean_w.png", "mean_w", _("the mean-w image (psi 0)"))
     with c[2]:
         x1 = image_tensor(path, mtime, s["style_seed"], 4, 8, (0.0,) * N_SLIDERS, 1.0, noise, 0)
-        show_digit(x1, f"seed{s['style_seed']}.png", "untruncated", "psi 1 (no truncation)")
+        show_digit(x1, f"seed{s['style_seed']}.png", "untruncated", _("psi 1 (no truncation)"))
     write_url(url_values(psi=s["style_psi"] if s["style_psi"] != 1.0 else ""))
 
 # ---------------------------------------------------------------- Layers (feature maps)
 
 else:
     c = st.columns([2, 3])
-    layer = c[0].selectbox("Layer", conv_names, key="style_layer")
+    layer = c[0].selectbox(_("Layer"), conv_names, key="style_layer")
     png, n_maps = feature_png(path, mtime, s["style_seed"], layer, s["style_psi"], noise)
     left, right = st.columns([1, 2.5], gap="large")
     with left:
         x = image_tensor(path, mtime, s["style_seed"], 4, 8, (0.0,) * N_SLIDERS, s["style_psi"], noise, 0)
-        show_digit(x, f"seed{s['style_seed']}.png", "layer_image", "the image", width=168)
+        show_digit(x, f"seed{s['style_seed']}.png", "layer_image", _("the image"), width=168)
     with right:
         show_png(png, f"features_{layer.replace(' ', '_')}_seed{s['style_seed']}.png", "features",
-                 caption=f"The {n_maps} channels of {layer} for this image, each scaled to its own range "
-                         "(as the StyleGAN3 visualizer's layer view): coarse layers lay out the digit, fine "
-                         "ones draw strokes.")
+                 caption=_("The {count} channels of {layer} for this image, each scaled to its own range (as the "
+                           "StyleGAN3 visualizer's layer view): coarse layers lay out the digit, fine ones draw "
+                           "strokes.").format(count=n_maps, layer=layer))
     write_url(url_values(layer=layer, psi=s["style_psi"] if s["style_psi"] != 1.0 else ""))

@@ -9,14 +9,16 @@ from ganlib import translate as T
 from ganlib.checkpoints import CheckpointError
 from ganlib.pretrained import early_checkpoint
 from studio import widgets
+from studio.i18n import N_, _, gettext_now
 
-VIEWS = ["Your digit", "A batch", "Font gallery"]
+VIEWS = [N_("Your digit"), N_("A batch"), N_("Font gallery")]  # shown translated
 
-st.title("Translate")
+st.title(_("Translate"))
 st.html("<style>[class*='st-key-tr_'] img {image-rendering: pixelated;}</style>")
 
-choice = widgets.checkpoint_picker("Model", key="translate_model", families=("cyclegan",),
-                                   help="CycleGAN checkpoints: the shipped typeset <-> handwriting model, or your runs.")
+choice = widgets.checkpoint_picker(_("Model"), key="translate_model", families=("cyclegan",),
+                                   help=_("CycleGAN checkpoints: the shipped typeset <-> handwriting model, or your "
+                                          "runs."))
 if choice is None:
     st.stop()
 try:
@@ -26,22 +28,24 @@ except CheckpointError as e:
     st.stop()
 
 a_name, b_name = model.domains
-a_word, b_word = T.domain_word(a_name), T.domain_word(b_name)
+a_word, b_word = _(T.domain_word(a_name)), _(T.domain_word(b_name))
 labels = {"a2b": f"{a_word} → {b_word}", "b2a": f"{b_word} → {a_word}"}
-direction = st.segmented_control("Direction", list(labels), default="a2b", format_func=labels.get,
+direction = st.segmented_control(_("Direction"), list(labels), default="a2b", format_func=labels.get,
                                  key="translate_direction") or "a2b"
 src, dst = (a_word, b_word) if direction == "a2b" else (b_word, a_word)
 fwd, back = ("G", "F") if direction == "a2b" else ("F", "G")
-st.caption(f"CycleGAN is deterministic: one input gives one translation, every time, not a spread of "
-           f"samples. What its cycle loss buys instead is the round trip: {back}({fwd}(x)) comes back to x, so "
-           f"the translation has to keep what makes the input *this* digit. The red-to-yellow map shows where "
-           f"the round trip misses.")
-view = st.segmented_control("Translate", VIEWS, default=VIEWS[0], key="translate_view") or VIEWS[0]
+st.caption(_("CycleGAN is deterministic: one input gives one translation, every time, not a spread of samples. "
+             "What its cycle loss buys instead is the round trip: {back}({fwd}(x)) comes back to x, so the "
+             "translation has to keep what makes the input *this* digit. The red-to-yellow map shows where the round "
+             "trip misses.").format(back=back, fwd=fwd))
+view = st.segmented_control(_("Translate"), VIEWS, default=VIEWS[0], key="translate_view",
+                            format_func=gettext_now()) or VIEWS[0]
 digits = model.image_shape == (1, 28, 28)  # the MNIST classifier reads only 28x28 grey digits
 
 
 def error_caption(x: torch.Tensor, rec: torch.Tensor) -> str:
-    return f"cycle error |x − {back}({fwd}(x))| = **{float((rec - x).abs().mean()):.3f}** (pixels in [−1, 1])"
+    return _("cycle error |x − {back}({fwd}(x))| = **{error:.3f}** (pixels in [−1, 1])").format(
+        back=back, fwd=fwd, error=float((rec - x).abs().mean()))
 
 
 def round_trip_row(x: torch.Tensor, key: str, early=None) -> None:
@@ -49,81 +53,87 @@ def round_trip_row(x: torch.Tensor, key: str, early=None) -> None:
     y, rec = model.round_trip(x, direction)
     cols = st.columns(5 if early is not None else 4)
     with cols[0]:
-        widgets.digit_image(x[0], f"input ({src})", width=168, reading=digits)
+        widgets.digit_image(x[0], _("input ({domain})").format(domain=src), width=168, reading=digits)
     with cols[1], st.container(key=f"tr_{key}_out"):
-        widgets.digit_image(y[0], f"{fwd}(x): {dst}", width=168, reading=digits)
+        widgets.digit_image(y[0], _("{fwd}(x): {domain}").format(fwd=fwd, domain=dst), width=168, reading=digits)
     with cols[2]:
-        widgets.digit_image(rec[0], f"{back}({fwd}(x)): back to {src}", width=168, reading=digits)
+        widgets.digit_image(rec[0], _("{back}({fwd}(x)): back to {domain}").format(back=back, fwd=fwd, domain=src),
+                            width=168, reading=digits)
     with cols[3]:
         st.image(T.error_map_image(T.cycle_error_map(x, rec)[0], scale=6), width=168)
         st.caption(error_caption(x, rec))
     if early is not None:
         with cols[4]:
-            widgets.digit_image(early.translate(x, direction)[0], f"{fwd}(x) early in training (step "
-                           f"{early.meta.get('step')})", width=168, reading=digits)
+            widgets.digit_image(early.translate(x, direction)[0], _("{fwd}(x) early in training (step {step})").format(
+                fwd=fwd, step=early.meta.get("step")), width=168, reading=digits)
 
 
 early_path = early_checkpoint(choice["path"])
 early = widgets.translator(early_path) if early_path is not None else None
 
 if view == "Your digit":
-    st.subheader(f"Your digit, {src} → {dst}")
-    x = widgets.digit_input(key="translate_digit", label="Your digit")
+    st.subheader(_("Your digit, {src} → {dst}").format(src=src, dst=dst))
+    x = widgets.digit_input(key="translate_digit", label=_("Your digit"))
     if x is None:
-        st.info(f"Draw a digit or upload an image of one: it is made white on black and centred at 28x28 like "
-                f"MNIST, then translated {src} → {dst}.", icon=":material/draw:")
+        st.info(_("Draw a digit or upload an image of one: it is made white on black and centred at 28x28 like "
+                  "MNIST, then translated {src} → {dst}.").format(src=src, dst=dst), icon=":material/draw:")
     elif tuple(x.shape) != model.image_shape:
-        st.error(f"This model translates {list(model.image_shape)} images; a drawn or uploaded digit is [1, 28, 28].",
+        st.error(_("This model translates {shape} images; a drawn or uploaded digit is [1, 28, 28].").format(
+                 shape=list(model.image_shape)),
                  icon=":material/error:")
     else:
         round_trip_row(x[None], "digit", early)
         if early is not None:
-            st.caption(f"Right: the same input through the model at step {early.meta.get('step')} — the cycle "
-                       "loss has already forced the digit's shape through, long before the style is learnt.")
+            st.caption(_("Right: the same input through the model at step {step} — the cycle loss has already "
+                         "forced the digit's shape through, long before the style is learnt.").format(
+                step=early.meta.get("step")))
 
 elif view == "A batch":
     domain = a_name if direction == "a2b" else b_name
-    seed = st.number_input("Batch seed", 0, 10_000, 0, key="translate_seed")
+    seed = st.number_input(_("Batch seed"), 0, 10_000, 0, key="translate_seed")
     try:
         x, y_true = T.domain_batch(domain, 10, int(seed), size=model.image_shape[-1])
     except ValueError as e:
         st.error(str(e), icon=":material/error:")
         st.stop()
     out, rec = model.round_trip(x, direction)
-    where = " (in fonts held out of training)" if domain == "typeset" else ""
-    st.subheader(f"10 {src} digits{where} → {dst} → back")
+    if domain == "typeset":
+        st.subheader(_("10 {src} digits (in fonts held out of training) → {dst} → back").format(src=src, dst=dst))
+    else:
+        st.subheader(_("10 {src} digits → {dst} → back").format(src=src, dst=dst))
     st.image(widgets.crisp_png(torch.cat([x, out, rec]), scale=3, nrow=10), output_format="PNG")
-    st.caption(f"Rows: input, {fwd}(x), {back}({fwd}(x)). " + error_caption(x, rec))
+    st.caption(_("Rows: input, {fwd}(x), {back}({fwd}(x)).").format(fwd=fwd, back=back) + " " + error_caption(x, rec))
     if digits:
         read = [widgets.classifier_reading(img)[0] for img in out]
         kept = sum(int(r == int(t)) for r, t in zip(read, y_true))
-        st.markdown("Classifier reads the translations as: " + " · ".join(
-            f"**{r}**" if r == int(t) else f"~~{r}~~ (was {int(t)})" for r, t in zip(read, y_true))
-                    + f" — **{kept}/10** keep their digit.")
-    st.subheader(f"Identity: {fwd} on digits that are already {dst}")
+        st.markdown(_("Classifier reads the translations as: {readings} — **{kept}/10** keep their digit.").format(
+            readings=" · ".join(f"**{r}**" if r == int(t) else _("~~{read}~~ (was {digit})").format(read=r, digit=int(t))
+                                for r, t in zip(read, y_true)), kept=kept))
+    st.subheader(_("Identity: {fwd} on digits that are already {dst}").format(fwd=fwd, dst=dst))
     other = b_name if direction == "a2b" else a_name
     try:
-        xb, _ = T.domain_batch(other, 10, int(seed), size=model.image_shape[-1])
+        xb = T.domain_batch(other, 10, int(seed), size=model.image_shape[-1])[0]
         idt = model.identity(xb, direction)
         st.image(widgets.crisp_png(torch.cat([xb, idt]), scale=3, nrow=10), output_format="PNG")
-        st.caption(f"Top: {dst} digits; bottom: {fwd} applied to them, mean change "
-                   f"**{float((idt - xb).abs().mean()):.3f}**. The identity loss asks {fwd} to leave its own "
-                   f"domain alone, so it changes only what makes an image {src}-like, not everything.")
+        st.caption(_("Top: {dst} digits; bottom: {fwd} applied to them, mean change **{change:.3f}**. The identity "
+                     "loss asks {fwd} to leave its own domain alone, so it changes only what makes an image "
+                     "{src}-like, not everything.").format(dst=dst, fwd=fwd, src=src,
+                                                           change=float((idt - xb).abs().mean())))
     except ValueError as e:
         st.info(str(e), icon=":material/info:")
 
 else:
     if a_name != "typeset":
-        st.info(f"The font gallery shows typeset digits; this model translates {a_word} ↔ {b_word}.",
+        st.info(_("The font gallery shows typeset digits; this model translates {a} ↔ {b}.").format(a=a_word, b=b_word),
                 icon=":material/info:")
         st.stop()
     names, typed, translated = T.font_gallery(model)
-    st.subheader(f"0–9 in every font → {b_word}")
-    st.caption("Fonts marked 'held out' were never seen in training. Under each row: what the MNIST classifier "
-               "reads in the translations (struck through where it differs from the typed digit).")
+    st.subheader(_("0–9 in every font → {domain}").format(domain=b_word))
+    st.caption(_("Fonts marked 'held out' were never seen in training. Under each row: what the MNIST classifier "
+                 "reads in the translations (struck through where it differs from the typed digit)."))
     for name, x, y in zip(names, typed, translated):
         with st.container(key=f"tr_font_{names.index(name)}"):
-            st.markdown(f"**{name}**")
+            st.markdown("**" + name.replace(" (held out)", _(" (held out)")) + "**")
             st.image(widgets.crisp_png(torch.cat([x, y]), scale=2, nrow=10), output_format="PNG")
             if digits:
                 read = [widgets.classifier_reading(img)[0] for img in y]

@@ -10,7 +10,9 @@ async function tick(p) {
   if (p.busy || document.hidden) return;  // a background tab asks for nothing
   p.busy = true;
   try {
-    const r = await fetch(`${p.url}?train=${p.next.train}&eval=${p.next.eval}`, {cache: "no-store"});
+    // the URL may carry a query of its own (?lang=zh: the status strip's labels in the page's language)
+    const r = await fetch(`${p.url}${p.url.includes("?") ? "&" : "?"}train=${p.next.train}&eval=${p.next.eval}`,
+                          {cache: "no-store"});
     if (!r.ok) return;
     const u = await r.json();
     for (const kind of ["train", "eval"]) {
