@@ -171,14 +171,15 @@ def card_tables(config_json: str) -> dict[str, list[dict]]:
     return {net: card_records(rows) for net, rows in card.items()}
 
 
-def model_card(config_json: str, where: str) -> None:
-    """G and D side by side, layer by layer: type, output shape, parameters, FLOPs per image."""
+def model_card(config_json: str, where: str, nets: tuple[str, ...] = ("G", "D")) -> None:
+    """G and D side by side (or only the `nets` asked for), layer by layer: type, output shape, parameters,
+    FLOPs per image."""
     try:
-        tables = card_tables(config_json)
+        tables = {net: records for net, records in card_tables(config_json).items() if net in nets}
     except (ValueError, RuntimeError) as e:
         st.caption(f"The networks cannot be built from these settings: {e}")
         return
-    for col, (net, records) in zip(st.columns(2), tables.items()):
+    for col, (net, records) in zip(st.columns(len(tables)), tables.items()):
         with col:
             total = records[-1]
             st.markdown(f"**{'Generator' if net == 'G' else 'Discriminator'}** · {total['params']:,} parameters · "
