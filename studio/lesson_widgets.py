@@ -99,7 +99,7 @@ def training(present: bool) -> Link:
     b[1].button(_("Reset"), key="lesson_training_reset", icon=":material/restart_alt:", width="stretch",
                 on_click=lambda: st.session_state.pop(f"arena_{key}", None))
     rows = state["arena"].train_rows
-    height = 250 if present else 300
+    height = 225 if present else 300
     for fig, name in ((figures.d_outputs_figure(rows), "d"), (figures.loss_figure(rows), "loss")):
         fig.update_layout(height=height)
         st.plotly_chart(fig, key=f"lesson_training_{name}", config={"displayModeBar": False}, width="stretch")
@@ -121,7 +121,9 @@ def dcgan(present: bool) -> Link:
 
     size = st.segmented_control(_("Image size"), [28, 32], default=28, key="lesson_dcgan_size") or 28
     model_card(json.dumps({**json.loads(TrainConfig(model="dcgan", dataset="mnist").to_json()),
-                           "image_size": size}), "lesson", nets=("G",))
+                           "image_size": size}), "lesson", nets=("G",), only=("ConvTranspose2d",), caption=False)
+    st.caption(_("G's transposed convolutions (batch norms and activations keep the size), read from the network "
+                 "the Train page would build."))
     st.markdown(_("**Calculator**: one transposed convolution"))
     c = st.columns(5, vertical_alignment="bottom")
     h_in = c[0].number_input(_("Input size"), 1, 256, 4, key="lesson_conv_in")
@@ -262,7 +264,7 @@ def cyclegan(present: bool) -> Link:
 def measuring(present: bool) -> Link:
     models = pretrained.manifest()
     figures_ = widgets.diversity_column("lesson_diversity", shipped("dcgan_mnist_collapsed"), histogram=False,
-                                        pairs=False, image_width=300 if present else 340)
+                                        pairs=False, image_width=280 if present else 340, compact=True)
     chosen = st.session_state.get("lesson_diversity")
     entry = next((e for n, e in models.items() if chosen and Path(chosen).name == e["file"]), None)
     if figures_ is not None and entry and entry.get("evaluate"):

@@ -41,8 +41,8 @@ def chapters() -> list[Chapter]:
              lesson_text("D maximises V: D(x) near 1 on real data, D(G(z)) near 0 on fakes. G minimises it. In "
                          "practice G maximises log D(G(z)) instead (the non-saturating loss), because while D rejects "
                          "every fake, log(1 − D(G(z))) gives G almost no gradient.")),
-            r"\min_G \max_D V(D, G) = \mathbb{E}_{x \sim p_{\mathrm{data}}}\big[\log D(x)\big]"
-            r" + \mathbb{E}_{z \sim p_z}\big[\log\big(1 - D(G(z))\big)\big]",
+            r"\begin{aligned}\min_G \max_D V(D, G) = {}& \mathbb{E}_{x \sim p_{\mathrm{data}}}\big[\log D(x)\big]"
+            r" \\ &+ \mathbb{E}_{z \sim p_z}\big[\log\big(1 - D(G(z))\big)\big]\end{aligned}",
             lesson_text("Press D update: D's verdict (blue: real, red: fake) changes under the purple points. Press "
                         "G update: the points move toward blue. Repeat a few times, then press Play."),
             lesson_text("G never looks at the real points. How does it find them?"),
@@ -78,7 +78,7 @@ def chapters() -> list[Chapter]:
                          "they stay apart but close. If D(x) sticks at 1 and D(G(z)) at 0, D has won and G gets no "
                          "gradient; if they swing together, G is hopping between modes. Judge quality by samples and "
                          "metrics, never by the loss.")),
-            r"L_D = -\log D(x) - \log\big(1 - D(G(z))\big), \qquad L_G = -\log D(G(z))",
+            r"\begin{aligned} L_D &= -\log D(x) - \log\big(1 - D(G(z))\big) \\ L_G &= -\log D(G(z))\end{aligned}",
             lesson_text("Press Train 250 steps a few times. Do D(x) and D(G(z)) settle, or swing together as G's "
                         "points hop from mode to mode?"),
             lesson_text("G's loss has risen for the last 500 steps. Is training failing?"),
@@ -93,8 +93,8 @@ def chapters() -> list[Chapter]:
                          "the noise chooses the style, the label chooses the digit. D judges pairs (x, y): a "
                          "well-drawn 3 labelled seven is a fake. Our CGAN joins a learned label embedding to z in G "
                          "and adds the label as an extra input plane in D."),),
-            r"\min_G \max_D\; \mathbb{E}_{x,y}\big[\log D(x \mid y)\big]"
-            r" + \mathbb{E}_{z,y}\big[\log\big(1 - D(G(z \mid y) \mid y)\big)\big]",
+            r"\begin{aligned}\min_G \max_D\; & \mathbb{E}_{x,y}\big[\log D(x \mid y)\big] \\"
+            r" &+ \mathbb{E}_{z,y}\big[\log\big(1 - D(G(z \mid y) \mid y)\big)\big]\end{aligned}",
             lesson_text("Keep the seed and change the class: the slant and thickness stay, the digit changes. Keep "
                         "the class and change the seed: the other way round."),
             lesson_text("What would happen if D never saw the label?"),
@@ -112,7 +112,7 @@ def chapters() -> list[Chapter]:
                          "of a batch; WGAN-GP and an R1 penalty smooth D; a learning rate that decays lets the points "
                          "settle. Reverse KL over the modes measures what is missing.")),
             r"D_{\mathrm{KL}}(p_G \,\|\, p_{\mathrm{data}}) = \sum_k p_G(k)\,\log\frac{p_G(k)}{p_{\mathrm{data}}(k)}",
-            lesson_text("With no remedy, press Train 500 steps a few times and count the modes G covers. Then choose "
+            lesson_text("With no remedy, press Train 250 steps a few times and count the modes G covers. Then choose "
                         "PacGAN and do the same."),
             lesson_text("Why does packing two samples together help D to see collapse?"),
             lesson_text("One sample on a real mode looks perfectly real. Two samples of a collapsed G are nearly the "
@@ -163,8 +163,8 @@ def chapters() -> list[Chapter]:
                          "discriminator per domain judges the results. The adversarial loss alone would let G draw "
                          "any handwritten digit; the cycle loss asks F(G(a)) to give back a, so G must keep what makes "
                          "the input this digit."),),
-            r"\mathcal{L}_{\mathrm{cyc}}(G, F) = \mathbb{E}_a\big[\lVert F(G(a)) - a \rVert_1\big]"
-            r" + \mathbb{E}_b\big[\lVert G(F(b)) - b \rVert_1\big]",
+            r"\begin{aligned}\mathcal{L}_{\mathrm{cyc}}(G, F) = {}& \mathbb{E}_a\big[\lVert F(G(a)) - a \rVert_1\big]"
+            r" \\ &+ \mathbb{E}_b\big[\lVert G(F(b)) - b \rVert_1\big]\end{aligned}",
             lesson_text("Translate typeset digits into handwriting and press Another batch. Compare the first row "
                         "with the third: that is the round trip the cycle loss checks."),
             lesson_text("We only want typeset → handwriting. Why train F: B → A as well?"),
@@ -182,8 +182,8 @@ def chapters() -> list[Chapter]:
                          "classifier's features, so our FIDs are for digits only."),
              lesson_text("The 100-sample diversity test is the quick look: 100 samples, each read by the classifier; "
                          "count the digits covered and find the most similar pairs.")),
-            r"\mathrm{FID} = \lVert \mu_r - \mu_g \rVert^2"
-            r" + \mathrm{Tr}\big(\Sigma_r + \Sigma_g - 2\,(\Sigma_r \Sigma_g)^{1/2}\big)",
+            r"\begin{aligned}\mathrm{FID} = {}& \lVert \mu_r - \mu_g \rVert^2 \\"
+            r" &+ \mathrm{Tr}\big(\Sigma_r + \Sigma_g - 2\,(\Sigma_r \Sigma_g)^{1/2}\big)\end{aligned}",
             lesson_text("Compare the shipped DCGAN with the collapsed one: digits covered, KL to uniform, the closest "
                         "pair, and the FID measured on 10,000 samples."),
             lesson_text("Could a generator that only copies training images get an excellent FID?"),

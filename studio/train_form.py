@@ -171,11 +171,15 @@ def card_tables(config_json: str) -> dict[str, list[dict]]:
     return {net: card_records(rows) for net, rows in card.items()}
 
 
-def model_card(config_json: str, where: str, nets: tuple[str, ...] = ("G", "D")) -> None:
+def model_card(config_json: str, where: str, nets: tuple[str, ...] = ("G", "D"), only: tuple[str, ...] = (),
+               caption: bool = True) -> None:
     """G and D side by side (or only the `nets` asked for), layer by layer: type, output shape, parameters,
-    FLOPs per image."""
+    FLOPs per image. `only`: keep just the layers whose type starts with one of these (and the input and
+    total rows)."""
     try:
-        tables = {net: records for net, records in card_tables(config_json).items() if net in nets}
+        tables = {net: [r for i, r in enumerate(records) if not only or i in (0, len(records) - 1)
+                        or r["layer"].startswith(only)]
+                  for net, records in card_tables(config_json).items() if net in nets}
     except (ValueError, RuntimeError) as e:
         st.caption(f"The networks cannot be built from these settings: {e}")
         return
@@ -192,9 +196,10 @@ def model_card(config_json: str, where: str, nets: tuple[str, ...] = ("G", "D"))
                                                                                 width="small"),
                                         "flops": st.column_config.NumberColumn("FLOPs/image", format="localized",
                                                                                width="small")})
-    st.caption("Read from the networks these settings build (forward hooks), so it always matches what trains. "
-               "Outputs are C×H×W per image; a multiply-add counts as 2 FLOPs. "
-               "Also: `python -m ganlib train ... --dry-run`.")
+    if caption:
+        st.caption("Read from the networks these settings build (forward hooks), so it always matches what trains. "
+                   "Outputs are C×H×W per image; a multiply-add counts as 2 FLOPs. "
+                   "Also: `python -m ganlib train ... --dry-run`.")
 
 
 # ---------------------------------------------------------------- monitor

@@ -305,20 +305,23 @@ def diversity(path: str, mtime_ns: int, seed: int) -> tuple[dict, bytes]:
 
 
 def diversity_column(key: str, default: str | None, histogram: bool = True, pairs: bool = True,
-                     image_width="stretch") -> dict | None:
+                     image_width="stretch", compact: bool = False) -> dict | None:
     """A generator picker, a seed, and its diversity test: digits covered, KL to uniform, the closest pair,
-    the 100 samples tagged with the classifier's digit, and the class histogram. Returns the figures."""
+    the 100 samples tagged with the classifier's digit, and the class histogram. Returns the figures.
+    compact: the picker and the seed share a row."""
     from studio import figures as F
 
-    choice = checkpoint_picker(_("Generator"), key=key, families=("dcgan", "cgan", "gan"), default=default)
+    where = st.columns([3, 1], vertical_alignment="bottom") if compact else [st.container(), st.container()]
+    with where[0]:
+        choice = checkpoint_picker(_("Generator"), key=key, families=("dcgan", "cgan", "gan"), default=default)
     if choice is None:
         return None
     if choice["dataset"] not in ("mnist", "typeset"):
         st.warning(_("The diversity test reads digits; {model} was trained on {dataset}.").format(
             model=choice["label"], dataset=choice["dataset"]))
         return None
-    seed = int(st.number_input(_("Seed"), value=0, step=1, key=f"{key}_seed",
-                               help=_("Another seed draws another 100 samples.")))
+    seed = int(where[1].number_input(_("Seed"), value=0, step=1, key=f"{key}_seed",
+                                     help=_("Another seed draws another 100 samples.")))
     try:
         mtime = Path(choice["path"]).stat().st_mtime_ns
         figures, png = diversity(choice["path"], mtime, seed)
