@@ -245,7 +245,7 @@ def test_every_course_text_has_its_chinese():
         catalog = read_po(f, locale="zh_Hans", domain="lessons")
     assert str(catalog.locale) == "zh_Hans"
     wanted = lesson_texts()
-    assert len(wanted) > 9 * 6
+    assert len(wanted) >= 5 * len(lessons.SLUGS)   # title, a paragraph, try this, question, answer
     missing = [m for m in wanted if m not in catalog or not catalog[m].string or catalog[m].fuzzy]
     assert not missing, "no Chinese for:\n" + "\n".join(missing)
     for m in wanted:   # the same {placeholders} on both sides
