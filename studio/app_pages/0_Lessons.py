@@ -53,7 +53,7 @@ with st.container(key="lesson_top"):
         top[1].markdown(f"**{index + 1} / {len(chapters)}**")
     else:
         st.title(_("Lessons"))
-        top = st.columns([6, 0.8, 1.3, 1.3, 1.7], vertical_alignment="bottom")
+        top = st.columns([3.4, 0.01, 1.5, 1.3, 2.1], vertical_alignment="bottom")
         s["lesson_pick"] = chapter.slug
         titles = {c.slug: f"{i + 1}. {c.title}" for i, c in enumerate(chapters)}
         top[0].selectbox(_("Chapter"), lessons.SLUGS, key="lesson_pick", format_func=titles.get, on_change=pick)
