@@ -270,7 +270,7 @@ def measuring(present: bool) -> Link:
     if figures_ is not None and entry and entry.get("evaluate"):
         ev = entry["evaluate"]
         c = st.columns(3)
-        c[0].metric("FID", f"{ev['fid']:.2f}", help=_("On our MNIST classifier's features, 10,000 samples."))
+        c[0].metric(_("FID"), f"{ev['fid']:.2f}", help=_("On our MNIST classifier's features, 10,000 samples."))
         c[1].metric(_("MNIST score (IS)"), f"{ev['mnist_score']:.2f}",
                     help=_("The Inception Score on our classifier; real MNIST scores {real:.2f}.").format(
                         real=ev.get("real_mnist_score", float("nan"))))

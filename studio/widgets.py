@@ -101,7 +101,7 @@ def classifier_reading(x: torch.Tensor) -> tuple[int, float]:
     """(digit, probability) the MNIST classifier reads in one image (1, 28, 28) in [-1, 1]."""
     from ganlib.metrics.image import classify
 
-    _, probs = classify(classifier(), x[None].float() if x.dim() == 3 else x.float())
+    _logits, probs = classify(classifier(), x[None].float() if x.dim() == 3 else x.float())
     p, digit = probs[0].max(0)
     return int(digit), float(p)
 
