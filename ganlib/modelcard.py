@@ -162,6 +162,16 @@ def layer_table(model: nn.Module, *inputs: torch.Tensor | None, batch_size: int 
     return rows
 
 
+def transposed_conv_size(size: int, kernel: int, stride: int = 1, padding: int = 0, output_padding: int = 0) -> int:
+    """Height (or width) out of nn.ConvTranspose2d: (size - 1) * stride - 2 * padding + kernel + output_padding,
+    e.g. DCGAN's 4 -> 7 (k3 s2 p1) and 7 -> 14 (k4 s2 p1). ValueError when the settings leave no output."""
+    out = (size - 1) * stride - 2 * padding + kernel + output_padding
+    if out < 1:
+        raise ValueError(f"A {kernel}x{kernel} transposed convolution with stride {stride} and padding {padding} "
+                         f"leaves nothing of a {size}-pixel input.")
+    return out
+
+
 def data_shape_for(config: TrainConfig) -> tuple[tuple[int, ...], int]:
     """(shape of one training example, number of classes) a config's data set will have, without loading it."""
     if config.dataset.startswith("toy-"):

@@ -304,7 +304,7 @@ def status_figures(status: dict, last_row: dict | None) -> dict:
 # ---------------------------------------------------------------- the Mode-collapse lab's arena
 
 def arena_figure(arena: Arena, n_points: int = 500, arrows: bool = False, surface: bool = True, title: str = "",
-                 previous=None) -> go.Figure:
+                 previous=None, height: int = 380) -> go.Figure:
     """Real points, G's points and D's surface as a heat map (GAN Lab's picture), optionally G's gradient
     arrows and, from `previous` points (n, 2), how far each sample moved."""
     r = arena.extent()
@@ -330,7 +330,7 @@ def arena_figure(arena: Arena, n_points: int = 500, arrows: bool = False, surfac
             ys += [b, b + v, None]
         data.append(go.Scatter(x=xs, y=ys, mode="lines", name=_("G's gradient"), hoverinfo="skip",
                                line={"color": "#222", "width": 1}))
-    layout = {"height": 380, "margin": {"l": 10, "r": 10, "t": 30 if title else 10, "b": 10},
+    layout = {"height": height, "margin": {"l": 10, "r": 10, "t": 30 if title else 10, "b": 10},
               "xaxis": {"range": [-r, r], "visible": False},
               "yaxis": {"range": [-r, r], "visible": False, "scaleanchor": "x"},
               "legend": {"orientation": "h", "y": -0.02}, "uirevision": "arena",
@@ -356,3 +356,20 @@ def coverage_figure(arena: Arena) -> go.Figure:
                          "title": {"text": _("% HQ")}},
               "legend": {"orientation": "h", "y": 1.15}}
     return _figure({"data": data, "layout": layout})
+
+
+# ---------------------------------------------------------------- the diversity test
+
+def histogram_figure(hist: list[int], x_title: str = "digit the classifier reads", y_title: str = "samples",
+                     even: str = "even") -> go.Figure:
+    """How many of the diversity test's samples the classifier reads as each digit, with the even share dotted."""
+    return go.Figure({"data": [{"type": "bar", "x": [str(d) for d in range(10)], "y": hist,
+                                "marker": {"color": "#1f77b4"}}],
+                      "layout": {"height": 200, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+                                 "xaxis": {"title": {"text": x_title}},
+                                 "yaxis": {"title": {"text": y_title}},
+                                 "shapes": [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": sum(hist) / 10,
+                                             "y1": sum(hist) / 10, "line": {"dash": "dot", "color": "#d62728"}}],
+                                 "annotations": [{"xref": "paper", "x": 1, "y": sum(hist) / 10, "text": even,
+                                                  "showarrow": False, "xanchor": "right", "yanchor": "bottom",
+                                                  "font": {"color": "#d62728", "size": 11}}]}}, _validate=False)

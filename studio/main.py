@@ -16,6 +16,9 @@ HERE = Path(__file__).parent
 # read it without running the app): the titles and texts are translated where they are drawn, and babel.cfg
 # extracts them through studio.i18n.extract_main
 PAGES = [
+    ("app_pages/0_Lessons.py", "Lessons", ":material/school:",
+     "The guided course in nine chapters, from the two-player game to StyleGAN, CycleGAN and measuring a GAN: "
+     "a formula, a live widget on the shipped models and a question for the class in each; a projector view."),
     ("app_pages/1_Train.py", "Train & monitor", ":material/monitoring:",
      "Launch GAN, DCGAN, CGAN, CycleGAN or StyleGAN training in the background and watch it live: loss curves, D(x) vs "
      "D(G(z)), samples from fixed noise, a training doctor. Pause, stop, resume, compare and replay runs."),

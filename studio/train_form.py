@@ -202,14 +202,19 @@ def card_tables(config_json: str) -> dict[str, list[dict]]:
     return {net: card_records(rows) for net, rows in card.items()}
 
 
-def model_card(config_json: str, where: str) -> None:
-    """G and D side by side, layer by layer: type, output shape, parameters, FLOPs per image."""
+def model_card(config_json: str, where: str, nets: tuple[str, ...] = ("G", "D"), only: tuple[str, ...] = (),
+               caption: bool = True) -> None:
+    """G and D side by side (or only the `nets` asked for), layer by layer: type, output shape, parameters,
+    FLOPs per image. `only`: keep just the layers whose type starts with one of these (and the input and
+    total rows)."""
     try:
-        tables = card_tables(config_json)
+        tables = {net: [r for i, r in enumerate(records) if not only or i in (0, len(records) - 1)
+                        or r["layer"].startswith(only)]
+                  for net, records in card_tables(config_json).items() if net in nets}
     except (ValueError, RuntimeError) as e:
         st.caption(_("The networks cannot be built from these settings: {error}").format(error=e))
         return
-    for col, (net, records) in zip(st.columns(2), tables.items()):
+    for col, (net, records) in zip(st.columns(len(tables)), tables.items()):
         with col:
             total = records[-1]
             st.markdown(_("**{net}** · {params:,} parameters · {flops}FLOPs per image").format(
@@ -223,9 +228,10 @@ def model_card(config_json: str, where: str) -> None:
                                                                                 width="small"),
                                         "flops": st.column_config.NumberColumn(_("FLOPs/image"), format="localized",
                                                                                width="small")})
-    st.caption(_("Read from the networks these settings build (forward hooks), so it always matches what trains. "
-                 "Outputs are C×H×W per image; a multiply-add counts as 2 FLOPs. "
-                 "Also: `python -m ganlib train ... --dry-run`."))
+    if caption:
+        st.caption(_("Read from the networks these settings build (forward hooks), so it always matches what trains. "
+                     "Outputs are C×H×W per image; a multiply-add counts as 2 FLOPs. "
+                     "Also: `python -m ganlib train ... --dry-run`."))
 
 
 # ---------------------------------------------------------------- monitor

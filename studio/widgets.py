@@ -112,7 +112,7 @@ def classifier_reading(x: torch.Tensor) -> tuple[int, float]:
     """(digit, probability) the MNIST classifier reads in one image (1, 28, 28) in [-1, 1]."""
     from ganlib.metrics.image import classify
 
-    __, probs = classify(classifier(), x[None].float() if x.dim() == 3 else x.float())
+    _logits, probs = classify(classifier(), x[None].float() if x.dim() == 3 else x.float())
     p, digit = probs[0].max(0)
     return int(digit), float(p)
 
@@ -200,3 +200,204 @@ def set_url_view(values: dict, keys, memo: str) -> None:
         keep = {LANG_PARAM: st.query_params[LANG_PARAM]} if LANG_PARAM in st.query_params else {}
         st.query_params.from_dict({**values, **keep})
     st.session_state[memo] = values
+
+
+# ---------------------------------------------------------------- the 2-D arena (Mode-collapse lab, Lessons)
+
+ARENA_SETTINGS = ("loss", "batch_size", "lr_g", "lr_d", "pack", "unrolled_steps", "minibatch_discrimination",
+                  "label_smoothing", "spectral_norm", "grad_clip", "n_critic", "r1_gamma", "lr_decay", "r1_late",
+                  "latent_mixture", "seed")   # what a panel's Settings can change (Reset keeps them)
+
+
+def new_arena(key, preset: str, **overrides) -> None:
+    """A fresh ganlib Arena of `preset` in session_state[f"arena_{key}"] (each browser session has its own);
+    a config the arena refuses leaves its one sentence in session_state[f"arena_error_{key}"]."""
+    from ganlib.arena import Arena, arena_config
+
+    try:
+        arena = Arena(arena_config(preset, **overrides))
+    except ValueError as e:
+        st.session_state[f"arena_error_{key}"] = str(e)
+        return
+    st.session_state.pop(f"arena_error_{key}", None)
+    st.session_state[f"arena_{key}"] = {"arena": arena, "preset": preset, "playing": False, "previous": None,
+                                        "saved": ""}
+
+
+def arena_half_step(state: dict) -> None:
+    """D update: one training step, drawn with G's points from before it (D's update does not move them);
+    G update: the same step's new points. Both halves are exact, as D updates before G in a step."""
+    if state["previous"] is not None:
+        state["previous"] = None
+    else:
+        state["previous"] = state["arena"].points()
+        state["arena"].train(1)
+
+
+def _toggle_play(state: dict) -> None:
+    state["playing"] = not state["playing"]
+    state["toggled"] = True
+
+
+def arena_panel(key, speed: int = 25, show=("D's surface",), two_rows: bool = False, save: bool = True,
+                height: int = 380, coverage: bool = True) -> None:
+    """One live arena (made by new_arena): Play/Pause, a step in its two halves, Reset, Save run; D's surface
+    under real and generated points; the step, modes and quality; coverage over time. Run it inside
+    st.fragment(run_every=...) while it plays (speed: steps per frame)."""
+    from ganlib.train import rundir
+
+    from studio import figures
+
+    state = st.session_state[f"arena_{key}"]
+    if state.pop("toggled", False):
+        st.rerun(scope="app")  # play/pause changed: the fragment's timer starts or stops
+    arena = state["arena"]
+    cfg = arena.config
+    if state["playing"]:
+        arena.train(speed)
+        state["previous"] = None
+    # four buttons in a row fit a wide panel; narrow panels are too narrow for their labels: two rows
+    b = st.columns(2) + st.columns(2) if two_rows else st.columns(4 if save else 3)
+    # toggled in a callback: a click that lands while a timer rerun of the fragment runs is never lost
+    b[0].button(_("Pause") if state["playing"] else _("Play"), key=f"play_{key}", icon=(
+        ":material/pause:" if state["playing"] else ":material/play_arrow:"), width="stretch",
+        on_click=_toggle_play, args=(state,))
+    b[1].button(_("G update") if state["previous"] is not None else _("D update"), key=f"step_{key}",
+                icon=":material/skip_next:", disabled=state["playing"], width="stretch", on_click=arena_half_step,
+                args=(state,), help=_("One step of the game, shown in its two halves: D updates (its surface "
+                                      "changes under G's points), then G updates (its points move)."))
+    if b[2].button(_("Reset"), key=f"reset_{key}", icon=":material/restart_alt:", width="stretch",
+                   help=_("Start again with a new seed.")):
+        new_arena(key, state["preset"], **{k: getattr(cfg, k) for k in ARENA_SETTINGS if k != "seed"},
+                  dataset=cfg.dataset, seed=cfg.seed + 1)
+        st.rerun(scope="app")
+    if save and b[3].button(_("Save run"), key=f"save_{key}", icon=":material/save:", width="stretch",
+                            help=_("Save this panel as an ordinary run directory (the Train page and the CLI "
+                                   "read it).")):
+        name = rundir.sanitize_run_name(f"arena-{state['preset']}-seed{cfg.seed}-step{arena.step}")
+        try:
+            state["saved"] = str(arena.save_run(runs_root() / name))
+        except (ValueError, OSError) as e:
+            state["saved"] = ""
+            st.error(str(e))
+    caption = ""
+    surface, arrows = "D's surface" in show, "G's gradient" in show
+    if state["previous"] is not None:
+        fig = figures.arena_figure(arena, surface=surface, arrows=arrows, previous=state["previous"], height=height)
+        caption = _("D has updated (its surface changed); G's points have not moved yet: press **G update**.")
+    else:
+        fig = figures.arena_figure(arena, surface=surface, arrows=arrows, height=height)
+    st.plotly_chart(fig, key=f"arena_plot_{key}", config={"displayModeBar": False}, width="stretch")
+    ev = arena.eval_rows[-1]
+    st.markdown(_("Step **{step}** · modes **{covered}/{modes}** (at step {at}) · **{hq:.0%}** high quality · "
+                  "reverse KL {kl:.2f}").format(step=f"{arena.step:,}", covered=ev["modes_covered"],
+                                                modes=ev["num_modes"], at=f"{ev['step']:,}",
+                                                hq=ev["high_quality_frac"], kl=ev["reverse_kl"]))
+    if caption:
+        st.caption(caption)
+    if coverage:
+        st.plotly_chart(figures.coverage_figure(arena), key=f"arena_cov_{key}", config={"displayModeBar": False},
+                        width="stretch")
+    if state["saved"]:
+        st.success(_("Saved as `{path}`: open it on the Train & monitor page.").format(path=state["saved"]),
+                   icon=":material/save:")
+
+
+# ---------------------------------------------------------------- the 100-sample diversity test
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def diversity(path: str, mtime_ns: int, seed: int) -> tuple[dict, bytes]:
+    """(summary figures, PNG grid) of the seeds' 100-sample diversity test of a digit generator."""
+    from ganlib.checkpoints import generator_classes
+    from ganlib.metrics.diversity import diversity_grid_image, diversity_test, summary
+
+    G, meta = generator(path)
+    num_classes = generator_classes(meta)
+    labels = torch.arange(100) % num_classes if num_classes else None
+    result = diversity_test(G, classifier(), n=100, seed=seed, labels=labels)
+    return summary(result), png_bytes(diversity_grid_image(result, scale=3))
+
+
+def diversity_column(key: str, default: str | None, histogram: bool = True, pairs: bool = True,
+                     image_width="stretch", compact: bool = False) -> dict | None:
+    """A generator picker, a seed, and its diversity test: digits covered, KL to uniform, the closest pair,
+    the 100 samples tagged with the classifier's digit, and the class histogram. Returns the figures.
+    compact: the picker and the seed share a row."""
+    from studio import figures as F
+
+    where = st.columns([3, 1], vertical_alignment="bottom") if compact else [st.container(), st.container()]
+    with where[0]:
+        choice = checkpoint_picker(_("Generator"), key=key, families=("dcgan", "cgan", "gan"), default=default)
+    if choice is None:
+        return None
+    if choice["dataset"] not in ("mnist", "typeset"):
+        st.warning(_("The diversity test reads digits; {model} was trained on {dataset}.").format(
+            model=choice["label"], dataset=choice["dataset"]))
+        return None
+    seed = int(where[1].number_input(_("Seed"), value=0, step=1, key=f"{key}_seed",
+                                     help=_("Another seed draws another 100 samples.")))
+    try:
+        mtime = Path(choice["path"]).stat().st_mtime_ns
+        figures, png = diversity(choice["path"], mtime, seed)
+    except (CheckpointError, ValueError, OSError) as e:
+        st.error(str(e))
+        return None
+    m = st.columns(3)
+    m[0].metric(_("Digits covered"), f"{figures['class_coverage']}/10")
+    m[1].metric(_("KL to uniform"), f"{figures['class_kl_uniform']:.2f}",
+                help=_("0 = every digit equally often; 2.30 = one digit only."))
+    closest = figures["similar_pairs"][0][2] if figures["similar_pairs"] else 0.0
+    m[2].metric(_("Closest pair"), f"{closest:.3f}",
+                help=_("RMS pixel difference of the two most similar samples (median over all pairs: {median:.3f}); "
+                       "framed in the grid.").format(median=figures["median_pair_distance"]))
+    st.image(png, width=image_width, output_format="PNG")
+    if histogram:
+        st.plotly_chart(F.histogram_figure(figures["class_histogram"], _("digit the classifier reads"),
+                                           _("samples"), _("even")),
+                        key=f"{key}_hist", config={"displayModeBar": False}, width="stretch")
+    if pairs:
+        text = ", ".join(f"#{i}–#{j} ({d:.3f})" for i, j, d in figures["similar_pairs"])
+        st.caption(_("Most similar pairs (sample numbers, row by row from 0): {pairs}.").format(pairs=text))
+    return figures
+
+
+# ---------------------------------------------------------------- latent directions (Latent explorer, Lessons)
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def latent_directions(path: str, mtime_ns: int, kind: str):
+    """A generator's latent directions of one kind (ganlib.directions), found once per file version."""
+    from ganlib import directions as D
+
+    G, _meta = generator(path)
+    return D.cached_directions(G, path, kind, k=10, classifier=classifier() if kind == "attribute" else None)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def direction_strip_png(path: str, mtime_ns: int, seed: int, code: str, label: int | None, kind: str, index: int,
+                        psi: float, values: tuple[float, ...]) -> bytes:
+    """Images along one direction from a latent (an inverted digit's code, else the seed's z), one per value."""
+    from ganlib import latent as L
+
+    G, _meta = generator(path)
+    base = L.decode_latent(code, G.latent_dim) if code else L.sample_latents(G, 1, seed)[0]
+    z = L.truncate(base, L.mean_latent(G), psi)
+    with L.torch_threads(1):
+        strip = L.direction_strip(G, z, latent_directions(path, mtime_ns, kind).vectors[index], list(values),
+                                  [label] if label is not None else None)
+    return crisp_png(strip, scale=2, nrow=len(values))
+
+
+# ---------------------------------------------------------------- StyleGAN style mixing (Style studio, Lessons)
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def style_mixing(path: str, mtime_ns: int, seeds_a: tuple, seeds_b: tuple, lo: int, hi: int) -> dict:
+    """The style-mixing figure of seeds A (columns) and B (rows), layers lo-hi px from A:
+    {"a": [png], "b": [png], "cells": [[png]], "tensors": (rows, cols, C, H, W), "grid": png}."""
+    from ganlib import style as S
+
+    G, _meta = generator(path)
+    grid = S.mixing_grid(G, S.seeds_to_w(G, seeds_a), S.seeds_to_w(G, seeds_b), lo, hi)
+    images, nrow = S.grid_tensor(grid)
+    return {"a": [crisp_png(x, scale=3) for x in grid["a"]], "b": [crisp_png(x, scale=3) for x in grid["b"]],
+            "cells": [[crisp_png(x, scale=3) for x in row] for row in grid["cells"]],
+            "tensors": grid["cells"], "grid": crisp_png(images, scale=4, nrow=nrow)}

@@ -42,23 +42,14 @@ st.html("<style>[class*='st-key-latent_'] img, [class*='st-key-strip_'] img {ima
 
 # ---------------------------------------------------------------- cached work
 
-@st.cache_resource(show_spinner=False, max_entries=32)
 def directions(path: str, mtime_ns: int, kind: str) -> D.Directions:
-    G = widgets.generator(path)[0]
-    return D.cached_directions(G, path, kind, k=10, classifier=widgets.classifier() if kind == "attribute" else None)
+    return widgets.latent_directions(path, mtime_ns, kind)   # found once per model (shared with the Lessons page)
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
 def strip_png(path: str, mtime_ns: int, seed: int, code: str, label: int | None, kind: str, index: int,
               psi: float) -> bytes:
     """Images along one direction from the explored latent (an inverted digit's code, else the seed's z)."""
-    G = widgets.generator(path)[0]
-    base = L.decode_latent(code, G.latent_dim) if code else L.sample_latents(G, 1, seed)[0]
-    z = L.truncate(base, L.mean_latent(G), psi)
-    with L.torch_threads(1):
-        strip = L.direction_strip(G, z, directions(path, mtime_ns, kind).vectors[index], STRIP_VALUES,
-                                  [label] if label is not None else None)
-    return widgets.crisp_png(strip, scale=2, nrow=len(STRIP_VALUES))
+    return widgets.direction_strip_png(path, mtime_ns, seed, code, label, kind, index, psi, tuple(STRIP_VALUES))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

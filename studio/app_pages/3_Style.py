@@ -34,15 +34,9 @@ def G_of(path: str):
     return widgets.generator(path)[0]
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
 def mixing_cells(path: str, mtime_ns: int, seeds_a: tuple, seeds_b: tuple, lo: int, hi: int) -> dict:
-    """{"a": [png], "b": [png], "cells": [[png]], "grid": png} of the mixing figure."""
-    G = G_of(path)
-    grid = S.mixing_grid(G, S.seeds_to_w(G, seeds_a), S.seeds_to_w(G, seeds_b), lo, hi)
-    images, nrow = S.grid_tensor(grid)
-    return {"a": [widgets.crisp_png(x, scale=3) for x in grid["a"]], "b": [widgets.crisp_png(x, scale=3) for x in grid["b"]],
-            "cells": [[widgets.crisp_png(x, scale=3) for x in row] for row in grid["cells"]],
-            "tensors": grid["cells"], "grid": widgets.crisp_png(images, scale=4, nrow=nrow)}
+    """{"a": [png], "b": [png], "cells": [[png]], "grid": png} of the mixing figure (shared with the Lessons page)."""
+    return widgets.style_mixing(path, mtime_ns, seeds_a, seeds_b, lo, hi)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

@@ -1,0 +1,95 @@
+"""In a real browser at a projector's 1280x720: the Lessons page's projector view walks every chapter with the
+arrow keys and the Next button, with no exception, the chapter's live widget inside the screen, and a
+screenshot per chapter (under pytest's tmp_path, or LESSON_SCREENSHOTS=<dir> to keep them)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from studio.lessons import SLUGS  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+WIDTH, HEIGHT = 1280, 720
+
+
+@pytest.fixture
+def projector(server):
+    import harness
+
+    if not Path(harness.CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
+    with harness.chromium_page(WIDTH, HEIGHT) as page:
+        yield page
+
+
+def chapter_in_url(page, slug: str) -> None:
+    page.wait_for_function("(slug) => new URLSearchParams(location.search).get('chapter') === slug", arg=slug,
+                           timeout=60_000)
+
+
+def settled(page) -> None:
+    """Wait until the script run is over and the widget's images and charts are drawn."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=120_000)
+    page.wait_for_function("""() => {
+      const box = document.querySelector('.st-key-lesson_widget');
+      if (!box) return false;
+      const imgs = [...box.querySelectorAll('img')];
+      const charts = [...box.querySelectorAll('[data-testid=stPlotlyChart]')];
+      return imgs.every(i => i.complete && i.naturalWidth > 0) && !box.querySelector('[data-testid=stSkeleton]')
+        && charts.every(c => c.querySelector('.main-svg'))
+        && document.querySelector('.st-key-lesson_text .katex');
+    }""", timeout=120_000)
+    page.wait_for_timeout(400)   # Plotly lays its charts out after they mount
+
+
+def check_screen(page, slug: str, shots: Path) -> None:
+    page.screenshot(path=str(shots / f"{SLUGS.index(slug) + 1}_{slug}.png"))
+    assert page.locator("[data-testid=stException]").count() == 0, f"{slug}: an exception box"
+    assert not page.locator("[data-testid=stSidebar]").is_visible(), f"{slug}: the sidebar shows"
+    box = page.locator(".st-key-lesson_widget").bounding_box()
+    assert box and box["height"] > 50, f"{slug}: no widget"
+    assert box["y"] + box["height"] <= HEIGHT, f"{slug}: the widget ends at {box['y'] + box['height']:.0f} px"
+
+
+def test_projector_view_walks_every_chapter_by_arrow_keys(projector, server, tmp_path):
+    page = projector
+    shots = Path(os.environ.get("LESSON_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    page.goto(server + "/")       # the server learns the app's page paths on its first run
+    page.get_by_text("Pretrained models").wait_for(timeout=90_000)
+    page.goto(server + f"/lessons?chapter={SLUGS[0]}&present=1")
+    for i, slug in enumerate(SLUGS):
+        chapter_in_url(page, slug)
+        settled(page)
+        assert page.locator(".st-key-lesson_top").get_by_text(f"{i + 1} / {len(SLUGS)}").is_visible()
+        check_screen(page, slug, shots)
+        if i + 1 < len(SLUGS):
+            page.evaluate("() => document.activeElement && document.activeElement.blur()")   # not in a field
+            page.keyboard.press("ArrowRight")
+    # back with the left arrow, then forward with the Next button
+    page.keyboard.press("ArrowLeft")
+    chapter_in_url(page, SLUGS[-2])
+    settled(page)
+    page.locator(".st-key-lesson_next button").click()
+    chapter_in_url(page, SLUGS[-1])
+    assert "present=1" in page.url
+    assert len(list(shots.glob("*.png"))) == len(SLUGS)
+
+
+def test_a_chapter_link_opens_it_and_the_toggle_leaves_the_projector_view(projector, server):
+    page = projector
+    page.goto(server + "/")
+    page.get_by_text("Pretrained models").wait_for(timeout=90_000)
+    page.goto(server + "/lessons?chapter=cyclegan&present=1")
+    chapter_in_url(page, "cyclegan")
+    settled(page)
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.locator(".st-key-lesson_present label").click()
+    page.wait_for_function("() => !new URLSearchParams(location.search).get('present')", timeout=60_000)
+    page.locator("[data-testid=stSidebar]").wait_for(state="visible", timeout=30_000)
+    assert "chapter=cyclegan" in page.url
