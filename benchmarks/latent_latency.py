@@ -42,7 +42,7 @@ RECORDER = """() => {
     img.decode().then(() => requestAnimationFrame(() => {
       const now = performance.now();
       for (const t0 of answered) window.__lat.push(now - t0);
-    })).catch(() => {});
+    })).catch(() => { window.__pending.unshift(...answered); });   // replaced before it was drawn
   }).observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
 }"""
 
