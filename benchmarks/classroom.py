@@ -33,7 +33,6 @@ import asyncio
 import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import threading
