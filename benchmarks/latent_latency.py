@@ -27,8 +27,10 @@ sys.path[:0] = [str(REPO), str(REPO / "tests" / "e2e")]
 import harness  # noqa: E402  (starts `streamlit run app.py` and headless Chromium, as the e2e tests do)
 
 RECORDER = """() => {
-  window.__lat = []; window.__t0 = null;
-  document.addEventListener('pointerup', () => { window.__t0 = performance.now(); }, true);
+  // each release waits in __pending until the next new image is drawn; a release the server never answered
+  // on its own (a quicker second move took over) counts until the image that answers both
+  window.__lat = []; window.__pending = [];
+  document.addEventListener('pointerup', () => { window.__pending.push(performance.now()); }, true);
   const box = document.querySelector('.st-key-latent_image');
   let last = box.querySelector('img').getAttribute('src');
   new MutationObserver(() => {
@@ -36,10 +38,11 @@ RECORDER = """() => {
     const src = img && img.getAttribute('src');
     if (!src || src === last) return;
     last = src;
-    const t0 = window.__t0;
+    const answered = window.__pending.splice(0);
     img.decode().then(() => requestAnimationFrame(() => {
-      if (t0 !== null) window.__lat.push(performance.now() - t0);
-    })).catch(() => {});
+      const now = performance.now();
+      for (const t0 of answered) window.__lat.push(now - t0);
+    })).catch(() => { window.__pending.unshift(...answered); });   // replaced before it was drawn
   }).observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
 }"""
 
@@ -56,16 +59,31 @@ def percentile(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
 
 
-def slider_latency(page, server: str, model: str, moves: int) -> list[float]:
+def slider_place(i: int) -> float:
+    """Where the i-th click lands on the track (0..1): golden-ratio steps, so consecutive values always differ."""
+    return 0.1 + 0.8 * ((i * 0.381966) % 1.0)
+
+
+def open_explorer(page, server: str, model: str, query: str = "") -> dict:
+    """Open the Latent explorer on `model` with SeFa directions (plus `query`, e.g. "&seed=4"), wait for the
+    image, install RECORDER; returns the first slider's track ({x, y, width} in page pixels)."""
     extra = "&class=3" if model.startswith("cgan") else ""
-    page.goto(f"{server}/latent?model={model}&kind=sefa{extra}")
+    page.goto(f"{server}/latent?model={model}&kind=sefa{extra}{query}")
     page.locator(".st-key-latent_image img").wait_for(timeout=120_000)
     page.wait_for_timeout(1500)
     page.evaluate(RECORDER)
-    track = page.evaluate(TRACK)
-    fractions = [0.1 + 0.8 * ((i * 0.381966) % 1.0) for i in range(moves)]   # 50 different places, spread out
-    for i, f in enumerate(fractions):
-        page.mouse.click(track["x"] + f * track["width"], track["y"])
+    return page.evaluate(TRACK)
+
+
+def click_slider(page, track: dict, i: int) -> None:
+    """Press and release the first slider at its i-th place (the value jumps there)."""
+    page.mouse.click(track["x"] + slider_place(i) * track["width"], track["y"])
+
+
+def slider_latency(page, server: str, model: str, moves: int) -> list[float]:
+    track = open_explorer(page, server, model)
+    for i in range(moves):
+        click_slider(page, track, i)
         try:
             page.wait_for_function(f"() => window.__lat.length > {i}", timeout=10_000)
         except Exception:  # noqa: BLE001 - a click that landed on the same value: no new image
