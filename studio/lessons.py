@@ -1,5 +1,5 @@
 """The Lessons course: its chapters in order, each with its text, its one formula, a "try this" line and a
-question for the class with its answer. The live widget of each chapter is in studio/lesson_demos.py, the
+question for the class with its answer. The live widget of each chapter is in studio/lesson_widgets.py, the
 page that shows them in studio/app_pages/0_Lessons.py.
 
 Every course text goes through i18n.lesson_text (domain "lessons"; the Chinese catalogue is
