@@ -6,8 +6,6 @@ import shlex
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import torch
-
 from .families import FAMILIES, MODELS, Family, reader_of
 
 LOSSES = ("ns", "bce", "lsgan", "wgan-gp", "hinge")
@@ -24,7 +22,13 @@ def rules_of(model: str) -> Family:
 def on_gpu(device: str | None) -> bool:
     """Whether a run on `device` trains on a CUDA GPU: cuda or cuda:N, or auto (None) where one is present."""
     name = (device or "auto").strip().lower()
-    return name.startswith("cuda") or (name == "auto" and torch.cuda.is_available())
+    if name.startswith("cuda"):
+        return True
+    if name != "auto":
+        return False
+    import torch  # only here: config and run files import without torch (the job runner starts fast)
+
+    return torch.cuda.is_available()
 
 
 def recipe(model: str, dataset: str | None = None, device: str | None = None) -> dict:

@@ -137,7 +137,8 @@ def test_a_setting_has_one_help_text_everywhere():
     shown = {a.dest: a.help for a in p._actions}
     assert shown["r1_late"] == f"{FIELD_HELP['r1_late']} (default: 1.0)"
     assert shown["patch"].startswith(FIELD_HELP["patch"])
-    assert shown["lr_d"].endswith("(default: 0.0004; cyclegan: 0.0002; stylegan: 0.002; gan on a toy: 0.002)")  # the recipes' too
+    assert shown["lr_d"].endswith("(default: 0.0004; cyclegan: 0.0002; stylegan: 0.002; gan on a toy: 0.002; dcgan on a GPU: 0.0016; "
+                                 "cgan on a GPU: 0.0016)")  # the recipes' too
 
 
 def test_another_models_flag_gets_a_note_not_silence(tmp_path, capsys):

@@ -15,7 +15,7 @@ from ganlib.train import jobs
 pytestmark = pytest.mark.e2e
 
 # url path -> the page's title in Chinese (studio/locale/zh/LC_MESSAGES/studio.po)
-TITLES = {"train": "训练与监控", "latent": "潜空间探索", "style": "风格工作室", "translate": "图像转换",
+TITLES = {"lessons": "课程", "train": "训练与监控", "latent": "潜空间探索", "style": "风格工作室", "translate": "图像转换",
           "mode_collapse": "模式崩溃实验室"}
 NAV = ["首页", *TITLES.values()]
 LABELS = """() => [...document.querySelectorAll('.st-key-run_figures .gs-fig-label')].map(el => el.innerText)"""
