@@ -41,8 +41,9 @@ def chapters() -> list[Chapter]:
              lesson_text("D maximises V: D(x) near 1 on real data, D(G(z)) near 0 on fakes. G minimises it. In "
                          "practice G maximises log D(G(z)) instead (the non-saturating loss), because while D rejects "
                          "every fake, log(1 − D(G(z))) gives G almost no gradient.")),
-            r"\begin{aligned}\min_G \max_D V(D, G) = {}& \mathbb{E}_{x \sim p_{\mathrm{data}}}\big[\log D(x)\big]"
-            r" \\ &+ \mathbb{E}_{z \sim p_z}\big[\log\big(1 - D(G(z))\big)\big]\end{aligned}",
+            # three short lines: the formula fits the chapter's narrow text column, not only the projector's
+            r"\begin{aligned}&\min_G \max_D V(D, G) = \\ &\quad \mathbb{E}_{x \sim p_{\mathrm{data}}}\big[\log D(x)\big]"
+            r" \\ &\quad + \mathbb{E}_{z \sim p_z}\big[\log\big(1 - D(G(z))\big)\big]\end{aligned}",
             lesson_text("Press D update: D's verdict (blue: real, red: fake) changes under the purple points. Press "
                         "G update: the points move toward blue. Repeat a few times, then press Play."),
             lesson_text("G never looks at the real points. How does it find them?"),
