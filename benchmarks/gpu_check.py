@@ -297,6 +297,30 @@ def final_quality(overrides: dict, max_steps: int = 0) -> dict:
             "train_s": round(summary["time"], 1), "fid": round(last["fid"], 2), "coverage_100": last["coverage_100"]}
 
 
+def sweep(cands: list[dict], a) -> list[dict]:
+    """time_to_quality for each recipe, printed as it lands."""
+    rows = []
+    for c in cands:
+        r = time_to_quality(c, a.fid, a.budget)
+        rows.append(r)
+        p = r["passed_at"]
+        print(f"{c['name']:>22}: " + (f"FID<={a.fid} at step {p['step']} after {p['train_s']} s of training"
+                                      if p else f"not reached in {a.budget} s (last {r['curve'][-1:]})")
+              + f"; {r['images_per_s_incl_warmup']} img/s incl. warm-up; whole call {r['wall_s']} s", flush=True)
+    return rows
+
+
+def throughputs(cands: list[dict], a) -> list[dict]:
+    """throughput for each recipe, printed as it lands."""
+    rows = []
+    for c in cands:
+        t = throughput(c, a.tp_steps)
+        rows.append(t)
+        print(f"{c['name']:>22}: loop {t['loop_images_per_s']} img/s, plain {t['plain_images_per_s']} img/s, "
+              f"loop/plain {t['loop_over_plain']}, peak {t['peak_mib']} MiB", flush=True)
+    return rows
+
+
 def confirm(a) -> dict:
     """The shipped GPU recipe (config.recipe on cuda) for DCGAN and CGAN beside the CPU default, on this GPU."""
     from ganlib.config import recipe
@@ -305,19 +329,7 @@ def confirm(a) -> dict:
              {"name": "dcgan gpu recipe", **recipe("dcgan", None, "cuda")},
              {"name": "cgan gpu recipe", "model": "cgan", **recipe("cgan", None, "cuda")}]
     out: dict = {"gpu": torch.cuda.get_device_name(0) if DEV == "cuda" else "cpu dry run", "torch": torch.__version__,
-                 "sweep": [], "throughput": [], "final": []}
-    for c in cands:
-        r = time_to_quality(c, a.fid, a.budget)
-        out["sweep"].append(r)
-        p = r["passed_at"]
-        print(f"{c['name']:>22}: " + (f"FID<={a.fid} at step {p['step']} after {p['train_s']} s of training"
-                                      if p else f"not reached in {a.budget} s (last {r['curve'][-1:]})")
-              + f"; whole call {r['wall_s']} s", flush=True)
-    for c in cands[:2] * 2:
-        t = throughput(c, a.tp_steps)
-        out["throughput"].append(t)
-        print(f"{c['name']:>22}: loop {t['loop_images_per_s']} img/s, plain {t['plain_images_per_s']} img/s, "
-              f"loop/plain {t['loop_over_plain']}, peak {t['peak_mib']} MiB", flush=True)
+                 "sweep": sweep(cands, a), "throughput": throughputs(cands[:2] * 2, a), "final": []}
     for c in cands:
         f = final_quality(c, a.final_max_steps)
         out["final"].append(f)
@@ -342,19 +354,8 @@ def issue27(a) -> dict:
     if a.confirm:
         return confirm(a)
     cands = json.loads(a.candidates) if a.candidates else CANDIDATES
-    out: dict = {"gpu": torch.cuda.get_device_name(0) if DEV == "cuda" else "cpu dry run", "torch": torch.__version__, "sweep": [], "throughput": []}
-    for c in cands:
-        r = time_to_quality(c, a.fid, a.budget)
-        out["sweep"].append(r)
-        p = r["passed_at"]
-        print(f"{c['name']:>22}: " + (f"FID<={a.fid} at step {p['step']} after {p['train_s']} s of training"
-                                      if p else f"not reached in {a.budget} s (last {r['curve'][-1:]})")
-              + f"; {r['images_per_s_incl_warmup']} img/s incl. warm-up; whole call {r['wall_s']} s", flush=True)
-    for c in cands:
-        t = throughput(c, a.tp_steps)
-        out["throughput"].append(t)
-        print(f"{c['name']:>22}: loop {t['loop_images_per_s']} img/s, plain {t['plain_images_per_s']} img/s, "
-              f"loop/plain {t['loop_over_plain']}, peak {t['peak_mib']} MiB", flush=True)
+    out: dict = {"gpu": torch.cuda.get_device_name(0) if DEV == "cuda" else "cpu dry run", "torch": torch.__version__,
+                 "sweep": sweep(cands, a), "throughput": throughputs(cands, a)}
     best = min((r for r in out["sweep"] if r["passed_at"]), key=lambda r: r["passed_at"]["train_s"], default=None)
     f64 = folder_64(best["recipe"] if best else cands[0], a.folder_steps)
     out["folder_64"] = f64
