@@ -50,15 +50,24 @@ def pid_alive(pid: int | None, not_after: float | None = None) -> bool:
 
 
 _exit_codes: dict[int, int] = {}  # pid -> return code, for children of this process
+_reaped: dict[int, threading.Event] = {}  # pid -> set once its return code is in _exit_codes
 
 
 def _reap(proc: subprocess.Popen) -> None:
     # Wait in a thread so a finished child does not linger as a zombie in a long-lived server.
     _exit_codes[proc.pid] = proc.wait()
+    _reaped[proc.pid].set()
 
 
-def exit_code(pid: int) -> int | None:
-    """How a child that launch() started ended (negative: the signal that killed it); None if unknown."""
+def exit_code(pid: int, wait: float = 2.0) -> int | None:
+    """How a child that launch() started ended (negative: the signal that killed it); None if unknown.
+
+    A child that has just died may not be reaped yet (a zombie until the reaper thread runs); for our
+    own children this waits up to `wait` seconds for its code rather than calling it "gone".
+    """
+    done = _reaped.get(pid)
+    if done is not None:
+        done.wait(wait)
     return _exit_codes.get(pid)
 
 
@@ -71,5 +80,6 @@ def launch(argv: list[str], run_dir: Path) -> int:
         log.flush()
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=PROJECT_ROOT, env=env, start_new_session=True, close_fds=True)
+    _reaped[proc.pid] = threading.Event()
     threading.Thread(target=_reap, args=(proc,), daemon=True).start()
     return proc.pid
