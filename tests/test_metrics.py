@@ -188,6 +188,7 @@ def test_single_class_coverage_one_and_kl_log10():
     assert m["mnist_score"] == pytest.approx(1.0)
     assert m["class_histogram"][3] == 300 and sum(m["class_histogram"]) == 300
     assert m["label_accuracy"] == 1.0
+    assert m["top3_share"] == 1.0 and m["mean_confidence"] == 1.0
 
 
 def test_uniform_classes_kl_zero_and_score_ten():
@@ -197,6 +198,7 @@ def test_uniform_classes_kl_zero_and_score_ten():
     assert m["class_kl_uniform"] == pytest.approx(0.0, abs=1e-9)
     assert m["mnist_score"] == pytest.approx(10.0, rel=1e-6)
     assert m["label_accuracy"] == 0.0
+    assert m["top3_share"] == pytest.approx(0.3)
     uncertain = im.class_metrics(torch.full((100, 10), 0.1))  # confident about nothing
     assert uncertain["mnist_score"] == pytest.approx(1.0)
 

@@ -150,7 +150,8 @@ def class_metrics(probs: torch.Tensor, asked_labels: torch.Tensor | None = None)
     kl_each = (probs.double() * (probs.double().clamp_min(1e-12).log() - p_y.clamp_min(1e-12).log())).sum(1)
     out = {"class_histogram": [int(h) for h in hist], "class_coverage": int(nz.sum()),
            "coverage_100": int(pred[:100].unique().numel()), "class_kl_uniform": kl_uniform,
-           "mnist_score": float(kl_each.mean().exp()), "mean_confidence": float(probs.max(1).values.mean())}
+           "mnist_score": float(kl_each.mean().exp()), "mean_confidence": float(probs.max(1).values.mean()),
+           "top3_share": float(hist.sort(descending=True).values[:3].sum() / n)}  # 1.0: three digits or fewer
     if asked_labels is not None:
         asked = torch.as_tensor(asked_labels).long().cpu().view(-1)
         if len(asked) != n:
@@ -287,7 +288,7 @@ def evaluate_images(fake: torch.Tensor, *, real: torch.Tensor | None = None, rea
     Returns a flat JSON-serialisable dict:
       num_samples, fid, kid, kid_std, precision, recall (k = 3),
       class_histogram (10 counts), class_coverage, coverage_100, class_kl_uniform,
-      mnist_score (exp E[KL(p(y|x) || p(y))], 1..10), mean_confidence, [label_accuracy],
+      mnist_score (exp E[KL(p(y|x) || p(y))], 1..10), mean_confidence, top3_share, [label_accuracy],
       feature_diversity (mean pairwise feature distance; real_feature_diversity for comparison),
       near_duplicate_frac (pairs closer than near_duplicate_threshold = the 0.1% quantile of
       real-vs-real pair distances, so real data scores ~0.001 and a collapsed generator ~1).
