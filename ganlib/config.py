@@ -98,6 +98,7 @@ LIMITS = (
     ("latent_dim", lambda v: 1 <= v <= 1024, "Latent dimension must be between 1 and 1024."),
     ("width", lambda v: 4 <= v <= 512, "Width must be between 4 and 512."),
     ("n_critic", lambda v: v >= 1, "n_critic must be at least 1."),
+    ("g_steps", lambda v: 1 <= v <= 20, "G steps per D step must be between 1 and 20, not {v}."),
     ("label_smoothing", lambda v: 0 <= v < 0.5, "Label smoothing must be in [0, 0.5)."),
     ("ema_decay", lambda v: 0 <= v < 1, "EMA decay must be in [0, 1)."),
     ("ema_rampup", lambda v: 0 <= v <= 1, "The EMA ramp-up must be in [0, 1] (0 = the (1 + t) / (10 + t) warm-up), not {v}."),
@@ -145,6 +146,7 @@ class TrainConfig:
     latent_dim: int = 100
     width: int = 32                   # base channel count (dcgan/cgan) or hidden units / 4 (gan)
     n_critic: int = 1                 # D steps per G step (5 is usual for wgan-gp)
+    g_steps: int = 1                  # G steps per D step (> 1 over-trains G: a cause of mode collapse)
     gp_weight: float = 10.0           # WGAN-GP gradient-penalty weight
     r1_gamma: float = 1.0             # R1 penalty weight on D's gradient at real data (0 = off)
     label_smoothing: float = 0.0      # one-sided: real targets become 1 - label_smoothing

@@ -107,8 +107,9 @@ def _cyclegan_problems(c) -> list[str]:
         problems.append("CycleGAN needs two different domains; choose another --dataset-b (or another folder).")
     if c.loss == "wgan-gp":
         problems.append("CycleGAN uses the ns, bce, lsgan (the paper's) or hinge loss, not wgan-gp.")
-    if c.n_critic != 1:
-        problems.append("CycleGAN updates its discriminators once per step; set n_critic to 1.")
+    if c.n_critic != 1 or c.g_steps != 1:
+        problems.append("CycleGAN updates its generators and discriminators once per step; set n_critic and "
+                        "g_steps to 1.")
     if c.pack > 1 or c.unrolled_steps > 0:
         problems.append("Packing and unrolled D steps are for the unconditional GANs, not CycleGAN.")
     if c.minibatch_discrimination or c.minibatch_std or c.spectral_norm:
@@ -141,9 +142,9 @@ def _stylegan_problems(c) -> list[str]:
         problems.append(f"The mapping learning-rate multiplier must be in (0, 1], not {c.mapping_lr_mul}.")
     if not (0 <= c.style_mixing_prob <= 1):
         problems.append(f"The style-mixing probability must be in [0, 1], not {c.style_mixing_prob}.")
-    if c.n_critic != 1 or c.pack > 1 or c.unrolled_steps > 0:
-        problems.append("StyleGAN updates D once per step without packing or unrolling; set n_critic 1, "
-                        "pack 1 and unrolled steps 0.")
+    if c.n_critic != 1 or c.g_steps != 1 or c.pack > 1 or c.unrolled_steps > 0:
+        problems.append("StyleGAN updates G and D once per step without packing or unrolling; set n_critic 1, "
+                        "g_steps 1, pack 1 and unrolled steps 0.")
     if c.image_size > 32:
         problems.append(f"StyleGAN here synthesises 28 or 32 px images, not {c.image_size}; use 28 or 32.")
     if c.loss not in ("ns", "hinge", "lsgan"):
@@ -175,7 +176,7 @@ FAMILIES: dict[str, Family] = {
                     "pool_size", "res_blocks", "patch"),
         # no latent; PatchGAN Ds take no minibatch features or spectral norm; one D step, no packing; translation
         # quality is `evaluate`'s (ganlib.translate), not the loop's
-        ignores=("latent_dim", "n_critic", "gp_weight", "pack", "unrolled_steps", "minibatch_discrimination",
+        ignores=("latent_dim", "n_critic", "g_steps", "gp_weight", "pack", "unrolled_steps", "minibatch_discrimination",
                  "minibatch_std", "spectral_norm", "n_fixed", "r1_every", "ema_rampup", "eval_every", "eval_samples"),
         problems=_cyclegan_problems,
         # its defaults became the shipped recipe's; before, no shape loss, an 18 px patch, 4 blocks
@@ -186,7 +187,7 @@ FAMILIES: dict[str, Family] = {
         # the shipped StyleGAN's: the paper's Adam (lr 0.002, betas 0 and 0.99), a 64-d latent, small nets
         recipe=dict(lr_g=2e-3, lr_d=2e-3, beta1=0.0, beta2=0.99, latent_dim=64, width=16, batch_size=32),
         reads_only=("mapping_layers", "mapping_lr_mul", "style_mode", "style_mixing_prob"),
-        ignores=("n_critic", "gp_weight", "pack", "unrolled_steps", "minibatch_discrimination", "minibatch_std",
+        ignores=("n_critic", "g_steps", "gp_weight", "pack", "unrolled_steps", "minibatch_discrimination", "minibatch_std",
                  "spectral_norm", "augment", "ema_rampup"),
         problems=_stylegan_problems, images_only=True),
 }

@@ -70,6 +70,9 @@ FIELD_HELP = {
     "augment": N_("DiffAugment (Zhao et al. 2020): the same random shifts, cutouts or colour changes on D's real and "
                   "fake inputs; helps when data is scarce."),
     "n_critic": N_("D steps per G step: 5 for WGAN-GP (Gulrajani et al. 2017), 1 for the others."),
+    "g_steps": N_("G steps per D step (1 = the usual game). More over-trains G against a D that stands still, "
+                  "so G runs to the few images D likes best: a cause of mode collapse (Goodfellow's \"Helvetica "
+                  "scenario\"; 10 collapses a DCGAN on MNIST to two or three digits within 500 steps)."),
     "gp_weight": N_("WGAN-GP's gradient-penalty weight (10 in the paper)."),
     "pack": N_("PacGAN (Lin et al. 2018): D judges this many samples at once (2 to 4), which exposes a G that "
                "repeats itself (1 = off; the batch size must be a multiple)."),
@@ -111,7 +114,7 @@ LABELS = {"model": N_("Model"), "loss": N_("Loss"), "batch_size": N_("Batch size
           "eval_samples": N_("Eval samples"),
           "lr_g": N_("G learning rate"), "lr_d": N_("D learning rate"), "max_steps": N_("Max steps (0 = use epochs)"),
           "grad_clip": N_("Gradient clipping (0 = off)"), "ema_decay": N_("EMA of G weights (0 = off)"),
-          "subset": N_("Subset (0 = all)"), "data_dir": N_("Data directory"), "n_critic": N_("D steps per G step"),
+          "subset": N_("Subset (0 = all)"), "data_dir": N_("Data directory"), "n_critic": N_("D steps per G step"), "g_steps": N_("G steps per D step"),
           "eval_every": N_("Evaluate every (0 = off)"), "n_fixed": N_("Fixed-noise samples"), "amp": N_("Mixed precision (bf16)"),
           "gp_weight": N_("Gradient-penalty weight"), "beta1": N_("Adam beta1"), "beta2": N_("Adam beta2"),
           "width": N_("Width (base channels)"), "latent_dim": N_("Latent size"), "dataset": N_("Data set"),

@@ -53,6 +53,21 @@ def test_tricks_train(tmp_path):
     assert summary["metrics"]["grad_norm_d"] > 0
 
 
+@pytest.mark.parametrize("n_critic,g_steps", [(1, 3), (2, 1)])
+def test_g_steps_and_n_critic_count_the_updates_of_each_net(tmp_path, n_critic, g_steps):
+    # g_steps = k: G takes k Adam steps per D step (the collapsed DCGAN's cause); n_critic the other way round
+    train(tiny(n_critic=n_critic, g_steps=g_steps, max_steps=4), tmp_path / "r")
+    ckpt = load_checkpoint(tmp_path / "r" / "checkpoint.pt", family="dcgan")
+    adam_steps = {name: {float(s["step"]) for s in ckpt[name]["state"].values()} for name in ("opt_g", "opt_d")}
+    assert adam_steps == {"opt_g": {4.0 * g_steps}, "opt_d": {4.0 * n_critic}}
+
+
+def test_g_steps_is_validated_and_refused_where_a_family_updates_once():
+    assert any("G steps per D step" in p for p in TrainConfig(g_steps=0).validate())
+    assert any("g_steps" in p for p in TrainConfig(model="stylegan", g_steps=2).validate())
+    assert any("g_steps" in p for p in TrainConfig(model="cyclegan", dataset="typeset", g_steps=2).validate())
+
+
 def test_resume_equals_uninterrupted(tmp_path):
     full = train(tiny(max_steps=8), tmp_path / "full")
     half = train(tiny(max_steps=4), tmp_path / "half")

@@ -61,7 +61,9 @@ class AdversarialStep:
     The seeds' recipe: D sees a real batch and a fake batch (detached), then G is updated through
     D on the same fakes with the non-saturating (or chosen) loss. Conditional fakes take the real
     batch's labels. With n_critic > 1, D takes that many updates,
-    each on a fresh real batch, per G update (WGAN-GP practice).
+    each on a fresh real batch, per G update (WGAN-GP practice). With g_steps = k > 1, G takes k updates (each on
+    fresh fakes) per D update: G over-trained against a D that stands still runs to the one image D likes best,
+    Goodfellow's "Helvetica scenario" (NIPS 2016 tutorial), which is how the shipped collapsed DCGAN collapses.
 
     With unrolled_steps = k > 0 (Metz et al. 2017), G's loss is taken against D after k simulated
     updates on the same batch, differentiated through those updates; D's own weights never change.
@@ -186,6 +188,26 @@ class AdversarialStep:
                            if (want_grad_norms or cfg.grad_clip > 0) else None)
             self.opt_d.step()
 
+        for j in range(cfg.g_steps):
+            if j:  # each further G update draws fresh fakes against the same D
+                z = shard_randn(real.shape[0], self.latent_dim, device=self.device)
+                with self.autocast:
+                    fake = self.augment(self.G(z, fake_y))
+            g_loss, grad_norm_g = self.g_update(real, real_y, fake, fake_y, want_grad_norms)
+        if self.G_ema is not None:
+            ema_update(self.G_ema, self.nets["G"], ema_decay_at(cfg, step))
+
+        stats = {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
+                 "d_real": losses.d_output_mean(cfg.loss, d_real.detach()),
+                 "d_fake": losses.d_output_mean(cfg.loss, d_fake.detach())}
+        if want_grad_norms:
+            stats["grad_norm_d"], stats["grad_norm_g"] = grad_norm_d.detach(), grad_norm_g.detach()
+        return stats
+
+
+    def g_update(self, real, real_y, fake, fake_y, want_grad_norms: bool):
+        """One G update through D on these fakes; returns G's loss and (when wanted or clipping) its grad norm."""
+        cfg = self.cfg
         with self.autocast, discarded_grads(self.D):  # D's weights are constants for G's loss
             if cfg.unrolled_steps > 0:
                 future_d = self.unrolled_d(real.detach(), real_y, fake, fake_y, cfg.unrolled_steps)
@@ -198,15 +220,7 @@ class AdversarialStep:
         grad_norm_g = (grad_norm(self.g_params, cfg.grad_clip)
                        if (want_grad_norms or cfg.grad_clip > 0) else None)
         self.opt_g.step()
-        if self.G_ema is not None:
-            ema_update(self.G_ema, self.nets["G"], ema_decay_at(cfg, step))
-
-        stats = {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
-                 "d_real": losses.d_output_mean(cfg.loss, d_real.detach()),
-                 "d_fake": losses.d_output_mean(cfg.loss, d_fake.detach())}
-        if want_grad_norms:
-            stats["grad_norm_d"], stats["grad_norm_g"] = grad_norm_d.detach(), grad_norm_g.detach()
-        return stats
+        return g_loss, grad_norm_g
 
 
 class CycleGANStep:
