@@ -176,8 +176,9 @@ FAMILIES: dict[str, Family] = {
                     "pool_size", "res_blocks", "patch"),
         # no latent; PatchGAN Ds take no minibatch features or spectral norm; one D step, no packing; translation
         # quality is `evaluate`'s (ganlib.translate), not the loop's
-        ignores=("latent_dim", "n_critic", "g_steps", "gp_weight", "pack", "unrolled_steps", "minibatch_discrimination",
-                 "minibatch_std", "spectral_norm", "n_fixed", "r1_every", "ema_rampup", "eval_every", "eval_samples"),
+        ignores=("latent_dim", "n_critic", "g_steps", "gp_weight", "pack", "unrolled_steps",
+                 "minibatch_discrimination", "minibatch_std", "spectral_norm", "n_fixed", "r1_every", "ema_rampup",
+                 "eval_every", "eval_samples"),
         problems=_cyclegan_problems,
         # its defaults became the shipped recipe's; before, no shape loss, an 18 px patch, 4 blocks
         before_defaults={"lambda_shape": 0.0, "patch": 18, "res_blocks": 4},
@@ -187,8 +188,8 @@ FAMILIES: dict[str, Family] = {
         # the shipped StyleGAN's: the paper's Adam (lr 0.002, betas 0 and 0.99), a 64-d latent, small nets
         recipe=dict(lr_g=2e-3, lr_d=2e-3, beta1=0.0, beta2=0.99, latent_dim=64, width=16, batch_size=32),
         reads_only=("mapping_layers", "mapping_lr_mul", "style_mode", "style_mixing_prob"),
-        ignores=("n_critic", "g_steps", "gp_weight", "pack", "unrolled_steps", "minibatch_discrimination", "minibatch_std",
-                 "spectral_norm", "augment", "ema_rampup"),
+        ignores=("n_critic", "g_steps", "gp_weight", "pack", "unrolled_steps", "minibatch_discrimination",
+                 "minibatch_std", "spectral_norm", "augment", "ema_rampup"),
         problems=_stylegan_problems, images_only=True),
 }
 MODELS = tuple(FAMILIES)

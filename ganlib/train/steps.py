@@ -62,8 +62,8 @@ class AdversarialStep:
     D on the same fakes with the non-saturating (or chosen) loss. Conditional fakes take the real
     batch's labels. With n_critic > 1, D takes that many updates,
     each on a fresh real batch, per G update (WGAN-GP practice). With g_steps = k > 1, G takes k updates (each on
-    fresh fakes) per D update: G over-trained against a D that stands still runs to the one image D likes best,
-    Goodfellow's "Helvetica scenario" (NIPS 2016 tutorial), which is how the shipped collapsed DCGAN collapses.
+    fresh fakes) per D update: G over-trained against a D that stands still runs to the few images D likes best,
+    Goodfellow's "Helvetica scenario" (NIPS 2016 tutorial), a cause of mode collapse to show a class.
 
     With unrolled_steps = k > 0 (Metz et al. 2017), G's loss is taken against D after k simulated
     updates on the same batch, differentiated through those updates; D's own weights never change.
@@ -203,7 +203,6 @@ class AdversarialStep:
         if want_grad_norms:
             stats["grad_norm_d"], stats["grad_norm_g"] = grad_norm_d.detach(), grad_norm_g.detach()
         return stats
-
 
     def g_update(self, real, real_y, fake, fake_y, want_grad_norms: bool):
         """One G update through D on these fakes; returns G's loss and (when wanted or clipping) its grad norm."""
