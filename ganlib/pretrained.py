@@ -10,14 +10,19 @@ import json
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from .checkpoints import generator_classes, load_generator
+from .files import atomic_write_bytes
 from .images import grid_image, png_bytes
 from .paths import CHECKPOINTS_DIR
 from .sampling import generate
-from .train import jobs
+from .train import jobs, rundir
 from .translate import domain_batch, load_cyclegan
 
+# the figures of an "eval" row that a recorded training history keeps, per step
+HISTORY_KEYS = ("step", "coverage_100", "class_coverage", "class_histogram", "class_kl_uniform", "mean_confidence",
+                "top3_share", "fid")
 
 
 def manifest() -> dict[str, dict]:
@@ -101,3 +106,40 @@ def early_checkpoint(path: str | Path) -> Path | None:
             early = CHECKPOINTS_DIR / entry["early_file"]
             return early if early.is_file() else None
     return None
+
+
+# ---------------------------------------------------------------- recorded training histories
+
+def record_history(run_dir: str | Path, out_png: str | Path) -> list[dict]:
+    """A run's diversity, step by step, for shipping beside its model: one row per evaluated step that also has
+    a sample grid (the figures of its "eval" row in metrics.jsonl, see HISTORY_KEYS), and those steps' grids
+    from the run's fixed noise stacked top to bottom into one PNG at out_png (history_frames cuts it up again).
+    """
+    evals = {row["step"]: row for row in rundir.read_metrics(run_dir, "eval") if "class_histogram" in row}
+    grids = dict(rundir.list_samples(run_dir))
+    steps = [s for s in sorted(evals) if s in grids]
+    if not steps:
+        raise ValueError(f"{run_dir} has no step with both an evaluation and a sample grid to record.")
+    frames = [Image.open(grids[s]) for s in steps]
+    if len({f.size for f in frames}) != 1:
+        raise ValueError(f"The sample grids of {run_dir} differ in size; a history needs one size.")
+    width, height = frames[0].size
+    strip = Image.new(frames[0].mode, (width, height * len(frames)))
+    for i, frame in enumerate(frames):
+        strip.paste(frame.convert(strip.mode), (0, i * height))
+    atomic_write_bytes(out_png, png_bytes(strip))
+    return [{k: round(evals[s][k], 4) if isinstance(evals[s][k], float) else evals[s][k]
+             for k in HISTORY_KEYS if k in evals[s]} for s in steps]
+
+
+def history(name: str) -> list[tuple[dict, Image.Image]]:
+    """A shipped model's recorded training history (manifest "history" and "history_file"): (figures, the
+    sample grid from fixed noise) at each recorded step, oldest first; [] when none was recorded."""
+    entry = manifest().get(name, {})
+    rows, path = entry.get("history"), CHECKPOINTS_DIR / entry.get("history_file", "")
+    if not rows or not path.is_file():
+        return []
+    strip = Image.open(path)
+    strip.load()
+    height = strip.height // len(rows)
+    return [(row, strip.crop((0, i * height, strip.width, (i + 1) * height))) for i, row in enumerate(rows)]

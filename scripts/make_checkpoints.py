@@ -4,7 +4,8 @@
 
 For each model below it runs the train command (into runs/<name>), the export command, and
 `python -m ganlib evaluate --n 10000` on the exported file, each as a subprocess exactly as written,
-then records the commands, the training time, the machine and the figures in the manifest. The
+then records the commands, the training time, the machine and the figures in the manifest (for the
+Mode-collapse lab's pair also the run's diversity at each evaluated step and those steps' sample grids). The
 real-vs-real floor (two disjoint halves of the bundled MNIST, 2,500 each) goes beside them; with
 --test-data-dir (a folder of the official MNIST t10k idx files) the real test digits are scored too.
 """
@@ -217,6 +218,12 @@ def main() -> int:
             run(f"python -m ganlib export --checkpoint runs/{name}_step{early}.pt --out checkpoints/{entry['early_file']}")
             entry["evaluate_early"] = rounded(json.loads(run(
                 f"python -m ganlib evaluate --checkpoint checkpoints/{entry['early_file']} --n {n_eval} --json")), keep)
+        if spec.get("demo"):   # the Mode-collapse lab shows the pair's diversity step by step
+            from ganlib.pretrained import record_history
+
+            entry = manifest["models"][name]
+            entry["history_file"] = f"{name}_history.png"
+            entry["history"] = record_history(run_dir, ROOT / "checkpoints" / entry["history_file"])
         if spec.get("style_check_command"):
             manifest["models"][name]["style_check"] = json.loads(run(spec["style_check_command"]))
         path.write_text(json.dumps(manifest, indent=2) + "\n")

@@ -102,7 +102,7 @@ def test_narrowing_class_histogram_is_reported_with_its_first_step():
 
 
 def test_narrowing_from_an_already_narrow_histogram_is_reported():
-    # the shipped collapsed DCGAN's curve: wide at step 500, one digit dominating at 600
+    # a collapsing DCGAN's curve (the first shipped collapse demo, G lr 1e-2): wide at step 500, one digit at 600
     ev = [{"kind": "eval", "step": 500, "class_kl_uniform": 0.909, "class_histogram": [0, 0, 16, 19, 127, 4, 0, 104, 219, 11]},
           {"kind": "eval", "step": 600, "class_kl_uniform": 1.679, "class_histogram": [5, 0, 8, 422, 0, 47, 0, 4, 13, 1]}]
     [found] = [f for f in diagnose(rows(), ev) if "narrowed" in f.title]

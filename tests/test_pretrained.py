@@ -117,6 +117,53 @@ def test_collapse_demo_pair_is_collapsed_and_cured():
     assert changed == set(cured["cure_changes"]) and len(changed) == 1
 
 
+@pytest.mark.xfail(strict=True, reason="the shipped pair predates the classroom targets: its collapsed G draws grey "
+                   "blobs (confidence below 0.85) and its cured one scribbles (FID 13); no recipe tried so far meets "
+                   "both bars (checkpoints/README.md)")
+def test_the_pair_meets_the_classroom_targets_and_ships_its_history():
+    """The targets, by evaluate on 10,000 samples: the collapsed G draws crisp digits (classifier confidence
+    >= 0.85) of three classes or fewer (>= 90% of samples); the cured one all ten about equally (10/10 in the
+    first 100, KL to uniform <= 0.05) within 3x the shipped DCGAN's FID. Both ship their training history."""
+    collapsed, cured = MODELS["dcgan_mnist_collapsed"], MODELS["dcgan_mnist_cured"]
+    bad, good = collapsed["evaluate"], cured["evaluate"]
+    assert bad["mean_confidence"] >= 0.85 and bad["top3_share"] >= 0.90
+    assert good["coverage_100"] == 10 and good["class_kl_uniform"] <= 0.05
+    assert good["fid"] <= 3 * MODELS["dcgan_mnist"]["evaluate"]["fid"]
+    histories = {name: pretrained.history(name) for name in ("dcgan_mnist_collapsed", "dcgan_mnist_cured")}
+    for name, frames in histories.items():
+        steps = [row["step"] for row, frame in frames]
+        assert len(steps) >= 4 and steps == sorted(steps) and steps[-1] == MODELS[name]["step"], name
+    assert histories["dcgan_mnist_collapsed"][-1][0]["top3_share"] >= 0.9
+
+
+def test_record_history_stacks_the_evaluated_steps(tmp_path):
+    """record_history keeps the steps that have both an eval row and a sample grid (the Mode-collapse lab's
+    AppTest reads such a history back with history())."""
+    import torch
+    from PIL import Image
+
+    from ganlib.images import save_samples
+    from ganlib.train import rundir
+
+    grids = {}
+    for step in (100, 200, 300):
+        x = torch.full((4, 1, 28, 28), -1.0 + step / 200)
+        save_samples(x, rundir.sample_path(tmp_path, step))
+        grids[step] = Image.open(rundir.sample_path(tmp_path, step)).copy()
+        if step != 200:  # 200 has a grid but no evaluation
+            rundir.append_metrics(tmp_path, {"kind": "eval", "step": step, "class_histogram": [step] + [0] * 9,
+                                             "coverage_100": 1, "mean_confidence": 0.123456, "top3_share": 1.0,
+                                             "fid": 9.0, "kid": 1.0})
+    rundir.append_metrics(tmp_path, {"kind": "eval", "step": 400, "class_histogram": [0] * 10})  # no grid
+    rows = pretrained.record_history(tmp_path, tmp_path / "h.png")
+    assert [r["step"] for r in rows] == [100, 300] and rows[0]["mean_confidence"] == 0.1235 and "kid" not in rows[0]
+    strip = Image.open(tmp_path / "h.png")
+    assert strip.size == (grids[100].width, 2 * grids[100].height)
+    with pytest.raises(ValueError, match="no step with both"):
+        pretrained.record_history(tmp_path / "empty", tmp_path / "e.png")
+    assert pretrained.history("dcgan_mnist") == []   # nothing recorded
+
+
 def test_the_shipped_cyclegan_matches_its_manifest():
     """The manifest's figures are what the file does: a fresh, smaller evaluation (other digits, another
     judge seed) agrees; handwriting -> typeset keeps the digit; the round trips come back."""
