@@ -373,3 +373,24 @@ def histogram_figure(hist: list[int], x_title: str = "digit the classifier reads
                                  "annotations": [{"xref": "paper", "x": 1, "y": sum(hist) / 10, "text": even,
                                                   "showarrow": False, "xanchor": "right", "yanchor": "bottom",
                                                   "font": {"color": "#d62728", "size": 11}}]}}, _validate=False)
+
+
+def history_figure(histories: dict[str, list[dict]], step: int | None = None) -> go.Figure:
+    """Recorded training histories (ganlib.pretrained.history rows), one colour per model: the three
+    commonest digits' share of the samples (solid; 0.3 when all ten are even, 1.0 at three digits or fewer)
+    and the classifier's mean confidence (dotted), against step, with the chosen step marked."""
+    data = []
+    for i, (name, rows) in enumerate(histories.items()):
+        color, steps = PALETTE[i % len(PALETTE)], [r["step"] for r in rows]
+        data.append({"type": "scatter", "x": steps, "y": [r["top3_share"] for r in rows], "mode": "lines+markers",
+                     "name": _("{model}: top-3 share").format(model=name), "line": {"color": color, "width": 2}})
+        data.append({"type": "scatter", "x": steps, "y": [r["mean_confidence"] for r in rows], "mode": "lines",
+                     "name": _("{model}: confidence").format(model=name),
+                     "line": {"color": color, "width": 1, "dash": "dot"}})
+    shapes = [] if step is None else [{"type": "line", "yref": "paper", "x0": step, "x1": step, "y0": 0, "y1": 1,
+                                       "line": {"color": "#7f7f7f", "dash": "dash"}}]
+    layout = {"height": 260, "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "hovermode": "x unified",
+              "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+              "xaxis": {"title": {"text": _("step")}},
+              "yaxis": {"range": [0, 1.05], "title": {"text": _("share of samples")}}, "shapes": shapes}
+    return _figure({"data": data, "layout": layout})

@@ -190,3 +190,52 @@ def test_image_diversity_refuses_a_toy_run(root):
     at.selectbox(key="diversity_a").set_value(str(run / "checkpoint.pt")).run()
     assert not at.exception
     assert "The diversity test reads digits" in texts(at.warning)
+
+
+@pytest.fixture
+def recorded_pair(tmp_path, monkeypatch):
+    """The shipped manifest with a training history recorded for the collapse pair (made by
+    ganlib.pretrained.record_history from a small run directory: 4 steps, the top-3 share rising)."""
+    import torch
+
+    from ganlib import pretrained
+    from ganlib.images import save_samples
+
+    run = tmp_path / "run"
+    for i, step in enumerate((100, 200, 300, 400)):
+        save_samples(torch.rand(16, 1, 28, 28) * 2 - 1, rundir.sample_path(run, step))
+        hist = [100 - 30 * i] * 3 + [0] * 7 if i < 3 else [1000] + [0] * 9
+        rundir.append_metrics(run, {"kind": "eval", "step": step, "class_histogram": hist, "coverage_100": 10 - 3 * i,
+                                    "mean_confidence": 0.5 + 0.1 * i, "top3_share": 0.3 + 0.2 * i, "fid": 50.0 - i})
+    models = pretrained.manifest()
+    for name in ("dcgan_mnist_collapsed", "dcgan_mnist_cured"):  # an absolute history_file: the PNG stays in tmp
+        models[name]["history_file"] = str(tmp_path / f"{name}_history.png")
+        models[name]["history"] = pretrained.record_history(run, tmp_path / f"{name}_history.png")
+    monkeypatch.setattr(pretrained, "manifest", lambda: models)
+    return models
+
+
+def test_the_pair_collapses_step_by_step(root, recorded_pair):
+    """Recorded training histories: a step slider moves both runs' grids and figures together."""
+    from ganlib import pretrained
+
+    frames = pretrained.history("dcgan_mnist_collapsed")
+    assert [row["step"] for row, frame in frames] == [100, 200, 300, 400]
+    assert len({frame.size for row, frame in frames}) == 1 and frames[0][1].size == (122, 122)  # 4x4 grids of 28 px
+    at = lab()
+    assert "The collapse, step by step" in texts(at.subheader)
+    slider = at.select_slider(key="history_step")
+    assert list(slider.options) == ["100", "200", "300", "400"] and slider.value == 400
+
+    def shares() -> list[str]:
+        return [m.value for m in at.metric if m.label == "Top-3 share"]
+
+    assert shares() == ["90%", "90%"]
+    slider.set_value(100).run()
+    assert not at.exception
+    assert at.select_slider(key="history_step").value == 100 and shares() == ["30%", "30%"]
+
+
+def test_no_history_no_step_section(root):
+    at = lab()
+    assert not at.exception and "The collapse, step by step" not in texts(at.subheader)

@@ -12,6 +12,7 @@ from ganlib import pretrained
 from ganlib.arena import PRESETS
 from ganlib.config import command_for
 from ganlib.fieldhelp import FIELD_HELP
+from ganlib.images import png_bytes
 from studio import widgets
 from studio.i18n import N_, _, gettext_now
 
@@ -120,12 +121,58 @@ with arena_tab:
 
 # ---------------------------------------------------------------- image diversity
 
+PAIR = ("dcgan_mnist_collapsed", "dcgan_mnist_cured")
+
+
+def history(name: str, entry: dict) -> list[tuple[dict, bytes]]:
+    """A shipped model's recorded training history, (figures, sample grid PNG) per recorded step; [] if none."""
+    path = pretrained.CHECKPOINTS_DIR / entry.get("history_file", "")
+    if not entry.get("history") or not path.is_file():
+        return []
+    return history_frames(name, f"{path}:{path.stat().st_mtime_ns}")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def history_frames(name: str, version: str) -> list[tuple[dict, bytes]]:
+    return [(row, png_bytes(frame)) for row, frame in pretrained.history(name)]
+
+
+def history_section(recorded: dict[str, list[tuple[dict, bytes]]]) -> None:
+    """The pair as it trained: one step at a time, each run's grid from its fixed noise and its class
+    histogram (1,000 samples), and both runs' top-3 share against step."""
+    from studio import figures as F
+
+    st.subheader(_("The collapse, step by step"))
+    st.caption(_("Both runs of the pair as they trained, from the same fixed noise at every step, with the digits "
+                 "our classifier read in 1,000 samples. Slide through the steps: the collapsed run settles on a "
+                 "few digits while the cured one keeps all ten."))
+    steps = [row["step"] for row, png in next(iter(recorded.values()))]
+    step = st.select_slider(_("Training step"), steps, value=steps[-1], key="history_step")
+    st.html("<style>.st-key-history img {image-rendering: pixelated;}</style>")
+    for col, (title, frames) in zip(st.container(key="history").columns(len(recorded)), recorded.items()):
+        row, png = next((r, p) for r, p in frames if r["step"] == step)
+        with col:
+            st.markdown(f"**{title}**")
+            m = st.columns(3)
+            m[0].metric(_("Digits in 100"), f"{row['coverage_100']}/10")
+            m[1].metric(_("Top-3 share"), f"{row['top3_share']:.0%}",
+                        help=_("The three commonest digits' share of the samples: 30% when all ten are even, "
+                               "100% at three digits or fewer."))
+            m[2].metric(_("Confidence"), f"{row['mean_confidence']:.2f}",
+                        help=_("The classifier's mean confidence in the digit it reads: near 1 for crisp digits."))
+            st.image(png, width="stretch", output_format="PNG")
+            st.plotly_chart(F.histogram_figure(row["class_histogram"], _("digit the classifier reads"),
+                                               _("samples"), _("even")),
+                            key=f"history_hist_{title}", config={"displayModeBar": False}, width="stretch")
+    st.plotly_chart(F.history_figure({title: [r for r, png in frames] for title, frames in recorded.items()}, step),
+                    key="history_curve", config={"displayModeBar": False}, width="stretch")
+
+
 with images_tab:
     st.caption(_("The seeds' diversity test: 100 samples, each tagged with the digit our MNIST classifier reads. "
                  "A healthy generator covers all ten digits about equally; a collapsed one repeats a few."))
     shipped = pretrained.manifest()
-    defaults = [str(pretrained.CHECKPOINTS_DIR / shipped[n]["file"]) if n in shipped else None
-                for n in ("dcgan_mnist_collapsed", "dcgan_mnist_cured")]
+    defaults = [str(pretrained.CHECKPOINTS_DIR / shipped[n]["file"]) if n in shipped else None for n in PAIR]
     with st.container(key="diversity"):
         st.html("<style>.st-key-diversity img {image-rendering: pixelated;}</style>")
         left, right = st.columns(2)
@@ -133,6 +180,10 @@ with images_tab:
             widgets.diversity_column("diversity_a", defaults[0])
         with right:
             widgets.diversity_column("diversity_b", defaults[1])
-    for name in ("dcgan_mnist_collapsed", "dcgan_mnist_cured"):
+    for name in PAIR:
         if name in shipped:
             st.caption(f"**{shipped[name]['title']}**: `{shipped[name]['train_command']}`")
+    recorded = {shipped[name]["title"]: frames for name in PAIR if name in shipped
+                and (frames := history(name, shipped[name]))}
+    if recorded:
+        history_section(recorded)
