@@ -6,16 +6,12 @@ from pathlib import Path
 import streamlit as st
 
 from ganlib import pretrained
-from ganlib.device import describe_device
+from ganlib.device import pick_device
 from ganlib.paths import runs_root
 from studio.i18n import _
+from studio.widgets import device_text
 
 REPO = Path(__file__).parent.parent
-
-
-@st.cache_resource(show_spinner=False)
-def device_line() -> str:
-    return describe_device()
 
 
 def home(links: list[tuple]) -> None:
@@ -25,8 +21,8 @@ def home(links: list[tuple]) -> None:
     st.write(_("Learn, train and explore generative adversarial networks in the browser. "
                "Every page stands on the `ganlib` library, so everything here also works from Python "
                "and from the command line (`python -m ganlib --help`)."))
-    device = device_line()
-    if device.startswith("CPU"):
+    device = device_text()
+    if pick_device("auto").type == "cpu":
         st.info(_("**Device:** {device}. Training runs on the CPU; the default recipe is tuned for it "
                   "(recognisable MNIST digits within about 15 seconds of training on 2 cores).").format(device=device),
                 icon=":material/memory:")

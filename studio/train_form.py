@@ -12,12 +12,13 @@ import streamlit as st
 
 from ganlib.config import TrainConfig, field_applies, on_gpu, recipe, recipe_switch, rules_of
 from ganlib import device
-from ganlib.device import available_devices, describe_device
+from ganlib.device import available_devices
 from ganlib.families import FAMILIES
 from ganlib.fieldhelp import FIELDS
 from ganlib.modelcard import card_records, config_card, human
 from ganlib.train import jobs
 from studio.i18n import N_, _, gettext_now
+from studio.widgets import device_text
 
 DEFAULTS = TrainConfig()
 # what a select box shows for a choice, in English (translate with shown(), in the session's language)
@@ -133,14 +134,14 @@ def new_run_form(open_: bool) -> None:
         if devices == ["cpu"]:
             st.caption(_("Device: {device}. Training runs on the CPU; DCGAN's defaults are tuned for it (on 2 cores: "
                          "recognisable digits after about 200 steps, some 15 s; 20 epochs of the bundled MNIST in "
-                         "about a minute).").format(device=describe_device()))
+                         "about a minute).").format(device=device_text()))
         elif on_gpu(values["device"]) and rules_of(values["model"]).gpu_recipe:
             gpu = rules_of(values["model"]).gpu_recipe
             st.caption(_("Device: {device}. DCGAN and CGAN start from the GPU recipe: batch {batch} (the small nets "
                          "leave a GPU idle at {cpu_batch}), learning rates {lr_g} / {lr_d} and {epochs} epochs (as many "
                          "steps as {cpu_epochs} epochs on a CPU). On an H200 it draws digits after about 1.4 s of "
                          "training, some 110,000 images/s.").format(
-                device=describe_device(), batch=gpu["batch_size"], cpu_batch=DEFAULTS.batch_size,
+                device=device_text(), batch=gpu["batch_size"], cpu_batch=DEFAULTS.batch_size,
                 lr_g=format(gpu["lr_g"], "g"), lr_d=format(gpu["lr_d"], "g"), epochs=gpu["epochs"],
                 cpu_epochs=DEFAULTS.epochs))
         if caption := recipe_caption(values["model"], start, on_gpu(values["device"])):  # the settings below moved when the model was chosen

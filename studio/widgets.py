@@ -13,6 +13,7 @@ import torch
 
 from ganlib import pretrained
 from ganlib.checkpoints import CheckpointError, load_generator
+from ganlib.device import describe_device
 from ganlib.images import grid_image, png_bytes
 from ganlib.paths import runs_root
 from studio.i18n import LANG_PARAM, N_, _, gettext_now
@@ -31,6 +32,20 @@ def _file_version(path: str | Path) -> tuple[str, int, int]:
     except OSError:
         raise CheckpointError(f"{p} does not exist.") from None
     return str(p), stat.st_mtime_ns, stat.st_size
+
+
+# describe_device's fixed names, for the catalogue (a GPU's own name, e.g. 'NVIDIA H100 (cuda:0)', stays as it is)
+DEVICE_NAMES = (N_("CPU (no GPU found)"), N_("CPU"), N_("Apple GPU (mps)"))
+
+
+@st.cache_resource(show_spinner=False)
+def _device() -> str:
+    return describe_device()
+
+
+def device_text() -> str:
+    """This machine's training device in the session's language: 'CPU (no GPU found)', 'NVIDIA H100 (cuda:0)'."""
+    return _(_device())
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -223,3 +223,16 @@ def test_a_page_that_drops_the_language_from_its_url_gets_it_back(root):
     at.query_params.pop("lang")   # as a page that rewrote the whole query would leave it
     at.run()
     assert at.query_params["lang"] in ("zh", ["zh"]) and "预训练模型" in shown(at)
+
+
+def test_the_device_line_speaks_the_session_language(root):
+    """The home page's device line: describe_device's fixed names are in the catalogue (a GPU's own name is not)."""
+    from studio.widgets import device_text
+
+    english = device_text()
+    at = open_app("zh")
+    with i18n.use_language("zh"):
+        chinese = device_text()
+    assert chinese in shown(at)
+    if english == "CPU (no GPU found)":
+        assert chinese == "CPU（未找到 GPU）"
