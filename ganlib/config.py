@@ -77,6 +77,21 @@ def field_applies(name: str, model: str) -> bool:
     return reader_of(name) in (None, model) and name not in rules_of(model).ignores
 
 
+# fields that say how a run is kept and watched, not what it learns: left out of changed_from_recipe
+BOOKKEEPING = ("data_dir", "download", "device", "amp", "seed", "epochs", "max_steps", "log_every", "sample_every",
+               "checkpoint_every", "eval_every", "eval_samples", "n_fixed")
+
+
+def changed_from_recipe(config: "TrainConfig") -> dict[str, object]:
+    """{field: value} where a run's config leaves the recipe it started from (recipe_config of its model, data
+    set and device), among the fields its family reads; bookkeeping (BOOKKEEPING) is left out. What a run
+    header lists so that a run with --g-steps 10 or R1 off does not read like the default recipe."""
+    start = recipe_config(model=config.model, dataset=config.dataset, device=config.device)
+    return {f.name: getattr(config, f.name) for f in fields(TrainConfig)
+            if f.name not in BOOKKEEPING and field_applies(f.name, config.model)
+            and getattr(config, f.name) != getattr(start, f.name)}
+
+
 def parse_augment(text: str) -> tuple[str, ...]:
     """'translation,cutout' -> ('translation', 'cutout'); '' or 'none' -> (). ValueError if unknown."""
     names = tuple(p.strip() for p in (text or "").split(",") if p.strip() and p.strip() != "none")
@@ -259,6 +274,14 @@ class TrainConfig:
 def flag_name(name: str) -> str:
     """The command-line flag of a TrainConfig field: lr_g -> --lr-g."""
     return "--" + name.replace("_", "-")
+
+
+def flag_text(name: str, value) -> str:
+    """A field's value as the command line writes it: ('lr_g', 0.01) -> '--lr-g 0.01', ('spectral_norm', False)
+    -> '--no-spectral-norm', ('augment', '') -> "--augment ''"."""
+    if isinstance(value, bool):
+        return flag_name(name) if value else "--no-" + flag_name(name)[2:]
+    return f"{flag_name(name)} {shlex.quote(format(value, 'g') if isinstance(value, float) else str(value))}"
 
 
 def command_for(config: TrainConfig, out: str) -> str:

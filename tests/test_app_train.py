@@ -2,6 +2,7 @@
 failed, finished), its form checks, and its actions. Runs use the torch-free fake trainer."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -296,6 +297,16 @@ def test_a_run_started_from_the_cli_is_listed(root):
     at.run()
     assert at.selectbox(key="run").options == ["from-cli"]
     assert ":violet-badge[finished]" in texts(at.markdown)
+    assert "Changed from the recipe: `--subset 64`" in texts(at.caption)   # max_steps is bookkeeping
+    # a run that leaves the recipe says how, in the flags that would start it again
+    changed = root / "helvetica"
+    changed.mkdir()
+    config = dataclasses.replace(CFG, g_steps=10, r1_gamma=0.0, seed=7, eval_every=5)
+    rundir.atomic_write_bytes(changed / "config.json", config.to_json().encode())
+    rundir.write_status(changed, "finished", "Finished 30 steps.", step=30, total_steps=30)
+    at.session_state["select_run"] = "helvetica"
+    at.run()
+    assert "Changed from the recipe: `--subset 64` `--g-steps 10` `--r1-gamma 0`" in texts(at.caption)
 
 
 def test_model_card_before_launch_and_while_watching(root):

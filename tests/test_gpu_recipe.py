@@ -92,3 +92,15 @@ def test_the_train_page_starts_a_gpu_run_from_the_gpu_recipe(gpu, tmp_path, monk
     assert at.number_input(key="cfg_lr_g").value == pytest.approx(8e-4)
     at.selectbox(key="cfg_device").select("cuda:0").run()
     assert at.number_input(key="cfg_batch_size").value == 1024
+
+
+def test_a_run_names_what_it_changed_from_its_recipe_as_flags():
+    from ganlib.config import changed_from_recipe, flag_text
+
+    assert changed_from_recipe(recipe_config(model="dcgan", seed=3, max_steps=50, eval_every=0)) == {}
+    changed = changed_from_recipe(recipe_config(model="dcgan", g_steps=10, r1_gamma=0.0, spectral_norm=True))
+    assert changed == {"g_steps": 10, "r1_gamma": 0.0, "spectral_norm": True}
+    assert changed_from_recipe(recipe_config(model="stylegan")) == {}   # its own recipe is not a change
+    assert changed_from_recipe(recipe_config(model="cgan", patch=12)) == {}   # a field cgan does not read
+    assert [flag_text(k, v) for k, v in changed.items()] == ["--g-steps 10", "--r1-gamma 0", "--spectral-norm"]
+    assert flag_text("spectral_norm", False) == "--no-spectral-norm" and flag_text("augment", "") == "--augment ''"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ganlib.config import TrainConfig
+from ganlib.config import TrainConfig, changed_from_recipe, flag_text
 from ganlib.train import jobs, rundir
 from ganlib.train.doctor import diagnose, doctor_fix
 from studio import figures, report
@@ -77,6 +77,7 @@ REFRESH_S = {"1 s": 1.0, "2 s": 2.0, "5 s": 5.0, "10 s": 10.0}  # labels that re
 DEFAULT_REFRESH = "2 s"
 PAUSED_POLL_S = 5.0
 DOCTOR_S = 15.0
+HEADER_FIELDS = ("model", "dataset", "loss", "batch_size", "lr_g", "lr_d")  # what the run header's caption names
 RUNS_TABLE_S = 10.0  # each re-run of the runs table costs the browser a table redraw
 
 
@@ -99,6 +100,10 @@ def monitor(run_dir: Path, refresh: float) -> None:
             st.caption(_("{model} on {dataset}, {loss} loss, batch {batch}, lr G {lr_g:g} / D {lr_d:g}").format(
                 model=shown(config.model), dataset=config.dataset, loss=shown(config.loss), batch=config.batch_size,
                 lr_g=config.lr_g, lr_d=config.lr_d))
+            changed = {k: v for k, v in changed_from_recipe(config).items() if k not in HEADER_FIELDS}
+            if changed:
+                st.caption(_("Changed from the recipe: {flags}").format(
+                    flags=" ".join(f"`{flag_text(k, v)}`" for k, v in changed.items())))
         controls_box = st.container()
 
     # which step to show: live, or a step picked to replay the run (curves and grids up to it)
