@@ -191,6 +191,7 @@ class TrainConfig:
     lambda_cycle: float = 10.0        # weight of the cycle loss |F(G(a)) - a| + |G(F(b)) - b| (paper: 10)
     lambda_identity: float = 0.5      # identity loss weight as a fraction of lambda_cycle (paper: 0.5; 0 = off)
     lambda_shape: float = 5.0         # shape loss |pool4(G(a)) - pool4(a)| + |pool4(F(b)) - pool4(b)| (ours; 0 = off)
+    lambda_semantic: float = 0.0      # CyCADA semantic loss: our MNIST classifier reads G(a) as it reads a, F(b) as b (0 = off)
     shape_norm: bool = False          # shape loss on ink-normalised thumbnails: where the ink is, not how much
     pool_size: int = 50               # past fakes D learns from (paper: 50; 0 = only the newest)
     res_blocks: int = 3               # residual blocks in each CycleGAN generator (paper: 6 at 128 px, 9 at 256)

@@ -121,6 +121,8 @@ def _cyclegan_problems(c) -> list[str]:
         problems.append(f"The identity-loss fraction must be in [0, 10], not {c.lambda_identity}.")
     if not (0 <= c.lambda_shape <= 100):
         problems.append(f"The shape-loss weight must be in [0, 100], not {c.lambda_shape}.")
+    if not (0 <= c.lambda_semantic <= 100):
+        problems.append(f"The semantic-loss weight must be in [0, 100], not {c.lambda_semantic}.")
     if not (0 <= c.pool_size <= 1000):
         problems.append(f"The image pool must hold between 0 and 1000 images, not {c.pool_size}.")
     if c.patch not in PATCH_SIZES:
@@ -172,7 +174,8 @@ FAMILIES: dict[str, Family] = {
         # px; without it a CycleGAN gets DCGAN's ns loss and R1 1, under which its Ds stay at 0.5 and learn nothing
         recipe=dict(dataset="typeset", loss="lsgan", lr_g=2e-4, lr_d=2e-4, r1_gamma=0.0, batch_size=16, width=16,
                     max_steps=3000),
-        reads_only=("dataset_b", "data_dir_b", "lambda_cycle", "lambda_identity", "lambda_shape", "shape_norm",
+        reads_only=("dataset_b", "data_dir_b", "lambda_cycle", "lambda_identity", "lambda_shape", "lambda_semantic",
+                    "shape_norm",
                     "pool_size", "res_blocks", "patch"),
         # no latent; PatchGAN Ds take no minibatch features or spectral norm; one D step, no packing; translation
         # quality is `evaluate`'s (ganlib.translate), not the loop's

@@ -93,6 +93,9 @@ FIELD_HELP = {
                 "28 px digit."),
     "lambda_shape": N_("CycleGAN (ours): weight of a loss tying 7x7 thumbnails of G(a) to a and of F(b) to b, so a "
                        "translation keeps the digit where the cycle loss alone lets G hide it (0 = off)."),
+    "lambda_semantic": N_("CycleGAN: weight of CyCADA's semantic loss (Hoffman et al. 2018): our MNIST classifier must "
+                          "read G(a) as the digit it reads in a, and F(b) as the one in b, which keeps the digit "
+                          "without pinning its pixels (0 = off). The same classifier reads the digits in evaluate."),
     "shape_norm": N_("CycleGAN: the shape loss compares thumbnails divided by their mean ink, so G may thicken or thin "
                      "strokes (where typeset and handwritten digits differ most) but not move them."),
     # StyleGAN
@@ -127,7 +130,8 @@ LABELS = {"model": N_("Model"), "loss": N_("Loss"), "batch_size": N_("Batch size
           # CycleGAN's and StyleGAN's own
           "dataset_b": N_("Domain B (CycleGAN)"), "data_dir_b": N_("Domain B directory (CycleGAN)"),
           "lambda_cycle": N_("Cycle-loss weight (CycleGAN)"), "lambda_identity": N_("Identity weight, x cycle (CycleGAN)"),
-          "lambda_shape": N_("Shape-loss weight (CycleGAN)"), "shape_norm": N_("Ink-normalised shape loss (CycleGAN)"),
+          "lambda_shape": N_("Shape-loss weight (CycleGAN)"),
+          "lambda_semantic": N_("Semantic-loss weight (CycleGAN)"), "shape_norm": N_("Ink-normalised shape loss (CycleGAN)"),
           "pool_size": N_("Image pool (CycleGAN)"), "res_blocks": N_("Residual blocks (CycleGAN)"),
           "patch": N_("D patch, px (CycleGAN)"), "mapping_layers": N_("Mapping layers (StyleGAN)"),
           "mapping_lr_mul": N_("Mapping lr multiplier (StyleGAN)"), "style_mode": N_("Style injection (StyleGAN)"),

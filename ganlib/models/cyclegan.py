@@ -156,6 +156,16 @@ def shape_loss(x: torch.Tensor, mapped: torch.Tensor, pool: int = 4, norm: bool 
     return F.l1_loss(thumb(mapped), thumb(x))
 
 
+def semantic_loss(classifier: nn.Module, x: torch.Tensor, mapped: torch.Tensor) -> torch.Tensor:
+    """CyCADA's semantic consistency (Hoffman et al. 2018, eq. 4), label-free: the cross-entropy between a
+    fixed digit classifier's logits for the translation and its own reading (argmax) of the input, so G(a)
+    must still read as a's digit while its pixels may move. `classifier` maps (N, 1, 28, 28) in [-1, 1] to
+    logits and is frozen (eval mode); the gradient reaches `mapped` only. A scalar."""
+    with torch.no_grad():
+        target = classifier(x.float()).argmax(1)
+    return F.cross_entropy(classifier(mapped.float()).float(), target)
+
+
 def linear_decay(step: int, total_steps: int) -> float:
     """The learning-rate factor at `step`: 1 for the first half, then linearly down to 1/(n+1) at the
     last step of the n decay steps (the paper's 100 constant + 100 decaying epochs, in steps)."""

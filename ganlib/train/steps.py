@@ -29,7 +29,8 @@ from ..augment import diff_augment
 from ..config import field_applies, parse_augment
 from ..families import family
 from ..models import build_discriminator, build_generator, build_models
-from ..models.cyclegan import ImagePool, cycle_loss, identity_loss, linear_decay, shape_loss
+from ..metrics.classifier import load_classifier
+from ..models.cyclegan import ImagePool, cycle_loss, identity_loss, linear_decay, semantic_loss, shape_loss
 from ..models.layers import ema_update, make_ema
 from .distributed import discarded_grads, shard_randn, unwrap
 from .schedules import (ema_decay_at, grad_norm, lr_factor, make_adam, r1_weight,
@@ -226,7 +227,8 @@ class CycleGANStep:
     """One CycleGAN update (Zhu et al. 2017, eq. 3): G: A -> B and F: B -> A together, then D_A and D_B.
 
     The generators minimise L_GAN(G, D_B) + L_GAN(F, D_A) + lambda_cycle * L_cyc + lambda_cycle *
-    lambda_identity * L_identity (+ lambda_shape * L_shape, ours: models.cyclegan.shape_loss); each D then learns real from the image pool's fakes. Both optimisers'
+    lambda_identity * L_identity (+ lambda_shape * L_shape, ours: models.cyclegan.shape_loss; + lambda_semantic *
+    L_sem, CyCADA's: models.cyclegan.semantic_loss); each D then learns real from the image pool's fakes. Both optimisers'
     learning rates follow models.cyclegan.linear_decay (or lr_factor, when lr_decay is set). Labels are never used.
     """
 
@@ -250,6 +252,8 @@ class CycleGANStep:
         self.pool_a, self.pool_b = ImagePool(config.pool_size), ImagePool(config.pool_size)
         self.fixed_a, self.fixed_b = fixed_examples(data_a), fixed_examples(data_b)
         self.policy = parse_augment(config.augment)  # DiffAugment: both Ds see real and translated images augmented
+        # CyCADA's semantic loss reads digits with the shipped MNIST classifier (frozen; evaluate reads with it too)
+        self.reader = load_classifier(device=str(device)) if config.lambda_semantic > 0 else None
         self.autocast = (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype
                          else nullcontext())
 
@@ -315,6 +319,9 @@ class CycleGANStep:
                 norm = cfg.shape_norm
                 shape_a, shape_b = shape_loss(a, fake_b, norm=norm), shape_loss(b, fake_a, norm=norm)
                 g_loss = g_loss + cfg.lambda_shape * (shape_a + shape_b)
+            if self.reader is not None:
+                sem_a, sem_b = semantic_loss(self.reader, a, fake_b), semantic_loss(self.reader, b, fake_a)
+                g_loss = g_loss + cfg.lambda_semantic * (sem_a + sem_b)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         grad_norm_g = grad_norm(self.g_params, cfg.grad_clip) if (want_grad_norms or cfg.grad_clip > 0) else None
@@ -342,6 +349,8 @@ class CycleGANStep:
                  "identity_a": idt_a.detach(), "identity_b": idt_b.detach()}
         if cfg.lambda_shape > 0:
             stats["shape_a"], stats["shape_b"] = shape_a.detach(), shape_b.detach()
+        if self.reader is not None:
+            stats["semantic_a"], stats["semantic_b"] = sem_a.detach(), sem_b.detach()
         if want_grad_norms:
             stats["grad_norm_d"], stats["grad_norm_g"] = grad_norm_d.detach(), grad_norm_g.detach()
         return stats
