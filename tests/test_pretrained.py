@@ -184,15 +184,17 @@ def test_the_shipped_cyclegan_matches_its_manifest():
     assert quick["cycle_a"] == pytest.approx(ev["cycle_a"], rel=0.3)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10's bars not yet all met by the shipped model (20 min of training): "
-                   "it keeps the digit both ways (92% / 97%, bar 90%), but its FID against MNIST is only just below "
-                   "typeset's own (5.2 vs 5.5, bar: half) and the judge calls 43% of translations handwritten (bar: "
-                   "most); an XPASS means a better model shipped")
+@pytest.mark.xfail(strict=True, reason="the CycleGAN bars (a digit read >= 90% and a domain judged >= 80%, each "
+                   "way) are not yet met by the shipped model (20 min of training): it keeps the digit (92% / 97%) "
+                   "but the judge calls 43% of its typeset -> handwriting outputs handwritten and 30% of its "
+                   "handwriting -> typeset outputs typeset; an XPASS means a better model shipped")
 def test_the_shipped_cyclegan_meets_the_issue_bars():
+    """Realism is the typeset-vs-handwriting judge's call, not FID (FID on our digit features measures which
+    digit and how well formed; it is still recorded)."""
     ev = MODELS["cyclegan_typeset_mnist"]["evaluate"]
-    assert ev["label_a2b"] >= 0.9 and ev["label_b2a"] >= 0.9
-    assert ev["fid_a2b"] < ev["fid_typeset"] / 2
-    assert ev["judge_handwritten_a2b"] > 0.5
+    assert ev["n"] >= 2000
+    assert ev["label_a2b"] >= 0.9 and ev["judge_handwritten_a2b"] >= 0.8
+    assert ev["label_b2a"] >= 0.9 and ev["judge_typeset_b2a"] >= 0.8
 
 
 def test_home_page_line_for_the_cyclegan():
