@@ -217,15 +217,17 @@ def _mnist_framed(img, size: int) -> torch.Tensor:
     return x
 
 
-def render_typeset_digits(n: int, seed: int = 0, size: int = 28,
-                          fonts: str = "all") -> tuple[torch.Tensor, torch.Tensor]:
+def render_typeset_digits(n: int, seed: int = 0, size: int = 28, fonts: str = "all",
+                          plain: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """n typeset digits as uint8 (n, size, size), white on black like MNIST, and their labels.
 
     Each digit gets a random font (matplotlib's fonts and Pillow's default; `fonts` picks a split,
     see typeset_fonts), size, rotation and stroke width; it is drawn at 4x, then framed as MNIST frames
     its digits (bounding box to 20x20, centre of mass at the centre: _mnist_framed). Without that frame
     typeset digits were ~14 px tall against MNIST's 20, and a CycleGAN had to rescale every digit, which
-    is where it turned one digit into another.
+    is where it turned one digit into another. plain=True draws every digit in its font's own weight (no
+    added stroke), as the CycleGAN evaluation does; the other draws, and so the digits' labels, fonts,
+    sizes, places and angles, are the same for a seed either way.
     """
     rng = np.random.default_rng(seed)
     paths = font_paths()
@@ -247,7 +249,9 @@ def render_typeset_digits(n: int, seed: int = 0, size: int = 28,
                           else ImageFont.load_default(size=pt))
         img = Image.new("L", (canvas, canvas), 0)
         draw = ImageDraw.Draw(img)
-        stroke = int(rng.integers(0, 3)) * scale // 2
+        stroke = int(rng.integers(0, 3)) * scale // 2   # drawn even when plain: a seed's other draws stay put
+        if plain:
+            stroke = 0
         cx = canvas / 2 + rng.normal(0, 1.0) * scale
         cy = canvas / 2 + rng.normal(0, 1.0) * scale
         draw.text((cx, cy), str(labels[i]), fill=255, font=fonts[key], anchor="mm",

@@ -61,7 +61,9 @@ def summary_line(entry: dict) -> str:
         return (f"typeset → handwriting keeps the digit in {ev['label_a2b']:.1%} of cases (fonts held out of "
                 f"training; handwriting → typeset {ev['label_b2a']:.1%}); FID of translations vs MNIST "
                 f"{ev['fid_a2b']:.2f} on our MNIST-classifier features (typeset itself: {ev['fid_typeset']:.2f}); "
-                f"a typeset-vs-handwriting judge calls {ev['judge_handwritten_a2b']:.0%} handwritten; cycle error "
+                f"a typeset-vs-handwriting judge calls {ev['judge_handwritten_a2b']:.0%} of its translations "
+                f"handwritten" + (f" and {ev['judge_typeset_b2a']:.0%} of the way back typeset"
+                                  if "judge_typeset_b2a" in ev else "") + "; cycle error "
                 f"{ev['cycle_a']:.3f} / {ev['cycle_b']:.3f}; trained {entry['train_seconds'] / 60:.0f} min on "
                 f"{entry['machine']}.")
     ev, floor = entry["evaluate"], entry["real_floor"]

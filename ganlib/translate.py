@@ -209,14 +209,15 @@ def _handwritten_frac(judge: DomainJudge, x: torch.Tensor) -> float:
     return float((judge(x) > 0).float().mean())
 
 
-def evaluate_cyclegan(model: CycleGAN, n: int = 2000, seed: int = 0) -> dict:
+def evaluate_cyclegan(model: CycleGAN, n: int = 2000, seed: int = 0, mnist_test_dir: str | Path = "") -> dict:
     """Translation quality of a typeset <-> MNIST CycleGAN, measured with our MNIST classifier.
 
     - label_a2b: share of G(typeset digit) that the classifier reads as the typed digit, on n digits
-      in the fonts held out of training (data.HELD_OUT_FONTS); label_typeset_direct: the classifier
-      on those typeset digits themselves, for comparison;
-    - label_b2a: share of F(handwritten digit) read as the handwritten label (n MNIST images; the
-      bundled 5k subset, which CycleGAN saw without labels during training);
+      in the fonts held out of training (data.HELD_OUT_FONTS), each in its font's plain weight;
+      label_typeset_direct: the classifier on those typeset digits themselves, for comparison;
+    - label_b2a: share of F(handwritten digit) read as the handwritten label, on n MNIST digits: from
+      mnist_test_dir (a folder of the official t10k idx files: digits the model never trained on;
+      handwriting_unseen True) or else the bundled 5k subset, which CycleGAN saw without labels in training;
     - fid_a2b: FID of G(typeset) against real MNIST on the classifier's features; fid_typeset: the
       typeset digits themselves against MNIST (what translation starts from); fid_real_floor: real
       MNIST vs real MNIST with the same n;
@@ -231,12 +232,16 @@ def evaluate_cyclegan(model: CycleGAN, n: int = 2000, seed: int = 0) -> dict:
         raise ValueError(f"The translation evaluation measures typeset <-> MNIST digit models; this one maps "
                          f"{a_name} <-> {b_name}.")
     size = model.image_shape[-1]
-    u8, y_a = render_typeset_digits(n, seed=10_000 + seed, fonts="held_out")
+    u8, y_a = render_typeset_digits(n, seed=10_000 + seed, fonts="held_out", plain=True)
     x_a = uint8_to_images(u8, size, 1)
     mnist = load_dataset("mnist", image_size=size)
     perm = torch.randperm(len(mnist), generator=torch.Generator().manual_seed(seed))
     x_b, y_b = mnist.x[perm[:n]], mnist.y[perm[:n]]
     floor_real = mnist.x[perm[n:2 * n]] if 2 * n <= len(mnist) else None
+    if mnist_test_dir:   # handwriting the model never saw (the judge below learns from the bundled digits)
+        unseen = load_dataset("mnist", data_dir=str(mnist_test_dir), image_size=size)
+        pick = torch.randperm(len(unseen), generator=torch.Generator().manual_seed(seed))[:n]
+        x_b, y_b = unseen.x[pick], unseen.y[pick]
 
     ga, fga = model.round_trip(x_a, "a2b")
     fb, gfb = model.round_trip(x_b, "b2a")
@@ -255,6 +260,7 @@ def evaluate_cyclegan(model: CycleGAN, n: int = 2000, seed: int = 0) -> dict:
 
     out = {
         "n": n,
+        "handwriting_unseen": bool(mnist_test_dir),
         "label_a2b": float((p_ga.argmax(1) == y_a).float().mean()),
         "label_typeset_direct": float((p_a.argmax(1) == y_a).float().mean()),
         "label_b2a": float((p_fb.argmax(1) == y_b).float().mean()),

@@ -1,13 +1,16 @@
 """Make the pretrained models in checkpoints/ and checkpoints/manifest.json, offline, from scratch.
 
-    .venv/bin/python scripts/make_checkpoints.py [--only cgan_mnist] [--skip-training] [--test-data-dir DIR]
+    .venv/bin/python scripts/make_checkpoints.py [--only cgan_mnist] [--skip-training | --evaluate-only] [--test-data-dir DIR]
 
 For each model below it runs the train command (into runs/<name>), the export command, and
 `python -m ganlib evaluate --n 10000` on the exported file, each as a subprocess exactly as written,
 then records the commands, the training time, the machine and the figures in the manifest (for the
 Mode-collapse lab's pair also the run's diversity at each evaluated step and those steps' sample grids). The
 real-vs-real floor (two disjoint halves of the bundled MNIST, 2,500 each) goes beside them; with
---test-data-dir (a folder of the official MNIST t10k idx files) the real test digits are scored too.
+--test-data-dir (a folder of the official MNIST t10k idx files) the real test digits are scored too, and
+the CycleGAN's handwriting -> typeset is judged on those digits, which it never trained on (its recorded
+evaluate command says MNIST_TEST_DIR for that folder). --evaluate-only re-evaluates the shipped files as
+they are (after a change to `evaluate`) and replaces only their figures in the manifest.
 """
 from __future__ import annotations
 
@@ -143,9 +146,13 @@ def run_keeping_early(command: str, run_dir: Path, early_step: int, early_copy: 
         raise SystemExit(f"the run never checkpointed step {early_step}.")
 
 
-def run(command: str) -> str:
-    """Run a recorded `python -m ganlib ...` command with this interpreter, from the repository root."""
-    words = shlex.split(command)
+TEST_DIR_WORD = "MNIST_TEST_DIR"   # stands for --test-data-dir's folder in a recorded command
+
+
+def run(command: str, test_data_dir: str = "") -> str:
+    """Run a recorded `python -m ganlib ...` command with this interpreter, from the repository root
+    (MNIST_TEST_DIR in it replaced by test_data_dir)."""
+    words = [test_data_dir if w == TEST_DIR_WORD else w for w in shlex.split(command)]
     print(f"$ {command}", flush=True)
     done = subprocess.run([sys.executable, *words[1:]], cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True)
     return done.stdout
@@ -172,6 +179,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", action="append", choices=sorted(MODELS), help="make only this model (repeatable)")
     p.add_argument("--skip-training", action="store_true", help="reuse runs/<name> as it is (export + evaluate)")
+    p.add_argument("--evaluate-only", action="store_true", help="re-evaluate the shipped files; replace only "
+                   "their figures in the manifest")
     p.add_argument("--test-data-dir", default="", help="folder of MNIST t10k idx files, to score real test digits")
     a = p.parse_args()
 
@@ -191,6 +200,21 @@ def main() -> int:
         early = spec.pop("early_step", 0)
         n_eval = spec.pop("evaluate_n", 10000)
         keep = KEEP if spec["family"] != "cyclegan" else None   # a CycleGAN's figures are all kept
+        unseen = f" --mnist-test-dir {TEST_DIR_WORD}" if spec["family"] == "cyclegan" and a.test_data_dir else ""
+
+        def evaluate(file: str) -> dict:
+            return rounded(json.loads(run(f"python -m ganlib evaluate --checkpoint checkpoints/{file} --n {n_eval} "
+                                          f"--json{unseen}", a.test_data_dir)), keep)
+
+        if a.evaluate_only:
+            entry = manifest["models"][name]
+            entry["evaluate_command"] = f"python -m ganlib evaluate --checkpoint checkpoints/{name}.pt --n {n_eval} --json{unseen}"
+            entry["evaluate"] = evaluate(entry["file"])
+            if entry.get("early_file"):
+                entry["evaluate_early"] = evaluate(entry["early_file"])
+            path.write_text(json.dumps(manifest, indent=2) + "\n")
+            print(f"{name}: " + json.dumps(entry["evaluate"]), flush=True)
+            continue
         if not a.skip_training:
             if run_dir.exists():
                 raise SystemExit(f"{run_dir} exists; remove it or pass --skip-training.")
@@ -199,9 +223,9 @@ def main() -> int:
             else:
                 run(spec["train_command"])
         spec.setdefault("export_command", f"python -m ganlib export --checkpoint runs/{name} --out checkpoints/{name}.pt")
-        spec["evaluate_command"] = f"python -m ganlib evaluate --checkpoint checkpoints/{name}.pt --n {n_eval} --json"
+        spec["evaluate_command"] = f"python -m ganlib evaluate --checkpoint checkpoints/{name}.pt --n {n_eval} --json{unseen}"
         run(spec["export_command"])
-        result = json.loads(run(spec["evaluate_command"]))
+        result = json.loads(run(spec["evaluate_command"], a.test_data_dir))
         ckpt = load_checkpoint(ROOT / "checkpoints" / f"{name}.pt")
         manifest["models"][name] = {
             "file": f"{name}.pt", **spec, "step": ckpt["step"], "train_seconds": round(float(ckpt["time"]), 1),
@@ -216,8 +240,7 @@ def main() -> int:
                                              f"--out checkpoints/{entry['early_file']} (the run's checkpoint.pt as "
                                              f"written at step {early}, copied aside while it trained)")
             run(f"python -m ganlib export --checkpoint runs/{name}_step{early}.pt --out checkpoints/{entry['early_file']}")
-            entry["evaluate_early"] = rounded(json.loads(run(
-                f"python -m ganlib evaluate --checkpoint checkpoints/{entry['early_file']} --n {n_eval} --json")), keep)
+            entry["evaluate_early"] = evaluate(entry["early_file"])
         if spec.get("demo"):   # the Mode-collapse lab shows the pair's diversity step by step
             from ganlib.pretrained import record_history
 

@@ -367,3 +367,38 @@ def test_two_image_folders_can_be_the_domains(tmp_path):
     model = load_cyclegan(tmp_path / "r")
     assert model.image_shape == (3, 32, 32) and model.domains == ("folder", "folder")
     assert model.translate(torch.zeros(2, 3, 32, 32), "b2a").shape == (2, 3, 32, 32)
+
+
+def test_plain_typeset_digits_keep_every_other_draw_of_the_seed():
+    """The evaluation's typeset digits are drawn in their fonts' own weight; a seed gives the same digits,
+    fonts and places with or without the added stroke, and no plain digit carries more ink."""
+    x, y = render_typeset_digits(30, seed=5, fonts="held_out")
+    plain, y_plain = render_typeset_digits(30, seed=5, fonts="held_out", plain=True)
+    assert torch.equal(y, y_plain)
+    ink, ink_plain = x.float().sum((1, 2)), plain.float().sum((1, 2))
+    assert (ink_plain <= ink * 1.05).all() and (ink_plain < ink * 0.95).any()
+
+
+def test_evaluate_judges_handwriting_the_model_never_saw(tmp_path, exported, capsys):
+    """`evaluate --mnist-test-dir`: handwriting -> typeset is measured on the digits of an MNIST idx folder (the
+    official t10k set; here 60 bundled digits written as one), and says so; a missing folder is one sentence."""
+    import gzip
+
+    from ganlib.data import load_dataset
+
+    digits = load_dataset("mnist", subset=60)
+    folder = tmp_path / "t10k"
+    folder.mkdir()
+    u8 = ((digits.x[:, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    for name, arr in (("t10k-images-idx3-ubyte.gz", u8), ("t10k-labels-idx1-ubyte.gz", digits.y.numpy())):
+        header = bytes([0, 0, 8, arr.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in arr.shape)
+        with gzip.open(folder / name, "wb") as f:
+            f.write(header + arr.astype(np.uint8).tobytes())
+    assert main(["evaluate", "--checkpoint", str(exported), "--n", "40", "--mnist-test-dir", str(folder),
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["handwriting_unseen"] is True and result["n"] == 40
+    assert 0 <= result["judge_typeset_b2a"] <= 1 and 0 <= result["label_b2a"] <= 1
+    assert main(["evaluate", "--checkpoint", str(exported), "--n", "40", "--mnist-test-dir",
+                 str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err.strip().endswith("does not exist.")

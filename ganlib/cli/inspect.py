@@ -158,7 +158,7 @@ def cmd_evaluate_cyclegan(args: argparse.Namespace) -> int:
     model = load_cyclegan(args.checkpoint)
     result = {"checkpoint": str(args.checkpoint), "family": "cyclegan", "dataset": model.domains[0],
               "dataset_b": model.domains[1], "step": model.meta.get("step"), "ema": model.meta["ema"],
-              **evaluate_cyclegan(model, n=min(args.n, 2500), seed=args.seed)}
+              **evaluate_cyclegan(model, n=min(args.n, 2500), seed=args.seed, mnist_test_dir=args.mnist_test_dir)}
     return print_result(result, args.json)
 
 
@@ -230,6 +230,8 @@ def add_checkpoint_commands(sub) -> None:
     e.add_argument("--seed", type=seed_arg(), default=0)
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument("--device", default="auto")
+    e.add_argument("--mnist-test-dir", default="", help="CycleGAN: folder of the official MNIST t10k idx files, so "
+                   "handwriting -> typeset is judged on digits the model never trained on")
     e.set_defaults(func=cmd_evaluate)
 
     x = sub.add_parser("export", help="write a small inference-only copy of a checkpoint (generators and "
