@@ -101,12 +101,20 @@ def generator_choices(runs_root: str | Path | None = None) -> list[dict]:
     return out
 
 
+def shipped_entry(path: str | Path) -> dict | None:
+    """The manifest entry of the shipped model at `path` (its commands and measured figures); None for a run."""
+    for entry in manifest().values():
+        if Path(path).resolve() == (CHECKPOINTS_DIR / entry["file"]).resolve():
+            return entry
+    return None
+
+
 def early_checkpoint(path: str | Path) -> Path | None:
     """The early-training checkpoint shipped beside a model (manifest "early_file"), if any."""
-    for entry in manifest().values():
-        if entry.get("early_file") and Path(path).resolve() == (CHECKPOINTS_DIR / entry["file"]).resolve():
-            early = CHECKPOINTS_DIR / entry["early_file"]
-            return early if early.is_file() else None
+    entry = shipped_entry(path)
+    if entry and entry.get("early_file"):
+        early = CHECKPOINTS_DIR / entry["early_file"]
+        return early if early.is_file() else None
     return None
 
 

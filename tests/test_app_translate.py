@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from ganlib.config import TrainConfig
 from ganlib.data import font_paths, render_typeset_digits
 from ganlib.images import to_mnist_digit
+from ganlib import pretrained
 from ganlib.pretrained import early_checkpoint, pretrained_path
 from ganlib.train.loop import train
 from ganlib.translate import load_cyclegan
@@ -176,3 +177,9 @@ def test_shipped_model_translates_with_its_early_checkpoint_beside(root, drawn):
     early = early_checkpoint(pretrained_path("cyclegan_typeset_mnist"))
     assert early is not None and any("early in training" in c for c in captions)
     assert "the cycle loss has already forced" in texts(at.caption)
+    # the shipped model's measured figures, from the manifest, above the views
+    ev = pretrained.manifest()["cyclegan_typeset_mnist"]["evaluate"]
+    figures = next(c for c in texts(at.caption).split("\n") if c.startswith("Measured on"))
+    assert f"{ev['n']:,} digits it never trained on" in figures
+    assert f"keeps the digit in {ev['label_a2b']:.0%}" in figures
+    assert f"{ev['judge_typeset_b2a']:.0%} pass for typeset" in figures
