@@ -399,6 +399,8 @@ def test_evaluate_judges_handwriting_the_model_never_saw(tmp_path, exported, cap
     result = json.loads(capsys.readouterr().out)
     assert result["handwriting_unseen"] is True and result["n"] == 40
     assert 0 <= result["judge_typeset_b2a"] <= 1 and 0 <= result["label_b2a"] <= 1
+    # a second, independent digit reader (fitted in evaluate on the bundled digits) reads real handwriting
+    assert result["second_reader_mnist"] > 0.5 and 0 <= result["second_reader_a2b"] <= 1
     assert main(["evaluate", "--checkpoint", str(exported), "--n", "40", "--mnist-test-dir",
                  str(tmp_path / "none")]) == 2
     assert capsys.readouterr().err.strip().endswith("does not exist.")
