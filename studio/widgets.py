@@ -38,14 +38,10 @@ def _file_version(path: str | Path) -> tuple[str, int, int]:
 DEVICE_NAMES = (N_("CPU (no GPU found)"), N_("CPU"), N_("Apple GPU (mps)"))
 
 
-@st.cache_resource(show_spinner=False)
-def _device() -> str:
-    return describe_device()
-
-
 def device_text() -> str:
-    """This machine's training device in the session's language: 'CPU (no GPU found)', 'NVIDIA H100 (cuda:0)'."""
-    return _(_device())
+    """This machine's training device in the session's language: 'CPU (no GPU found)', 'NVIDIA H100 (cuda:0)'.
+    Not cached: it is cheap, and a cached answer would outlive a GPU that appears (or a test that fakes one)."""
+    return _(describe_device())
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
