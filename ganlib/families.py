@@ -172,8 +172,9 @@ FAMILIES: dict[str, Family] = {
         N_("CycleGAN (data set <-> domain B)"), _cyclegan_networks,
         # the shipped CycleGAN's (scripts/make_checkpoints.py): LSGAN as in the paper, no R1, small nets for 28
         # px; without it a CycleGAN gets DCGAN's ns loss and R1 1, under which its Ds stay at 0.5 and learn nothing
+        # the semantic loss keeps the digit where the shape loss (TrainConfig's 5) pinned the style with it
         recipe=dict(dataset="typeset", loss="lsgan", lr_g=2e-4, lr_d=2e-4, r1_gamma=0.0, batch_size=16, width=16,
-                    max_steps=3000),
+                    max_steps=3000, lambda_shape=0.0, lambda_cycle=5.0, lambda_semantic=1.0),
         reads_only=("dataset_b", "data_dir_b", "lambda_cycle", "lambda_identity", "lambda_shape", "lambda_semantic",
                     "shape_norm",
                     "pool_size", "res_blocks", "patch"),

@@ -174,7 +174,7 @@ def test_the_shipped_cyclegan_matches_its_manifest():
     assert entry["family"] == "cyclegan" and ev["n"] == 2000
     assert entry["train_seconds"] < 45 * 60
     assert ev["label_b2a"] >= 0.9 and ev["judge_accuracy"] > 0.95
-    assert ev["cycle_a"] < 0.05 and ev["cycle_b"] < 0.05
+    assert ev["cycle_a"] < 0.08 and ev["cycle_b"] < 0.08   # a restyled digit comes back a little less exactly
     early = pretrained.early_checkpoint(pretrained_path("cyclegan_typeset_mnist"))
     assert early is not None and load_checkpoint(early)["step"] < entry["step"]
     assert entry["evaluate_early"]["cycle_a"] > ev["cycle_a"]  # what training on bought: the round trip
@@ -184,17 +184,18 @@ def test_the_shipped_cyclegan_matches_its_manifest():
     assert quick["cycle_a"] == pytest.approx(ev["cycle_a"], rel=0.3)
 
 
-@pytest.mark.xfail(strict=True, reason="the CycleGAN bars (a digit read >= 90% and a domain judged >= 80%, each "
-                   "way) are not yet met by the shipped model (20 min of training): it keeps the digit (98% / 97%) "
-                   "but the judge calls 60% of its typeset -> handwriting outputs handwritten and 32% of its "
-                   "handwriting -> typeset outputs typeset; an XPASS means a better model shipped")
 def test_the_shipped_cyclegan_meets_the_issue_bars():
-    """Realism is the typeset-vs-handwriting judge's call, not FID (FID on our digit features measures which
-    digit and how well formed; it is still recorded)."""
+    """The bars, on typeset digits in the held-out fonts and MNIST digits it never trained on (n >= 2,000 each
+    way): the digit read >= 90% and the target domain judged >= 80%, each way. Realism is the typeset-vs-
+    handwriting judge's call, not FID (FID on our digit features measures which digit and how well formed; it
+    is still recorded). The model was trained to please our classifier (the semantic loss), so a second,
+    independent reader must also read the typeset -> handwriting translations (it reads typeset digits
+    themselves at only ~80%, so F's typeset outputs are not held to it)."""
     ev = MODELS["cyclegan_typeset_mnist"]["evaluate"]
-    assert ev["n"] >= 2000 and ev["handwriting_unseen"]
+    assert ev["n"] >= 2000 and ev["handwriting_unseen"] and ev["judge_accuracy"] > 0.95
     assert ev["label_a2b"] >= 0.9 and ev["judge_handwritten_a2b"] >= 0.8
     assert ev["label_b2a"] >= 0.9 and ev["judge_typeset_b2a"] >= 0.8
+    assert ev["second_reader_a2b"] >= 0.9
 
 
 def test_home_page_line_for_the_cyclegan():
