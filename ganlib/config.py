@@ -82,14 +82,21 @@ BOOKKEEPING = ("data_dir", "download", "device", "amp", "seed", "epochs", "max_s
                "checkpoint_every", "eval_every", "eval_samples", "n_fixed")
 
 
-def changed_from_recipe(config: "TrainConfig") -> dict[str, object]:
-    """{field: value} where a run's config leaves the recipe it started from (recipe_config of its model, data
-    set and device), among the fields its family reads; bookkeeping (BOOKKEEPING) is left out. What a run
-    header lists so that a run with --g-steps 10 or R1 off does not read like the default recipe."""
-    start = recipe_config(model=config.model, dataset=config.dataset, device=config.device)
+def recipe_diff(config: "TrainConfig") -> dict[str, object]:
+    """{field: value} where a config differs from the recipe the CLI starts its model from (recipe()): what a
+    command must name to reproduce it. A run on `auto` is compared with the CPU recipe, so that the command
+    trains the same on a machine with or without a GPU."""
+    compared_on = "cpu" if config.device == "auto" else config.device
+    start = TrainConfig(**{**recipe(config.model, config.dataset, compared_on), "model": config.model})
     return {f.name: getattr(config, f.name) for f in fields(TrainConfig)
-            if f.name not in BOOKKEEPING and field_applies(f.name, config.model)
-            and getattr(config, f.name) != getattr(start, f.name)}
+            if getattr(config, f.name) != getattr(start, f.name)}
+
+
+def changed_from_recipe(config: "TrainConfig") -> dict[str, object]:
+    """recipe_diff among the fields the run's family reads, bookkeeping (BOOKKEEPING) left out: what a run
+    header lists so that a run with --g-steps 10 or R1 off does not read like the default recipe."""
+    return {name: value for name, value in recipe_diff(config).items()
+            if name not in BOOKKEEPING and field_applies(name, config.model)}
 
 
 def parse_augment(text: str) -> tuple[str, ...]:
@@ -286,22 +293,10 @@ def flag_text(name: str, value) -> str:
 
 
 def command_for(config: TrainConfig, out: str) -> str:
-    """The exact `python -m ganlib train ...` command that reproduces a config: what differs from the
-    recipe that the CLI starts its model from (config.recipe_config). A run on `auto` is compared with the CPU
-    recipe, so that the command trains the same on a machine with or without a GPU."""
-    compared_on = "cpu" if config.device == "auto" else config.device
-    defaults = TrainConfig(**{**recipe(config.model, config.dataset, compared_on), "model": config.model})
-    parts = ["python", "-m", "ganlib", "train"]
-    for f in fields(TrainConfig):
-        value = getattr(config, f.name)
-        if value == getattr(defaults, f.name) and f.name not in ("model", "dataset"):
-            continue
-        if isinstance(value, bool):
-            parts.append(flag_name(f.name) if value else "--no-" + f.name.replace("_", "-"))
-        else:
-            parts += [flag_name(f.name), str(value)]
-    parts += ["--out", out]
-    return " ".join(shlex.quote(p) for p in parts)
+    """The exact `python -m ganlib train ...` command that reproduces a config: its model and data set, then
+    what differs from the recipe that the CLI starts that model from (recipe_diff)."""
+    named = {"model": config.model, "dataset": config.dataset, **recipe_diff(config)}
+    return " ".join(["python -m ganlib train", *(flag_text(k, v) for k, v in named.items()), "--out", shlex.quote(out)])
 
 
 def upgrade(saved: dict) -> dict:

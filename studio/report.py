@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from ganlib.config import TrainConfig, command_for, recipe_config
+from ganlib.config import TrainConfig, command_for, recipe_diff
 from ganlib.train import rundir
 from ganlib.train.doctor import diagnose
 from studio.figures import (META_KEYS, d_outputs_figure, eval_figure, eval_keys, grad_norm_figure, loss_figure,
@@ -95,9 +95,9 @@ def run_report_html(run_dir: str | Path, until_step: int | None = None) -> str:
              f"<b>Device:</b> {esc(str(status.get('device', '?')))}"
              + (f"<br><b>Report up to step:</b> {until_step}" if until_step is not None else "") + "</p>",
              "<h2>Reproduce</h2>", f"<pre>{esc(command)}</pre>"]
-    defaults = recipe_config(model=config.model, dataset=config.dataset, device=config.device)  # what the CLI starts it from
+    changed = recipe_diff(config)  # what the Reproduce command above names
     cfg_rows = "".join(
-        f"<tr{' class=changed' if getattr(config, f.name) != getattr(defaults, f.name) else ''}>"
+        f"<tr{' class=changed' if f.name in changed else ''}>"
         f"<td>{f.name}</td><td>{esc(repr(getattr(config, f.name)))}</td></tr>" for f in fields(TrainConfig))
     parts += ["<h2>Config</h2><p>Settings that differ from the model's recipe are in bold.</p>",
               f"<table>{cfg_rows}</table>"]
