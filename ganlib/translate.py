@@ -154,35 +154,50 @@ def save_images(x: torch.Tensor, out: str | Path, nrow: int | None = None) -> No
 
 # ---------------------------------------------------------------- the font gallery
 
-def font_gallery(model: CycleGAN, size: int = 28) -> tuple[list[str], torch.Tensor, torch.Tensor]:
-    """The digits 0-9 typeset in every font, upright and centred, and their translations to domain B.
+def font_gallery(model: CycleGAN, size: int = 28) -> tuple[list[str], torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The digits 0-9 typeset in every font, upright and centred, their translations to domain B and the
+    round trips back.
 
-    Returns (font names (K,), typeset (K, 10, 1, S, S), translated (K, 10, 1, S, S)); fonts held out
+    Returns (font names (K,), typeset, translated, round trip (each (K, 10, 1, S, S))); fonts held out
     of CycleGAN's training are named with ' (held out)'.
     """
     held = set(typeset_fonts("held_out"))
     fonts = typeset_fonts("all")
     u8 = torch.stack([render_digit(d, f, size=size) for f in fonts for d in range(10)])
     x = uint8_to_images(u8, model.image_shape[-1], model.image_shape[0])
-    y = model.translate(x, "a2b")
+    y, back = model.round_trip(x, "a2b")
     names = [font_name(f) + (" (held out)" if f in held else "") for f in fonts]
-    return names, x.view(len(fonts), 10, *x.shape[1:]), y.view(len(fonts), 10, *y.shape[1:])
+    return names, *(t.view(len(fonts), 10, *t.shape[1:]) for t in (x, y, back))
 
 
 # ---------------------------------------------------------------- evaluation
 
 class DomainJudge(nn.Module):
-    """A small CNN that tells typeset (0) from handwritten (1) digits: (N, 1, 28, 28) -> (N,) logits."""
+    """A small CNN that tells typeset (0) from handwritten (1) digits: (N, 1, 28, 28) -> (N,) logits; with
+    outputs=10, a digit reader: (N, 1, 28, 28) -> (N, 10) logits."""
 
-    def __init__(self, width: int = 16):
+    def __init__(self, width: int = 16, outputs: int = 1):
         super().__init__()
         w = width
         self.net = nn.Sequential(
             nn.Conv2d(1, w, 3, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(w, 2 * w, 3, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * w, 2 * w, 3, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(2 * w * 16, 1))
+            nn.Conv2d(2 * w, 2 * w, 3, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(2 * w * 16, outputs))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)
+        out = self.net(x)
+        return out.squeeze(1) if out.shape[1] == 1 else out
+
+
+def _fit(net: nn.Module, steps: int, batch, loss_fn) -> nn.Module:
+    """Adam (lr 2e-3) on loss_fn(net(x), target) for `steps` batches (x, target) = batch(); net in eval mode."""
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    for _ in range(steps):
+        x, target = batch()
+        loss = loss_fn(net(x), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return net.eval()
 
 
 def train_domain_judge(typeset: torch.Tensor, handwritten: torch.Tensor, steps: int = 400,
@@ -190,44 +205,35 @@ def train_domain_judge(typeset: torch.Tensor, handwritten: torch.Tensor, steps: 
     """Fit a DomainJudge on two sets of (N, 1, 28, 28) images (Adam, batch 64 of each, a few seconds)."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    judge = DomainJudge()
-    opt = torch.optim.Adam(judge.parameters(), lr=2e-3)
-    for _ in range(steps):
+    target = torch.cat([torch.zeros(64), torch.ones(64)])
+
+    def batch():
         a = typeset[torch.randint(len(typeset), (64,), generator=g)]
         b = handwritten[torch.randint(len(handwritten), (64,), generator=g)]
-        logits = judge(torch.cat([a, b]))
-        target = torch.cat([torch.zeros(64), torch.ones(64)])
-        loss = nn.functional.binary_cross_entropy_with_logits(logits, target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return judge.eval()
+        return torch.cat([a, b]), target
+
+    return _fit(DomainJudge(), steps, batch, nn.functional.binary_cross_entropy_with_logits)
 
 
-def train_digit_reader(x: torch.Tensor, y: torch.Tensor, steps: int = 600, seed: int = 0) -> nn.Module:
-    """A second digit reader, independent of the shipped MNIST classifier: DomainJudge's small CNN with ten
-    outputs, fitted on (N, 1, 28, 28) digits and their labels (Adam, batch 128, shifted by up to 2 px; a few
-    seconds). evaluate_cyclegan reads the translations with it too, so that a model trained to please the
-    shipped classifier (the semantic loss) cannot pass the label bar on that classifier's quirks alone."""
+def train_digit_reader(x: torch.Tensor, y: torch.Tensor, steps: int = 600, seed: int = 0) -> DomainJudge:
+    """A second digit reader, independent of the shipped MNIST classifier: DomainJudge's CNN with ten outputs,
+    fitted on (N, 1, 28, 28) digits and their labels (Adam, batch 128, shifted by up to 2 px; a few seconds).
+    evaluate_cyclegan reads the translations with it too, so that a model trained to please the shipped
+    classifier (the semantic loss) cannot pass the label bar on that classifier's quirks alone."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    reader = DomainJudge()
-    reader.net[-1] = nn.Linear(reader.net[-1].in_features, 10)
-    opt = torch.optim.Adam(reader.parameters(), lr=2e-3)
-    for _ in range(steps):
+
+    def batch():
         i = torch.randint(len(x), (128,), generator=g)
         dx, dy = (int(v) for v in torch.randint(-2, 3, (2,), generator=g))
-        batch = torch.roll(x[i], shifts=(dy, dx), dims=(2, 3))
-        loss = nn.functional.cross_entropy(reader.net(batch), y[i])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return reader.eval()
+        return torch.roll(x[i], shifts=(dy, dx), dims=(2, 3)), y[i]
+
+    return _fit(DomainJudge(outputs=10), steps, batch, nn.functional.cross_entropy)
 
 
 @torch.no_grad()
-def _read(reader: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return reader.net(x).argmax(1)
+def _read(reader: DomainJudge, x: torch.Tensor) -> torch.Tensor:
+    return reader(x).argmax(1)
 
 
 @torch.no_grad()
