@@ -204,13 +204,15 @@ def main() -> int:
         keep = KEEP if spec["family"] != "cyclegan" else None   # a CycleGAN's figures are all kept
         unseen = f" --mnist-test-dir {TEST_DIR_WORD}" if spec["family"] == "cyclegan" and a.test_data_dir else ""
 
+        def evaluate_command(file: str) -> str:
+            return f"python -m ganlib evaluate --checkpoint checkpoints/{file} --n {n_eval} --json{unseen}"
+
         def evaluate(file: str) -> dict:
-            return rounded(json.loads(run(f"python -m ganlib evaluate --checkpoint checkpoints/{file} --n {n_eval} "
-                                          f"--json{unseen}", a.test_data_dir)), keep)
+            return rounded(json.loads(run(evaluate_command(file), a.test_data_dir)), keep)
 
         if a.evaluate_only:
             entry = manifest["models"][name]
-            entry["evaluate_command"] = f"python -m ganlib evaluate --checkpoint checkpoints/{name}.pt --n {n_eval} --json{unseen}"
+            entry["evaluate_command"] = evaluate_command(entry["file"])
             entry["evaluate"] = evaluate(entry["file"])
             if entry.get("early_file"):
                 entry["evaluate_early"] = evaluate(entry["early_file"])
@@ -225,14 +227,14 @@ def main() -> int:
             else:
                 run(spec["train_command"])
         spec.setdefault("export_command", f"python -m ganlib export --checkpoint runs/{name} --out checkpoints/{name}.pt")
-        spec["evaluate_command"] = f"python -m ganlib evaluate --checkpoint checkpoints/{name}.pt --n {n_eval} --json{unseen}"
+        spec["evaluate_command"] = evaluate_command(f"{name}.pt")
         run(spec["export_command"])
-        result = json.loads(run(spec["evaluate_command"], a.test_data_dir))
+        result = evaluate(f"{name}.pt")
         ckpt = load_checkpoint(ROOT / "checkpoints" / f"{name}.pt")
         manifest["models"][name] = {
             "file": f"{name}.pt", **spec, "step": ckpt["step"], "train_seconds": round(float(ckpt["time"]), 1),
             "machine": machine(), "torch": __import__("torch").__version__,
-            "evaluate": rounded(result, keep),
+            "evaluate": result,
             "real_floor": floor,
         }
         if early:
