@@ -124,29 +124,29 @@ with arena_tab:
 PAIR = ("dcgan_mnist_collapsed", "dcgan_mnist_cured")
 
 
-def history(name: str, entry: dict) -> list[tuple[dict, bytes]]:
-    """A shipped model's recorded training history, (figures, sample grid PNG) per recorded step; [] if none."""
-    path = pretrained.CHECKPOINTS_DIR / entry.get("history_file", "")
-    if not entry.get("history") or not path.is_file():
-        return []
-    return history_frames(name, f"{path}:{path.stat().st_mtime_ns}")
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
 def history_frames(name: str, version: str) -> list[tuple[dict, bytes]]:
+    """pretrained.history as PNGs, read once per version of the history file ("path:mtime")."""
     return [(row, png_bytes(frame)) for row, frame in pretrained.history(name)]
+
+
+def history_version(entry: dict) -> str:
+    """The cache key of a shipped model's recorded history: its file and when it was written; '' if none."""
+    path = pretrained.CHECKPOINTS_DIR / entry.get("history_file", "")
+    return f"{path}:{path.stat().st_mtime_ns}" if entry.get("history_file") and path.is_file() else ""
 
 
 def history_section(recorded: dict[str, list[tuple[dict, bytes]]]) -> None:
     """The pair as it trained: one step at a time, each run's grid from its fixed noise and its class
-    histogram (1,000 samples), and both runs' top-3 share against step."""
+    histogram, and both runs' top-3 share against step."""
     from studio import figures as F
 
     st.subheader(_("The collapse, step by step"))
+    first = next(iter(recorded.values()))
     st.caption(_("Both runs of the pair as they trained, from the same fixed noise at every step, with the digits "
-                 "our classifier read in 1,000 samples. Slide through the steps: the collapsed run settles on a "
-                 "few digits while the cured one keeps all ten."))
-    steps = [row["step"] for row, png in next(iter(recorded.values()))]
+                 "our classifier read in {n} samples. Slide through the steps: the collapsed run settles on a "
+                 "few digits while the cured one keeps all ten.").format(n=f"{sum(first[0][0]['class_histogram']):,}"))
+    steps = [row["step"] for row, png in first]
     step = st.select_slider(_("Training step"), steps, value=steps[-1], key="history_step")
     st.html("<style>.st-key-history img {image-rendering: pixelated;}</style>")
     for col, (title, frames) in zip(st.container(key="history").columns(len(recorded)), recorded.items()):
@@ -184,6 +184,6 @@ with images_tab:
         if name in shipped:
             st.caption(f"**{shipped[name]['title']}**: `{shipped[name]['train_command']}`")
     recorded = {shipped[name]["title"]: frames for name in PAIR if name in shipped
-                and (frames := history(name, shipped[name]))}
+                and (version := history_version(shipped[name])) and (frames := history_frames(name, version))}
     if recorded:
         history_section(recorded)
