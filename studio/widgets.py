@@ -197,6 +197,25 @@ def translator(path: str | Path):
     return _cached_translator(*_file_version(path))
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _cached_gallery(path: str, mtime_ns: int, size: int):
+    from ganlib.metrics.image import classify
+    from ganlib.translate import font_gallery
+
+    model = _cached_translator(path, mtime_ns, size)
+    names, typed, translated, back = font_gallery(model)
+    readings = None
+    if model.image_shape == (1, 28, 28):   # the MNIST classifier reads only 28x28 grey digits
+        readings = classify(classifier(), translated.flatten(0, 1))[1].argmax(1).view(len(names), 10).tolist()
+    return names, typed, translated, back, readings
+
+
+def font_gallery(path: str | Path):
+    """ganlib.translate.font_gallery of a CycleGAN checkpoint and the MNIST classifier's reading of each
+    translation ((K, 10) digits, None for other images), computed once per file version for every session."""
+    return _cached_gallery(*_file_version(path))
+
+
 def url_view(keys: tuple[str, ...] | list[str]) -> dict:
     """The part of the URL's query that holds a page's view (its `keys`)."""
     return {k: st.query_params[k] for k in keys if k in st.query_params}

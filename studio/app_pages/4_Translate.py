@@ -135,17 +135,16 @@ else:
         st.info(_("The font gallery shows typeset digits; this model translates {a} ↔ {b}.").format(a=a_word, b=b_word),
                 icon=":material/info:")
         st.stop()
-    names, typed, translated = T.font_gallery(model)
+    names, typed, translated, round_trips, readings = widgets.font_gallery(choice["path"])
     st.subheader(_("0–9 in every font → {domain}").format(domain=b_word))
-    round_trips = model.translate(translated.flatten(0, 1), "b2a").view_as(translated)
     st.caption(_("Each font: the typed digits, their translations and the round trip back. Fonts marked 'held out' "
                  "were never seen in training. Under each: what the MNIST classifier reads in the translations "
                  "(struck through where it differs from the typed digit)."))
-    for name, x, y, r in zip(names, typed, translated, round_trips):
-        with st.container(key=f"tr_font_{names.index(name)}"):
+    for i, (name, x, y, r) in enumerate(zip(names, typed, translated, round_trips)):
+        with st.container(key=f"tr_font_{i}"):
             st.markdown("**" + name.replace(" (held out)", _(" (held out)")) + "**")
             st.image(widgets.crisp_png(torch.cat([x, y, r]), scale=2, nrow=10), output_format="PNG")
-            if digits:
-                read = [widgets.classifier_reading(img)[0] for img in y]
+            if readings is not None:
+                read = readings[i]
                 st.caption(" · ".join(str(r) if r == d else f"~~{r}~~" for d, r in enumerate(read))
                            + f" — {sum(r == d for d, r in enumerate(read))}/10")
