@@ -18,3 +18,23 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     cache = tmp_path_factory.getbasetemp() / "cache"
     monkeypatch.setenv("GAN_STUDIO_DATA", str(cache / "data"))
     monkeypatch.setenv("GAN_STUDIO_CACHE", str(cache / "metrics"))
+
+
+def _idx_bytes(arr) -> bytes:
+    """An array in the MNIST idx format (unsigned bytes): magic, shape, data."""
+    import numpy as np
+
+    arr = np.asarray(arr)
+    header = bytes([0, 0, 8, arr.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in arr.shape)
+    return header + arr.astype(np.uint8).tobytes()
+
+
+@pytest.fixture
+def write_idx():
+    """write_idx(path, array, gz=True): an MNIST idx file (gzipped unless gz=False), as the official files are."""
+    import gzip
+
+    def write(path, arr, gz: bool = True) -> None:
+        (gzip.open if gz else open)(path, "wb").write(_idx_bytes(arr))
+
+    return write

@@ -379,21 +379,17 @@ def test_plain_typeset_digits_keep_every_other_draw_of_the_seed():
     assert (ink_plain <= ink * 1.05).all() and (ink_plain < ink * 0.95).any()
 
 
-def test_evaluate_judges_handwriting_the_model_never_saw(tmp_path, exported, capsys):
+def test_evaluate_judges_handwriting_the_model_never_saw(tmp_path, exported, capsys, write_idx):
     """`evaluate --mnist-test-dir`: handwriting -> typeset is measured on the digits of an MNIST idx folder (the
     official t10k set; here 60 bundled digits written as one), and says so; a missing folder is one sentence."""
-    import gzip
-
     from ganlib.data import load_dataset
 
     digits = load_dataset("mnist", subset=60)
     folder = tmp_path / "t10k"
     folder.mkdir()
     u8 = ((digits.x[:, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
-    for name, arr in (("t10k-images-idx3-ubyte.gz", u8), ("t10k-labels-idx1-ubyte.gz", digits.y.numpy())):
-        header = bytes([0, 0, 8, arr.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in arr.shape)
-        with gzip.open(folder / name, "wb") as f:
-            f.write(header + arr.astype(np.uint8).tobytes())
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", u8)
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", digits.y.numpy())
     assert main(["evaluate", "--checkpoint", str(exported), "--n", "40", "--mnist-test-dir", str(folder),
                  "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

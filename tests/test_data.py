@@ -1,5 +1,3 @@
-import gzip
-
 import numpy as np
 import pytest
 import torch
@@ -22,24 +20,18 @@ def test_mnist_size_32_pads_with_background_and_channels_3():
     assert (d.x[:, :, :2] == -1).all()
 
 
-def _write_idx(path, arr, gz=True):
-    header = bytes([0, 0, 8, arr.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in arr.shape)
-    data = header + arr.astype(np.uint8).tobytes()
-    (gzip.open if gz else open)(path, "wb").write(data)
-
-
-def test_idx_folder(tmp_path):
+def test_idx_folder(tmp_path, write_idx):
     imgs = np.random.default_rng(0).integers(0, 256, size=(7, 28, 28))
-    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", imgs)
-    _write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(7), gz=False)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", imgs)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(7), gz=False)
     d = load_dataset("mnist", data_dir=str(tmp_path))
     assert d.x.shape == (7, 1, 28, 28) and d.y.tolist() == list(range(7))
     assert torch.allclose((d.x[0, 0] + 1) * 127.5, torch.tensor(imgs[0], dtype=torch.float32), atol=1e-3)
 
 
-def test_truncated_idx_is_a_clear_error(tmp_path):
+def test_truncated_idx_is_a_clear_error(tmp_path, write_idx):
     p = tmp_path / "train-images-idx3-ubyte"
-    _write_idx(p, np.zeros((3, 28, 28)), gz=False)
+    write_idx(p, np.zeros((3, 28, 28)), gz=False)
     p.write_bytes(p.read_bytes()[:-100])
     with pytest.raises(DataError, match="truncated"):
         read_idx(p)
