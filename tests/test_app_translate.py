@@ -181,5 +181,5 @@ def test_shipped_model_translates_with_its_early_checkpoint_beside(root, drawn):
     ev = pretrained.manifest()["cyclegan_typeset_mnist"]["evaluate"]
     figures = next(c for c in texts(at.caption).split("\n") if c.startswith("Measured on"))
     assert f"{ev['n']:,} digits it never trained on" in figures
-    assert f"keeps the digit in {ev['label_a2b']:.0%}" in figures
+    assert f"keeps the digit in {ev['label_a2b']:.1%}" in figures
     assert f"{ev['judge_typeset_b2a']:.0%} pass for typeset" in figures

@@ -40,8 +40,8 @@ st.caption(_("CycleGAN is deterministic: one input gives one translation, every 
              "trip misses.").format(back=back, fwd=fwd))
 measured = (shipped_entry(choice["path"]) or {}).get("evaluate", {})
 if measured.get("handwriting_unseen"):   # a shipped model: what evaluate measured, the figures a class can check
-    st.caption(_("Measured on {n} digits it never trained on, each way: {a2b} keeps the digit in {keep_ab:.0%} of "
-                 "cases, and a {a}-vs-{b} judge takes {judged_ab:.0%} for {b}; {b2a} keeps {keep_ba:.0%}, and "
+    st.caption(_("Measured on {n} digits it never trained on, each way: {a2b} keeps the digit in {keep_ab:.1%} of "
+                 "cases, and a {a}-vs-{b} judge takes {judged_ab:.0%} for {b}; {b2a} keeps {keep_ba:.1%}, and "
                  "{judged_ba:.0%} pass for {a}.").format(
         n=f"{measured['n']:,}", a2b=labels["a2b"], b2a=labels["b2a"], a=a_word, b=b_word,
         keep_ab=measured["label_a2b"], judged_ab=measured["judge_handwritten_a2b"],
