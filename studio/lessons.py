@@ -166,8 +166,8 @@ def chapters() -> list[Chapter]:
                          "the input this digit."),
              lesson_text("Too strong a cycle loss keeps the pixels as well, and the style never changes. The shipped "
                          "model weights it at half the paper's and adds a semantic loss (CyCADA): a digit classifier "
-                         "must read G(a) as the digit it reads in a. The digit stays, the strokes move: 88% of its "
-                         "translations pass a typeset-vs-handwriting judge as handwritten.")),
+                         "must read G(a) as the digit it reads in a. The digit stays and the strokes move; the "
+                         "Translate page gives the measured figures.")),
             r"\begin{aligned}\mathcal{L}_{\mathrm{cyc}}(G, F) = {}& \mathbb{E}_a\big[\lVert F(G(a)) - a \rVert_1\big]"
             r" \\ &+ \mathbb{E}_b\big[\lVert G(F(b)) - b \rVert_1\big]\end{aligned}",
             lesson_text("Translate typeset digits into handwriting and press Another batch. Compare the first row "
