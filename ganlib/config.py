@@ -285,11 +285,11 @@ def flag_name(name: str) -> str:
 
 
 def flag_text(name: str, value) -> str:
-    """A field's value as the command line writes it: ('lr_g', 0.01) -> '--lr-g 0.01', ('spectral_norm', False)
-    -> '--no-spectral-norm', ('augment', '') -> "--augment ''"."""
+    """A field's value as the command line writes it: ('lr_g', 0.01) -> '--lr-g 0.01', ('r1_gamma', 0.0) ->
+    '--r1-gamma 0.0', ('spectral_norm', False) -> '--no-spectral-norm', ('augment', '') -> "--augment ''"."""
     if isinstance(value, bool):
         return flag_name(name) if value else "--no-" + flag_name(name)[2:]
-    return f"{flag_name(name)} {shlex.quote(format(value, 'g') if isinstance(value, float) else str(value))}"
+    return f"{flag_name(name)} {shlex.quote(str(value))}"
 
 
 def command_for(config: TrainConfig, out: str) -> str:

@@ -306,7 +306,7 @@ def test_a_run_started_from_the_cli_is_listed(root):
     rundir.write_status(changed, "finished", "Finished 30 steps.", step=30, total_steps=30)
     at.session_state["select_run"] = "helvetica"
     at.run()
-    assert "Changed from the recipe: `--subset 64` `--g-steps 10` `--r1-gamma 0`" in texts(at.caption)
+    assert "Changed from the recipe: `--subset 64` `--g-steps 10` `--r1-gamma 0.0`" in texts(at.caption)
 
 
 def test_model_card_before_launch_and_while_watching(root):

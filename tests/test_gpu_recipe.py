@@ -102,5 +102,5 @@ def test_a_run_names_what_it_changed_from_its_recipe_as_flags():
     assert changed == {"g_steps": 10, "r1_gamma": 0.0, "spectral_norm": True}
     assert changed_from_recipe(recipe_config(model="stylegan")) == {}   # its own recipe is not a change
     assert changed_from_recipe(recipe_config(model="cgan", patch=12)) == {}   # a field cgan does not read
-    assert [flag_text(k, v) for k, v in changed.items()] == ["--g-steps 10", "--r1-gamma 0", "--spectral-norm"]
+    assert [flag_text(k, v) for k, v in changed.items()] == ["--g-steps 10", "--r1-gamma 0.0", "--spectral-norm"]
     assert flag_text("spectral_norm", False) == "--no-spectral-norm" and flag_text("augment", "") == "--augment ''"
