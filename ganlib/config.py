@@ -154,7 +154,7 @@ class TrainConfig:
     dataset: str = "mnist"            # see DATASETS
     data_dir: str = ""                # MNIST idx files or an image folder ("" = bundled/default)
     download: bool = False            # let torchvision download a data set that is not bundled
-    subset: int = 0                   # use only the first N training examples (0 = all)
+    subset: int = 0                   # use only N training examples, drawn with the seed (0 = all)
     image_size: int = 28              # 28 or 32 (image data sets); 64 or 128 for image folders
     channels: int = 0                 # 0 = the data set's own (1 for digits, 3 for RGB folders)
     loss: str = "ns"                  # see LOSSES

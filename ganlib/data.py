@@ -330,6 +330,16 @@ def load_image_folder(folder: str | Path, image_size: int, channels: int) -> Gan
 
 # ---------------------------------------------------------------- entry point
 
+def subset_indices(total: int, n: int, seed: int = 0) -> torch.Tensor:
+    """Which `n` of `total` stored examples a subset keeps: a random draw fixed by `seed`, in stored order.
+
+    Not the first n: the bundled MNIST and an image folder are stored class by class, so the first 500
+    bundled digits are all zeros (a G trained on them draws only zeros, which reads as mode collapse)."""
+    if n >= total:
+        return torch.arange(total)
+    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
+
+
 def load_dataset(name: str, *, data_dir: str = "", download: bool = False, image_size: int = 28,
                  channels: int = 0, subset: int = 0, seed: int = 0, n_points: int = 20000,
                  n_typeset: int = 10000, fonts: str = "all") -> GanData:
@@ -337,7 +347,8 @@ def load_dataset(name: str, *, data_dir: str = "", download: bool = False, image
     if name in ("mnist", "fashion-mnist"):
         u8, y, note = _mnist_uint8(data_dir, download, fashion=(name == "fashion-mnist"))
         if subset:
-            u8, y = u8[:subset], y[:subset]
+            keep = subset_indices(len(u8), subset, seed)
+            u8, y = u8[keep], y[keep]
         names = ([str(i) for i in range(10)] if name == "mnist" else
                  ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
                   "Bag", "Ankle boot"])
@@ -355,8 +366,9 @@ def load_dataset(name: str, *, data_dir: str = "", download: bool = False, image
             raise DataError("The folder data set needs a data directory (--data-dir).")
         data = load_image_folder(data_dir, image_size, channels or 3)
         if subset:
-            data.x = data.x[:subset]
-            data.y = data.y[:subset] if data.y is not None else None
+            keep = subset_indices(len(data.x), subset, seed)
+            data.x = data.x[keep]
+            data.y = data.y[keep] if data.y is not None else None
         return data
     raise DataError(f"Unknown data set {name!r}; choose one of mnist, fashion-mnist, typeset, "
                     "toy-ring, toy-grid, folder.")

@@ -31,7 +31,7 @@ FIELD_HELP = {
     "dataset": N_("The training data: a bundled data set, a 2-D toy, or folder (your own images)."),
     "data_dir": N_("A folder of MNIST idx files, or of images for the folder data set."),
     "download": N_("Allow downloading a data set that is not bundled (needs internet)."),
-    "subset": N_("Use only the first N training examples (0 = all)."),
+    "subset": N_("Use only N training examples, drawn at random with the seed (0 = all)."),
     "image_size": N_("28 or 32 pixels; 64 or 128 for an image folder."),
     "device": N_("auto (CUDA, then MPS, then the CPU), cpu, cuda, cuda:N or mps."),
     "max_steps": N_("Stop after this many generator steps (0 = train for the epochs instead)."),

@@ -20,6 +20,19 @@ def test_mnist_size_32_pads_with_background_and_channels_3():
     assert (d.x[:, :, :2] == -1).all()
 
 
+def test_a_subset_is_a_seeded_random_draw_not_the_first_examples():
+    """The bundled digits are stored class by class: the first 500 are all zeros, and a G trained on them
+    draws only zeros (it looked like mode collapse). A subset draws its examples with the run's seed."""
+    full = load_dataset("mnist")
+    assert full.y[:500].tolist() == [0] * 500  # why the first N would not do
+    d = load_dataset("mnist", subset=500, seed=0)
+    counts = torch.bincount(d.y, minlength=10)
+    assert d.x.shape == (500, 1, 28, 28) and (counts > 25).all() and counts.sum() == 500
+    again, other = load_dataset("mnist", subset=500, seed=0), load_dataset("mnist", subset=500, seed=1)
+    assert torch.equal(again.x, d.x) and not torch.equal(other.x, d.x)
+    assert load_dataset("mnist", subset=10**6).x.shape[0] == 5000  # more than there is: all of it
+
+
 def test_idx_folder(tmp_path, write_idx):
     imgs = np.random.default_rng(0).integers(0, 256, size=(7, 28, 28))
     write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", imgs)
