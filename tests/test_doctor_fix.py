@@ -30,6 +30,9 @@ def test_every_fix_makes_a_valid_config_and_mode_collapse_fits_the_family():
             assert out is not None and out[0].validate() == [], (fix, cfg.model, out and out[0].validate())
     assert doctor_fix(finding("mode_collapse"), TrainConfig())[0].minibatch_std
     assert doctor_fix(finding("mode_collapse"), TrainConfig(model="gan", dataset="toy-ring"))[0].minibatch_discrimination
+    fixed, what = doctor_fix(finding("mode_collapse"), TrainConfig(g_steps=10))
+    assert fixed.g_steps == 1 and "g_steps 10 → 1" in what  # over-training G is undone too
+    assert "g_steps" not in doctor_fix(finding("mode_collapse"), TrainConfig())[1]
 
 
 def test_no_fix_without_a_remedy_a_config_or_a_change():

@@ -329,7 +329,9 @@ FIXES = {
     "oscillating": lambda c: {"lr_g": min(c.lr_g, 1e-4), "lr_d": min(c.lr_d, 1e-4),
                               "batch_size": max(c.batch_size, 128), "beta1": 0.5},
     "exploding": lambda c: {"grad_clip": c.grad_clip or 5.0, **_halve_lrs(c)},
-    "mode_collapse": lambda c: _variety(c) | {"label_smoothing": max(c.label_smoothing, 0.1)},
+    # g_steps > 1 over-trains G against one D, a cause of collapse: back to one G step per D step
+    "mode_collapse": lambda c: _variety(c) | {"label_smoothing": max(c.label_smoothing, 0.1),
+                                               "g_steps": 1},
     "fid_rising": lambda c: {**_halve_lrs(c), "ema_decay": c.ema_decay or 0.999},
 }
 
