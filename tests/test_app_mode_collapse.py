@@ -236,6 +236,24 @@ def test_the_pair_collapses_step_by_step(root, recorded_pair):
     assert at.select_slider(key="history_step").value == 100 and shares() == ["30%", "30%"]
 
 
-def test_no_history_no_step_section(root):
+def test_no_history_no_step_section(root, monkeypatch):
+    """A pair without a recorded history (a user's own manifest, or one made before histories) shows no
+    step section and no error."""
+    from ganlib import pretrained
+
+    models = {name: {k: v for k, v in entry.items() if k not in ("history", "history_file")}
+              for name, entry in pretrained.manifest().items()}
+    monkeypatch.setattr(pretrained, "manifest", lambda: models)
     at = lab()
     assert not at.exception and "The collapse, step by step" not in texts(at.subheader)
+
+
+def test_the_shipped_pair_shows_its_recorded_history(root):
+    """The shipped pair's histories: the collapsed run's top-3 share is 100% at its last step and the
+    cured run's near 30%, and the slider starts at that last step."""
+    at = lab()
+    assert "The collapse, step by step" in texts(at.subheader)
+    slider = at.select_slider(key="history_step")
+    assert slider.value == 3000 and slider.options[0] == "250"
+    shares = [m.value for m in at.metric if m.label == "Top-3 share"]
+    assert shares[0] == "100%" and int(shares[1].rstrip("%")) < 45

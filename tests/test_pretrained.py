@@ -117,13 +117,11 @@ def test_collapse_demo_pair_is_collapsed_and_cured():
     assert changed == set(cured["cure_changes"]) and len(changed) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped pair predates the classroom targets: its collapsed G draws grey "
-                   "blobs (confidence below 0.85) and its cured one scribbles (FID 13); every collapse measured so "
-                   "far happens before G can draw (checkpoints/README.md, 'The classroom targets')")
 def test_the_pair_meets_the_classroom_targets_and_ships_its_history():
-    """The targets, by evaluate on 10,000 samples: the collapsed G draws crisp digits (classifier confidence
-    >= 0.85) of three classes or fewer (>= 90% of samples); the cured one all ten about equally (10/10 in the
-    first 100, KL to uniform <= 0.05) within 3x the shipped DCGAN's FID. Both ship their training history."""
+    """The classroom issue's targets, by evaluate on 10,000 samples: the collapsed G's samples read as one to
+    three digits (top three >= 90%) with classifier confidence >= 0.85; the cured one draws all ten about
+    equally (10/10 in the first 100, KL to uniform <= 0.05) within 3x the shipped DCGAN's FID. Both ship their
+    training history, and the collapsed one's last recorded step is collapsed too."""
     collapsed, cured = MODELS["dcgan_mnist_collapsed"], MODELS["dcgan_mnist_cured"]
     bad, good = collapsed["evaluate"], cured["evaluate"]
     assert bad["mean_confidence"] >= 0.85 and bad["top3_share"] >= 0.90
@@ -134,6 +132,18 @@ def test_the_pair_meets_the_classroom_targets_and_ships_its_history():
         steps = [row["step"] for row, frame in frames]
         assert len(steps) >= 4 and steps == sorted(steps) and steps[-1] == MODELS[name]["step"], name
     assert histories["dcgan_mnist_collapsed"][-1][0]["top3_share"] >= 0.9
+
+
+@pytest.mark.xfail(strict=True, reason="the collapsed G draws one grainy 8-like image for every z: the classifier "
+                   "reads it as an 8 at 0.97 (it is as sure of noise), but none of its samples lies among real digits "
+                   "(precision 0.0); every collapse measured so far happens before G can draw "
+                   "(checkpoints/README.md, 'The classroom targets')")
+def test_the_collapsed_g_draws_crisp_digits():
+    """What the confidence bar stands for: the collapsed G's digits look real, one digit again and again. Our
+    classifier is as sure of noise as of real digits, so the measure is precision (the share of samples inside
+    the real digits' k-NN manifold): a G trained on zeros alone draws crisp zeros at 0.89, the shipped DCGAN
+    0.69."""
+    assert MODELS["dcgan_mnist_collapsed"]["evaluate"]["precision"] >= 0.5
 
 
 def test_record_history_stacks_the_evaluated_steps(tmp_path):
