@@ -89,3 +89,31 @@ def test_two_panels_play_and_change(page, server):
     page.get_by_role("tab", name="Image diversity").click()
     page.get_by_text("Digits covered").first.wait_for(timeout=90_000)
     assert page.locator(".st-key-diversity img").count() >= 2
+
+
+def test_the_collapse_step_by_step(page, server):
+    """The shipped pair's recorded histories: moving the step slider redraws both runs' grids (release to
+    drawn is printed), and the collapsed run's top-3 share reads 100% at the last step."""
+    page.goto(server + "/")
+    page.get_by_role("link", name="Mode-collapse lab").first.click()
+    page.get_by_role("tab", name="Image diversity").click()
+    page.get_by_text("The collapse, step by step").wait_for(timeout=90_000)
+    grids = page.locator(".st-key-history img")
+    grids.first.wait_for(timeout=30_000)
+    assert grids.count() == 2
+    before = [grids.nth(i).get_attribute("src") for i in range(2)]
+    assert "100%" in page.locator(".st-key-history").inner_text()
+
+    thumb = page.locator(".st-key-history_step input[type=range]")
+    start = time.monotonic()
+    thumb.press("Home")   # the first recorded step
+    deadline = start + 30
+    while time.monotonic() < deadline:
+        now = [grids.nth(i).get_attribute("src") for i in range(grids.count())]
+        if len(now) == 2 and all(a != b for a, b in zip(now, before)):
+            break
+        page.wait_for_timeout(20)
+    else:
+        raise AssertionError("the grids did not change within 30 s of moving the step slider")
+    print(f"history step slider: release to both grids drawn {time.monotonic() - start:.2f} s")
+    assert thumb.get_attribute("aria-valuetext") == "250" and thumb.input_value() == "0"
