@@ -144,8 +144,8 @@ def history_section(recorded: dict[str, list[tuple[dict, bytes]]]) -> None:
     st.subheader(_("The collapse, step by step"))
     first = next(iter(recorded.values()))
     st.caption(_("Both runs of the pair as they trained, from the same fixed noise at every step, with the digits "
-                 "our classifier read in {n} samples. Slide through the steps: the collapsed run settles on a "
-                 "few digits while the cured one keeps all ten.").format(n=f"{sum(first[0][0]['class_histogram']):,}"))
+                 "our classifier read in {n} samples. Slide through the steps: the collapsed run draws the same "
+                 "one or few images for every z while the cured one draws all ten digits.").format(n=f"{sum(first[0][0]['class_histogram']):,}"))
     steps = [row["step"] for row, png in first]
     step = st.select_slider(_("Training step"), steps, value=steps[-1], key="history_step")
     st.html("<style>.st-key-history img {image-rendering: pixelated;}</style>")
