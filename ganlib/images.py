@@ -139,6 +139,8 @@ def to_mnist_digit(data: "bytes | str | Path | Image.Image | np.ndarray | torch.
             arr = arr[..., :3].mean(-1)
         if arr.ndim != 2 or min(arr.shape) < 1:
             raise ValueError(f"An image array must be (H, W) or (H, W, C), not {tuple(np.shape(data))}.")
+        if not np.isfinite(arr).all():
+            raise ValueError("The image array holds values that are not finite numbers (NaN or infinity).")
         img = Image.fromarray(arr.astype(np.float32), mode="F")
     if img.width * img.height > MAX_UPLOAD_PIXELS:
         raise ValueError(f"The image is too large ({img.width}x{img.height} pixels; the limit is "

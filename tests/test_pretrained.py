@@ -137,7 +137,7 @@ def test_the_pair_meets_the_classroom_targets_and_ships_its_history():
 @pytest.mark.xfail(strict=True, reason="the collapsed G draws one grainy 8-like image for every z: the classifier "
                    "reads it as an 8 at 0.97 (it is as sure of noise), but none of its samples lies among real digits "
                    "(precision 0.0); every collapse measured so far happens before G can draw "
-                   "(checkpoints/README.md, 'The classroom targets')")
+                   "(checkpoints/README.md, 'Why the collapse is not crisp')")
 def test_the_collapsed_g_draws_crisp_digits():
     """What the confidence bar stands for: the collapsed G's digits look real, one digit again and again. Our
     classifier is as sure of noise as of real digits, so the measure is precision (the share of samples inside

@@ -3,6 +3,7 @@ and bytes: a (1, 28, 28) tensor in [-1, 1], or ValueError with one sentence."""
 import io
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 from PIL import Image
@@ -78,5 +79,9 @@ def test_damaged_png_is_a_digit_or_one_sentence(tail):
 def test_arrays_of_any_shape_and_values(shape, values):
     arr = np.random.default_rng(0).random(shape)
     arr = {"nan": arr * np.nan, "inf": arr * np.inf, "big": arr * 1e30, "small": -arr, "ok": arr}[values]
-    check(arr)
-    check(torch.as_tensor(arr))
+    for x in (arr, torch.as_tensor(arr)):
+        digit = check(x)   # NaN or infinity: refused in one sentence, not a digit made of NaNs
+        assert digit is None or values not in ("nan", "inf")
+    if values in ("nan", "inf") and np.squeeze(arr).ndim == 2:
+        with pytest.raises(ValueError, match="not finite numbers"):
+            to_mnist_digit(arr)
