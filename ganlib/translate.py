@@ -274,9 +274,8 @@ def evaluate_cyclegan(model: CycleGAN, n: int = 2000, seed: int = 0, mnist_test_
     x_b, y_b = mnist.x[perm[:n]], mnist.y[perm[:n]]
     floor_real = mnist.x[perm[n:2 * n]] if 2 * n <= len(mnist) else None
     if mnist_test_dir:   # handwriting the model never saw (the judge below learns from the bundled digits)
-        unseen = load_dataset("mnist", data_dir=str(mnist_test_dir), image_size=size)
-        pick = torch.randperm(len(unseen), generator=torch.Generator().manual_seed(seed))[:n]
-        x_b, y_b = unseen.x[pick], unseen.y[pick]
+        unseen = load_dataset("mnist", data_dir=str(mnist_test_dir), image_size=size, subset=n, seed=seed)
+        x_b, y_b = unseen.x, unseen.y
 
     ga, fga = model.round_trip(x_a, "a2b")
     fb, gfb = model.round_trip(x_b, "b2a")
