@@ -177,6 +177,7 @@ class TrainConfig:
     minibatch_discrimination: bool = False
     minibatch_std: bool = False
     spectral_norm: bool = False
+    d_norm: str = "auto"              # dcgan/cgan D's normalisation: auto (layer for wgan-gp, else batch) | batch | layer | none
     augment: str = ""                 # DiffAugment policy for D's inputs: translation,cutout,color ("" = off)
     pack: int = 1                     # PacGAN: D judges m samples at once, concatenated (1 = off)
     unrolled_steps: int = 0           # Unrolled GAN: G's loss through k simulated D updates (0 = off)

@@ -62,13 +62,24 @@ def _mlp_networks(config, data_shape: tuple[int, ...], num_classes: int) -> dict
                       minibatch_discrimination=config.minibatch_discrimination, **_pack(config))}
 
 
+D_NORMS = ("auto", "batch", "layer", "none")
+
+
+def d_norm(config) -> str:
+    """The DCGAN/CGAN D's normalisation: `auto` is BatchNorm, as in the DCGAN paper, except under WGAN-GP, whose
+    per-sample gradient penalty needs a norm that does not mix the batch (layer norm, as Gulrajani et al.)."""
+    if config.d_norm != "auto":
+        return config.d_norm
+    return "layer" if config.loss == "wgan-gp" else "batch"
+
+
 def _dcgan_networks(config, data_shape: tuple[int, ...], num_classes: int) -> dict:
     channels, size = data_shape[0], data_shape[-1]
     cond = num_classes if family(config.model).conditional else 0
     return {"G": dict(latent_dim=config.latent_dim, image_size=size, channels=channels, width=config.width,
                       num_classes=cond),
             "D": dict(image_size=size, channels=channels, width=config.width, num_classes=cond,
-                      norm="layer" if config.loss == "wgan-gp" else "batch",
+                      norm=d_norm(config),
                       spectral_norm=config.spectral_norm, minibatch_std=config.minibatch_std,
                       minibatch_discrimination=config.minibatch_discrimination, **_pack(config))}
 
@@ -87,8 +98,17 @@ def _stylegan_networks(config, data_shape: tuple[int, ...], num_classes: int) ->
             "D": dict(image_size=size, channels=channels, width=config.width)}
 
 
+def _dcgan_problems(c) -> list[str]:
+    if c.d_norm not in D_NORMS:
+        return [f"D's normalisation must be one of {', '.join(D_NORMS)}, not {c.d_norm!r}."]
+    if c.d_norm == "batch" and c.loss == "wgan-gp":
+        return ["WGAN-GP's gradient penalty is per sample, which BatchNorm in D breaks; use --d-norm layer, none "
+                "or auto."]
+    return []
+
+
 def _cgan_problems(c) -> list[str]:
-    problems = []
+    problems = _dcgan_problems(c)
     if c.dataset in ("toy-ring", "toy-grid", "folder"):
         problems.append(f"CGAN needs a labelled data set (mnist, fashion-mnist or typeset), not {c.dataset}.")
     if c.pack > 1:
@@ -161,10 +181,10 @@ FAMILIES: dict[str, Family] = {
     # r1_every and ema_rampup are the early-speed settings of the image recipes: the toy arena's recipes and
     # StyleGAN's (which has its own lazy R1) were measured without them
     "gan": Family(N_("GAN (fully connected)"), _mlp_networks, toy_recipe=TOY_RECIPE, reads_only=("latent_mixture",),
-                  ignores=("minibatch_std", "r1_every", "ema_rampup")),
+                  ignores=("minibatch_std", "d_norm", "r1_every", "ema_rampup")),
     # runs written before lazy R1 and the EMA ramp-up trained with the (1 + t) / (10 + t) warm-up (and R1 on
     # every step: config.upgrade)
-    "dcgan": Family("DCGAN", _dcgan_networks, gpu_recipe=GPU_RECIPE, images_only=True,
+    "dcgan": Family("DCGAN", _dcgan_networks, gpu_recipe=GPU_RECIPE, images_only=True, problems=_dcgan_problems,
                     before_defaults={"ema_rampup": 0.0}),
     "cgan": Family(N_("CGAN (conditional DCGAN)"), _dcgan_networks, gpu_recipe=GPU_RECIPE, problems=_cgan_problems,
                    conditional=True, images_only=True, before_defaults={"ema_rampup": 0.0}),
@@ -181,7 +201,8 @@ FAMILIES: dict[str, Family] = {
         # no latent; PatchGAN Ds take no minibatch features or spectral norm; one D step, no packing; translation
         # quality is `evaluate`'s (ganlib.translate), not the loop's
         ignores=("latent_dim", "n_critic", "g_steps", "gp_weight", "pack", "unrolled_steps",
-                 "minibatch_discrimination", "minibatch_std", "spectral_norm", "n_fixed", "r1_every", "ema_rampup",
+                 "minibatch_discrimination", "minibatch_std", "d_norm", "spectral_norm", "n_fixed", "r1_every",
+                 "ema_rampup",
                  "eval_every", "eval_samples"),
         problems=_cyclegan_problems,
         # its defaults became the shipped recipe's; before, no shape loss, an 18 px patch, 4 blocks
@@ -193,7 +214,7 @@ FAMILIES: dict[str, Family] = {
         recipe=dict(lr_g=2e-3, lr_d=2e-3, beta1=0.0, beta2=0.99, latent_dim=64, width=16, batch_size=32),
         reads_only=("mapping_layers", "mapping_lr_mul", "style_mode", "style_mixing_prob"),
         ignores=("n_critic", "g_steps", "gp_weight", "pack", "unrolled_steps", "minibatch_discrimination",
-                 "minibatch_std", "spectral_norm", "augment", "ema_rampup"),
+                 "minibatch_std", "d_norm", "spectral_norm", "augment", "ema_rampup"),
         problems=_stylegan_problems, images_only=True),
 }
 MODELS = tuple(FAMILIES)

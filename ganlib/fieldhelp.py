@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, fields
 
 from .config import DATASETS, IMAGE_SIZES, LOSSES, TrainConfig, field_applies, flag_name
-from .families import MODELS, PATCH_SIZES
+from .families import D_NORMS, MODELS, PATCH_SIZES
 
 
 def N_(text: str) -> str:
@@ -66,6 +66,9 @@ FIELD_HELP = {
                                    "repeats one digit is caught (a cure for mode collapse)."),
     "minibatch_std": N_("ProGAN (Karras et al. 2018): D gets the batch's spread as an extra channel; a cheap cure "
                         "for mode collapse."),
+    "d_norm": N_("DCGAN/CGAN: the normalisation in D. auto = BatchNorm (the DCGAN paper's), or layer norm under "
+                 "WGAN-GP. BatchNorm sees a batch of fakes together: when G repeats one image, the batch normalises "
+                 "to nothing and D cannot see what the image is. layer or none judge each image alone."),
     "spectral_norm": N_("Miyato et al. 2018: caps each D layer's gain, steadying D without a penalty term."),
     "augment": N_("DiffAugment (Zhao et al. 2020): the same random shifts, cutouts or colour changes on D's real and "
                   "fake inputs; helps when data is scarce."),
@@ -123,6 +126,7 @@ LABELS = {"model": N_("Model"), "loss": N_("Loss"), "batch_size": N_("Batch size
           "gp_weight": N_("Gradient-penalty weight"), "beta1": N_("Adam beta1"), "beta2": N_("Adam beta2"),
           "width": N_("Width (base channels)"), "latent_dim": N_("Latent size"), "dataset": N_("Data set"),
           "two_sided_smoothing": N_("Two-sided label smoothing"), "minibatch_std": N_("Minibatch std"),
+          "d_norm": N_("D normalisation"),
           "download": N_("Download if missing"), "augment": N_("DiffAugment (translation,cutout,color)"),
           "r1_gamma": N_("R1 penalty (0 = off)"), "pack": N_("PacGAN pack (1 = off)"),
           "unrolled_steps": N_("Unrolled D steps (0 = off)"), "latent_mixture": N_("Latent mixture (gan; 0 = off)"),
@@ -137,7 +141,8 @@ LABELS = {"model": N_("Model"), "loss": N_("Loss"), "batch_size": N_("Batch size
           "mapping_lr_mul": N_("Mapping lr multiplier (StyleGAN)"), "style_mode": N_("Style injection (StyleGAN)"),
           "style_mixing_prob": N_("Style-mixing probability (StyleGAN)"), "r1_every": N_("Lazy R1 every N steps"), "ema_rampup": N_("EMA ramp-up")}
 CHOICES = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "dataset_b": DATASETS, "image_size": IMAGE_SIZES,
-           "channels": (0, 1, 3), "style_mode": ("modulate", "adain"), "patch": PATCH_SIZES}
+           "channels": (0, 1, 3), "style_mode": ("modulate", "adain"), "patch": PATCH_SIZES,
+           "d_norm": D_NORMS}
 STEPS = {"lr_g": 1e-5, "lr_d": 1e-5, "r1_gamma": 0.5, "label_smoothing": 0.05, "grad_clip": 0.5, "ema_decay": 0.001,
          "beta1": 0.05, "beta2": 0.001, "gp_weight": 1.0}  # a float's +/- step on the page (others: 1 or 0.1)
 # the smallest value a flag takes (below it the CLI refuses the flag at once; a whole number's default floor is

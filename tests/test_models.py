@@ -16,6 +16,8 @@ CASES = [
     ("dcgan", (1, 28, 28), 0, {"loss": "wgan-gp", "minibatch_discrimination": True}),
     ("cgan", (1, 28, 28), 10, {}),
     ("cgan", (1, 32, 32), 10, {"spectral_norm": True}),
+    ("dcgan", (1, 28, 28), 0, {"d_norm": "none", "minibatch_std": True}),
+    ("cgan", (1, 28, 28), 10, {"d_norm": "layer"}),
 ]
 
 
@@ -44,6 +46,24 @@ def test_model_contract(family, shape, classes, extra):
     G2.load_state_dict(torch.load(buf, weights_only=True))
     G2.eval()
     assert torch.equal(G(z, y), G2(z, y))
+
+
+@pytest.mark.parametrize("extra,norm", [({}, torch.nn.BatchNorm2d), ({"loss": "wgan-gp", "n_critic": 5}, torch.nn.GroupNorm),
+                                        ({"d_norm": "layer"}, torch.nn.GroupNorm), ({"d_norm": "none"}, None)])
+def test_d_norm_picks_the_normalisation_in_d(extra, norm):
+    cfg = TrainConfig(width=8, **extra)
+    assert cfg.validate() == []
+    _, D = build_models("dcgan", model_kwargs(cfg, (1, 28, 28), 0))
+    kinds = {type(m) for m in D.modules()} & {torch.nn.BatchNorm2d, torch.nn.GroupNorm}
+    assert kinds == ({norm} if norm else set())
+
+
+def test_d_norm_is_checked_in_one_sentence():
+    assert TrainConfig(d_norm="group").validate() == [
+        "D's normalisation must be one of auto, batch, layer, none, not 'group'."]
+    assert TrainConfig(model="cgan", d_norm="batch", loss="wgan-gp", n_critic=5).validate() == [
+        "WGAN-GP's gradient penalty is per sample, which BatchNorm in D breaks; use --d-norm layer, none or auto."]
+    assert TrainConfig(model="stylegan", d_norm="group").validate() == []  # StyleGAN's D has its own (no norm)
 
 
 def test_dcgan_init_is_normal_002():
