@@ -236,6 +236,32 @@ def test_the_pair_collapses_step_by_step(root, recorded_pair):
     assert at.select_slider(key="history_step").value == 100 and shares() == ["30%", "30%"]
 
 
+def test_runs_recorded_at_different_steps_share_one_slider(root, recorded_pair, tmp_path):
+    """A collapsed run stopped early and a cured run recorded at other steps: the slider offers every step, and
+    a run with no frame at the chosen step shows its latest before it (or its first), saying which."""
+    import torch
+
+    from ganlib import pretrained
+    from ganlib.images import save_samples
+
+    run = tmp_path / "cured_run"
+    for step in (200, 600):
+        save_samples(torch.rand(16, 1, 28, 28) * 2 - 1, rundir.sample_path(run, step))
+        rundir.append_metrics(run, {"kind": "eval", "step": step, "class_histogram": [10] * 10, "coverage_100": 10,
+                                    "mean_confidence": 0.8, "top3_share": 0.3, "fid": 2.0})
+    cured = recorded_pair["dcgan_mnist_cured"]
+    cured["history"] = pretrained.record_history(run, cured["history_file"])
+    at = lab()
+    slider = at.select_slider(key="history_step")
+    assert list(slider.options) == ["100", "200", "300", "400", "600"] and slider.value == 600
+    heads = [m.value for m in at.markdown if m.value.startswith("**DCGAN")]
+    assert heads == ["**DCGAN · collapsed** at step 400", "**DCGAN · cured**"]
+    slider.set_value(100).run()
+    assert not at.exception
+    heads = [m.value for m in at.markdown if m.value.startswith("**DCGAN")]
+    assert heads == ["**DCGAN · collapsed**", "**DCGAN · cured** at step 200"]
+
+
 def test_no_history_no_step_section(root, monkeypatch):
     """A pair without a recorded history (a user's own manifest, or one made before histories) shows no
     step section and no error."""

@@ -136,6 +136,12 @@ def history_version(entry: dict) -> str:
     return f"{path}:{path.stat().st_mtime_ns}" if entry.get("history_file") and path.is_file() else ""
 
 
+def frame_at(frames: list[tuple[dict, bytes]], step: int) -> tuple[dict, bytes]:
+    """A run's recorded frame at `step`: its latest at or before it (a run that stopped earlier shows its last
+    step), or its first when it has none that early."""
+    return next((f for f in reversed(frames) if f[0]["step"] <= step), frames[0])
+
+
 def history_section(recorded: dict[str, list[tuple[dict, bytes]]]) -> None:
     """The pair as it trained: one step at a time, each run's grid from its fixed noise and its class
     histogram, and both runs' top-3 share against step."""
@@ -146,13 +152,16 @@ def history_section(recorded: dict[str, list[tuple[dict, bytes]]]) -> None:
     st.caption(_("Both runs of the pair as they trained, from the same fixed noise at every step, with the digits "
                  "our classifier read in {n} samples. Slide through the steps: the collapsed run draws the same "
                  "one or few images for every z while the cured one draws all ten digits.").format(n=f"{sum(first[0][0]['class_histogram']):,}"))
-    steps = [row["step"] for row, png in first]
+    # the runs may be recorded at different steps (and stop at different steps): the slider offers every
+    # recorded step, and each run shows its latest frame at or before it
+    steps = sorted({row["step"] for frames in recorded.values() for row, png in frames})
     step = st.select_slider(_("Training step"), steps, value=steps[-1], key="history_step")
     st.html("<style>.st-key-history img {image-rendering: pixelated;}</style>")
     for col, (title, frames) in zip(st.container(key="history").columns(len(recorded)), recorded.items()):
-        row, png = next((r, p) for r, p in frames if r["step"] == step)
+        row, png = frame_at(frames, step)
         with col:
-            st.markdown(f"**{title}**")
+            st.markdown(f"**{title}**" if row["step"] == step else
+                        _("**{model}** at step {step}").format(model=title, step=f"{row['step']:,}"))
             m = st.columns(3)
             m[0].metric(_("Digits in 100"), f"{row['coverage_100']}/10")
             m[1].metric(_("Top-3 share"), f"{row['top3_share']:.0%}",
