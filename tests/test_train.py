@@ -221,6 +221,18 @@ def test_periodic_evaluation_logs_eval_rows_and_keeps_best(tmp_path):
     assert load_checkpoint(out)["best_eval"]
 
 
+def test_how_often_a_run_is_evaluated_does_not_change_what_it_learns(tmp_path):
+    """Evaluation draws its samples on a fork of the RNG: eval_every is bookkeeping, so a recorded command
+    reproduces its model with any evaluation settings."""
+    weights = []
+    for every in (0, 2):
+        out = tmp_path / f"every{every}"
+        train(tiny(dataset="mnist", max_steps=4, eval_every=every, eval_samples=100, device="cpu"), out)
+        weights.append(load_checkpoint(out)["G"])
+    assert rundir.read_metrics(tmp_path / "every2", kind="eval")
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
 def test_no_evaluation_where_metrics_do_not_apply(tmp_path):
     from PIL import Image
     for i in range(8):

@@ -274,8 +274,9 @@ class _Run:
             return
         t_eval, sampler, device = time.monotonic(), self.step_fn.sampler, self.device
         was_training = sampler.training
-        # with several ranks the RNG must stay identical on every rank: rank 0 evaluates on a fork
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], enabled=self.world.distributed):
+        # evaluation runs on a fork of the RNG, so how often a run is evaluated (bookkeeping) does not change
+        # what it learns; with several ranks the RNG must also stay identical on every rank (rank 0 evaluates)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             result = evaluate_generator(sampler.eval(), self.data.name, self.data.shape, device=device,
                                         num_classes=self.data.num_classes if family(self.config.model).conditional else 0,
                                         n=self.config.eval_samples, seed=self.config.seed)
