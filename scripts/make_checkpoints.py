@@ -41,29 +41,38 @@ MODELS = {
         "train_command": "python -m ganlib train --model cgan --dataset mnist --epochs 100 --lr-g 4e-4 --lr-d 2e-4 --r1-every 1 --ema-rampup 0 --out runs/cgan_mnist",
         "sample_command": "python -m ganlib sample --checkpoint checkpoints/cgan_mnist.pt --class 7 --n 64 --out sevens.png",
     },
-    # the Mode-collapse lab's pair: the house recipe with D learning 27x slower (1.5e-5, a fiftieth of G's 8e-4),
-    # and the same recipe with D's learning rate put back (4e-4): the balance of the two time scales is the cure.
-    # Both record their diversity every 250 steps, which the lab shows step by step (the history).
+    # the Mode-collapse lab's pair. Collapsed: D judges each image alone (no BatchNorm) with R1 10, G takes five
+    # steps to D's one and has no EMA, so G runs to one image D accepts until D learns to reject it, then hops
+    # to another: mostly squiggles, now and then one crisp digit for every z; the run stops at step 180, where
+    # it draws one crisp 8 (training does not depend on the evaluation settings, so the command reproduces it).
+    # Cured: the same recipe with minibatch std in D (ProGAN's cure), trained longer.
+    # Both record their diversity as they train, which the lab shows step by step (the history).
     "dcgan_mnist_collapsed": {
         "title": "DCGAN · collapsed",
         "family": "dcgan",
         "dataset": "mnist",
         "demo": "collapsed",
-        "breaks": "the balance of the two learning rates: D learns at 1.5e-5, a fiftieth of G's 8e-4, so G settles on "
-                  "one image that D accepts long before D can learn that every sample is that image",
-        "train_command": "python -m ganlib train --model dcgan --dataset mnist --lr-d 1.5e-5 --max-steps 3000 "
-                         "--eval-every 250 --eval-samples 1000 --sample-every 250 --quiet --out runs/dcgan_mnist_collapsed",
+        "breaks": "D's view of the variety: D judges each image alone and G takes five steps to D's one, so G "
+                  "draws one image for every z until D learns to reject it, then hops to another; stopped at a "
+                  "step where that image is a crisp 8",
+        "train_command": "python -m ganlib train --model dcgan --dataset mnist --d-norm none --g-steps 5 "
+                         "--r1-gamma 10 --ema-decay 0 --max-steps 180 --eval-every 20 --eval-samples 500 "
+                         "--sample-every 20 --quiet --out runs/dcgan_mnist_collapsed",
         "sample_command": "python -m ganlib diversity --checkpoint checkpoints/dcgan_mnist_collapsed.pt --out collapsed.png",
+        "note": "trained with OMP_NUM_THREADS=1; the hopping is chaotic, so another CPU or torch build may stop "
+                "on another image (run it with --eval-every 20 and pick the step, see checkpoints/README.md)",
     },
     "dcgan_mnist_cured": {
         "title": "DCGAN · cured",
         "family": "dcgan",
         "dataset": "mnist",
         "demo": "cured",
-        "cure_changes": ["lr_d"],
-        "train_command": "python -m ganlib train --model dcgan --dataset mnist --lr-d 4e-4 --max-steps 3000 "
-                         "--eval-every 250 --eval-samples 1000 --sample-every 250 --quiet --out runs/dcgan_mnist_cured",
+        "cure_changes": ["minibatch_std"],
+        "train_command": "python -m ganlib train --model dcgan --dataset mnist --d-norm none --g-steps 5 "
+                         "--r1-gamma 10 --ema-decay 0 --minibatch-std --max-steps 5000 --eval-every 100 "
+                         "--eval-samples 1000 --sample-every 100 --quiet --out runs/dcgan_mnist_cured",
         "sample_command": "python -m ganlib diversity --checkpoint checkpoints/dcgan_mnist_cured.pt --out cured.png",
+        "note": "trained with OMP_NUM_THREADS=1",
     },
 }
 # issue 9's StyleGAN: trained with OMP_NUM_THREADS=1 (see checkpoints/README.md); its disentanglement figures

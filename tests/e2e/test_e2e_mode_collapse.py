@@ -116,4 +116,4 @@ def test_the_collapse_step_by_step(page, server):
     else:
         raise AssertionError("the grids did not change within 30 s of moving the step slider")
     print(f"history step slider: release to both grids drawn {time.monotonic() - start:.2f} s")
-    assert thumb.get_attribute("aria-valuetext") == "250" and thumb.input_value() == "0"
+    assert thumb.get_attribute("aria-valuetext") == "20" and thumb.input_value() == "0"
