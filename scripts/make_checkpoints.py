@@ -111,7 +111,7 @@ MODELS["cyclegan_typeset_mnist"] = {
 }
 KEEP = ("num_samples", "fid", "kid", "precision", "recall", "class_coverage", "coverage_100", "class_kl_uniform",
         "mnist_score", "real_mnist_score", "mean_confidence", "top3_share", "label_accuracy", "near_duplicate_frac",
-        "feature_diversity", "real_feature_diversity")
+        "feature_diversity", "real_feature_diversity", "grey_share")
 
 
 def rounded(result: dict, keep: tuple[str, ...] | None) -> dict:

@@ -296,3 +296,13 @@ def test_points_far_from_every_mode_are_not_high_quality():
     assert m["reverse_kl"] == pytest.approx(math.log(8))
     between = torch.zeros(100, 2)  # the ring's centre: 1 unit (100 std) from every mode
     assert evaluate_points(between, modes, std)["high_quality_frac"] == 0.0
+
+
+def test_grey_share_reads_the_ink_not_the_background():
+    digits = load_dataset("mnist").x[:500]
+    crisp = im.grey_share(digits)
+    assert 0.2 < crisp < 0.45
+    padded = nn.functional.pad(digits, (2, 2, 2, 2), value=-1.0)   # 32 px as data.py pads: the same digits
+    assert im.grey_share(padded) == pytest.approx(crisp)
+    assert im.grey_share(nn.functional.avg_pool2d(digits, 2, stride=1, padding=1)[..., :28, :28]) > 0.55
+    assert im.grey_share(torch.full((2, 1, 28, 28), -1.0)) == 0.0   # no ink at all: no division by zero

@@ -13,6 +13,7 @@ from ganlib.cli import build_parser
 from ganlib.cli.train import config_from_args
 from ganlib.config import BOOKKEEPING, TrainConfig, field_applies, upgrade
 from ganlib.evaluate import evaluate_generator
+from ganlib.metrics.image import grey_share
 from ganlib.pretrained import manifest, pretrained_path, preview_png
 
 MODELS = manifest()
@@ -134,14 +135,6 @@ def test_the_pair_meets_the_classroom_targets_and_ships_its_history():
         steps = [row["step"] for row, frame in frames]
         assert len(steps) >= 4 and steps == sorted(steps) and steps[-1] == MODELS[name]["step"], name
     assert histories["dcgan_mnist_collapsed"][-1][0]["top3_share"] >= 0.9
-
-
-def grey_share(images) -> float:
-    """How blurred the strokes are: of the pixels with ink (above -0.8 in [-1, 1]), the share that is mid-grey
-    (-0.6 to 0.6). MNIST's digits are nearly black and white (0.37); a blurred blot is mostly grey (0.6)."""
-    images = images[..., 2:30, 2:30] if images.shape[-1] == 32 else images
-    ink = images > -0.8
-    return (((images > -0.6) & (images < 0.6)).sum() / ink.sum()).item()
 
 
 def shipped_samples(name: str, n: int = 1000):
