@@ -148,10 +148,9 @@ def history_section(recorded: dict[str, list[tuple[dict, bytes]]]) -> None:
     from studio import figures as F
 
     st.subheader(_("The collapse, step by step"))
-    first = next(iter(recorded.values()))
     st.caption(_("Both runs of the pair as they trained, from the same fixed noise at every step, with the digits "
-                 "our classifier read in {n} samples. Slide through the steps: the collapsed run draws the same "
-                 "one or few images for every z while the cured one draws all ten digits.").format(n=f"{sum(first[0][0]['class_histogram']):,}"))
+                 "our classifier read in each evaluation's samples. Slide through the steps: the collapsed run "
+                 "draws the same one or few images for every z while the cured one draws all ten digits."))
     # the runs may be recorded at different steps (and stop at different steps): the slider offers every
     # recorded step, and each run shows its latest frame at or before it
     steps = sorted({row["step"] for frames in recorded.values() for row, png in frames})
@@ -162,6 +161,8 @@ def history_section(recorded: dict[str, list[tuple[dict, bytes]]]) -> None:
         with col:
             st.markdown(f"**{title}**" if row["step"] == step else
                         _("**{model}** at step {step}").format(model=title, step=f"{row['step']:,}"))
+            # each run is evaluated on its own number of samples (the collapsed 500, the cured 1,000)
+            st.caption(_("{n} samples read by the classifier").format(n=f"{sum(row['class_histogram']):,}"))
             m = st.columns(3)
             m[0].metric(_("Digits in 100"), f"{row['coverage_100']}/10")
             m[1].metric(_("Top-3 share"), f"{row['top3_share']:.0%}",
