@@ -277,11 +277,11 @@ def test_no_history_no_step_section(root, monkeypatch):
 def test_the_shipped_pair_shows_its_recorded_history(root):
     """The shipped pair's histories: the collapsed run's top-3 share is 100% at its last step and the
     cured run's near 30%, and the slider starts at the cured run's last step."""
+    from ganlib import pretrained
+
     at = lab()
     assert "The collapse, step by step" in texts(at.subheader)
     slider = at.select_slider(key="history_step")
-    from ganlib import pretrained
-
     # the collapsed run stops early (its last frame stays up), the cured one trains on
     steps = {name: pretrained.manifest()[name]["step"] for name in ("dcgan_mnist_collapsed", "dcgan_mnist_cured")}
     assert steps["dcgan_mnist_collapsed"] < steps["dcgan_mnist_cured"]
