@@ -378,7 +378,11 @@ def histogram_figure(hist: list[int], x_title: str = "digit the classifier reads
 def history_figure(histories: dict[str, list[dict]], step: int | None = None) -> go.Figure:
     """Recorded training histories (ganlib.pretrained.history rows), one colour per model: the three
     commonest digits' share of the samples (solid; 0.3 when all ten are even, 1.0 at three digits or fewer)
-    and the classifier's mean confidence (dotted), against step, with the chosen step marked."""
+    and the classifier's mean confidence (dotted), against step, with the chosen step marked. Where the
+    recorded steps span more than a factor of 20 (a collapse stopped at step 180 beside a cure trained to
+    5,000), step is on a log axis, so the short run's steps are not squeezed into the first few pixels."""
+    every = [r["step"] for rows in histories.values() for r in rows]
+    log_steps = bool(every) and min(every) > 0 and max(every) > 20 * min(every)
     data = []
     for i, (name, rows) in enumerate(histories.items()):
         color, steps = PALETTE[i % len(PALETTE)], [r["step"] for r in rows]
@@ -391,6 +395,6 @@ def history_figure(histories: dict[str, list[dict]], step: int | None = None) ->
                                        "line": {"color": "#7f7f7f", "dash": "dash"}}]
     layout = {"height": 260, "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "hovermode": "x unified",
               "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
-              "xaxis": {"title": {"text": _("step")}},
+              "xaxis": {"title": {"text": _("step")}, **({"type": "log"} if log_steps else {})},
               "yaxis": {"range": [0, 1.05], "title": {"text": _("share of samples")}}, "shapes": shapes}
     return _figure({"data": data, "layout": layout})

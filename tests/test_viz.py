@@ -176,3 +176,14 @@ def test_spec_traces_are_the_figures_the_report_draws():
     ev = figures.eval_spec([{"kind": "eval", "step": 10, "fid": 40.0},
                             {"kind": "eval", "step": 20, "class_coverage": 9}])
     assert [s["key"] for s in ev["series"]] == ["fid", "class_coverage"] and not ev["series"][0]["smooth"]
+
+
+def test_history_figure_puts_step_on_a_log_axis_when_a_run_stops_early():
+    def rows(steps):
+        return [{"step": s, "top3_share": 1.0, "mean_confidence": 0.9} for s in steps]
+
+    short = {"collapsed": rows(range(20, 200, 20)), "cured": rows(range(100, 5100, 100))}
+    fig = figures.history_figure(short, step=180)
+    assert fig.layout.xaxis.type == "log" and fig.layout.shapes[0].x0 == 180
+    same = {"collapsed": rows(range(250, 3250, 250)), "cured": rows(range(250, 3250, 250))}
+    assert figures.history_figure(same).layout.xaxis.type in (None, "-", "linear")
