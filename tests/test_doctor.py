@@ -139,6 +139,11 @@ def test_a_d_that_never_told_real_from_fake_is_not_learning():
     learned[0].update(d_real=0.8, d_fake=0.3)                    # it told them apart once
     assert "healthy" in diagnose(learned)[0].title or not diagnose(learned)
     assert diagnose(flat, loss="wgan-gp") == []                  # critic scores are not probabilities
+    # flat outputs, but G's FID fell from 64 to 1.6: D's gradients led G (a no-BatchNorm D under R1 10)
+    improving = [{"step": 100 * i, "fid": fid} for i, fid in enumerate((64.0, 10.5, 1.6), 1)]
+    assert not any(f.fix == "d_not_learning" for f in diagnose(flat, improving, model="dcgan"))
+    stuck = [{"step": 100 * i, "fid": fid} for i, fid in enumerate((64.0, 60.0, 58.0), 1)]
+    assert any(f.fix == "d_not_learning" for f in diagnose(flat, stuck, model="dcgan"))
 
 
 def test_the_doctor_tells_a_dead_d_from_a_learning_one_in_real_runs(tmp_path):
