@@ -9,12 +9,13 @@ Ranks other than 0 get run_dir + ".rank<r>" as their run directory: it must neve
 import json
 import os
 import sys
+import time
 
 import torch
 import torch.distributed as dist
 
 from ganlib.config import TrainConfig
-from ganlib.train import loop
+from ganlib.train import loop, rundir
 
 
 def run(spec: dict, rank: int) -> None:
@@ -39,6 +40,15 @@ def run(spec: dict, rank: int) -> None:
         return step
 
     loop.build_step = keep
+    write_status = rundir.write_status
+    if spec.get("slow_failure_write") and rank == 0:  # rank 0 writes "failed" as slowly as a loaded disk might
+
+        def slow(run_dir, state, *args, **kwargs):
+            if state == "failed":
+                time.sleep(spec["slow_failure_write"])
+            return write_status(run_dir, state, *args, **kwargs)
+
+        rundir.write_status = slow
     run_dir = spec["run_dir"] if rank == 0 else f"{spec['run_dir']}.rank{rank}"
     if spec.get("resume"):
         loop.train(None, run_dir, resume=True, overrides=spec.get("overrides"))
@@ -49,7 +59,7 @@ def run(spec: dict, rank: int) -> None:
     state.update({name: ema.state_dict() for name, ema in step.emas.items() if ema is not None})
     os.makedirs(spec["states"], exist_ok=True)
     torch.save(state, os.path.join(spec["states"], f"rank{rank}.pt"))
-    loop.build_step = build_step
+    loop.build_step, rundir.write_status = build_step, write_status
 
 
 def main() -> None:

@@ -170,6 +170,20 @@ def test_a_rank_that_raises_fails_the_run_naming_rank_step_and_error(tmp_path):
     assert not (tmp_path / "states").exists() and not Path(f"{out}.rank1").exists()
 
 
+def test_the_failure_is_written_when_torchrun_stops_rank_0_during_the_write(tmp_path):
+    """torchrun sends SIGTERM to the surviving ranks as soon as one fails: rank 0 holds it until status.json
+    says why (here its write takes 3 s, as on a loaded disk), then ends by it."""
+    out = tmp_path / "run"
+    spec = {"run_dir": str(out), "states": str(tmp_path / "states"), "fail": {"rank": 1, "step": 7},
+            "slow_failure_write": 3.0, "config": dict(RING, max_steps=40, log_every=5, checkpoint_every=5)}
+    done = torchrun([str(ROOT / "tests" / "ddp_worker.py"), json.dumps([spec])])
+    assert done.returncode != 0
+    assert "Sending process" in done.stderr and "closing signal SIGTERM" in done.stderr  # the race was run
+    st = rundir.read_status(out)
+    assert st["state"] == "failed", st
+    assert st["message"].startswith("Rank 1 of 2 failed at step 7 (ValueError: the injected failure)"), st
+
+
 def test_batch_that_does_not_split_over_the_ranks_fails_with_one_sentence(tmp_path):
     out = tmp_path / "odd"
     done = torchrun(["-m", "ganlib", "train", "--model", "gan", "--dataset", "toy-ring", "--subset", "200",

@@ -8,16 +8,37 @@ collective's timeout.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import threading
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 from . import distributed
 from .distributed import PAUSE, RUN, STOP
 from .rundir import RunWriter
 
 _COMMANDS = {"pause": PAUSE, "stop": STOP}
+
+
+@contextlib.contextmanager
+def hold_sigterm() -> Iterator[None]:
+    """A SIGTERM that arrives inside waits until the block ends, then acts as it would have.
+
+    For a failing run's last words: when a rank dies, torchrun sends SIGTERM to the survivors at once,
+    and rank 0 must still write "failed" into status.json (a loaded disk's write can take a while)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    old = signal.signal(signal.SIGTERM, lambda signum, _frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        if held:
+            os.kill(os.getpid(), signal.SIGTERM)  # now under the handler it would have met
 
 
 class Controller:

@@ -31,7 +31,7 @@ from ..images import save_samples
 from ..models import model_kwargs
 from . import distributed, rundir
 from .batches import BatchStream, autocast_dtype, rng_state, set_rng_state
-from .control import Controller
+from .control import Controller, hold_sigterm
 from .runlock import RunBusy, RunLock, lock_run
 from .preflight import TrainingError, load_domain_b, load_training_data, split_problems
 from .steps import build_step
@@ -90,19 +90,20 @@ def _train_locked(config: TrainConfig, run_dir: Path, ckpt: dict | None, progres
     try:
         summary = _train(config, run_dir, ckpt, progress_fn, abort_fn, world, at_step)
     except BaseException as e:
-        watch.stop()
-        msg = _failure_sentence(e, world, watch, at_step[0], run_dir)
-        if not world.is_main:
-            if isinstance(e, Exception) and not _is_collective_error(e):  # a collective error: another rank's failure
-                distributed.report_failure(world, at_step[0], e)
+        with hold_sigterm():  # torchrun's SIGTERM after a rank dies waits until the failure is written
+            watch.stop()
+            msg = _failure_sentence(e, world, watch, at_step[0], run_dir)
+            if not world.is_main:
+                if isinstance(e, Exception) and not _is_collective_error(e):  # else another rank's failure
+                    distributed.report_failure(world, at_step[0], e)
+                raise
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            if msg is not None:
+                rundir.write_status(run_dir, "failed", msg)
+            if isinstance(e, OSError) and msg is not None:
+                raise TrainingError(msg) from None
             raise
-        if isinstance(e, KeyboardInterrupt):
-            raise
-        if msg is not None:
-            rundir.write_status(run_dir, "failed", msg)
-        if isinstance(e, OSError) and msg is not None:
-            raise TrainingError(msg) from None
-        raise
     watch.stop()
     distributed.shutdown(world)
     return summary
