@@ -18,13 +18,14 @@ from ganlib import pretrained
 from ganlib import style as S
 from ganlib.arena import PRESETS
 from studio import figures, widgets
-from studio.i18n import _
+from studio.i18n import N_, _, gettext_now
 
 WEB = Path(__file__).parent / "web"
 FRAME_S = 0.5                                  # seconds between frames of a playing arena (the lab's pace)
 SLIDER_RANGE = 5.0                             # the Latent explorer's: steps along a unit direction
 STRIP_VALUES = tuple(torch.linspace(-SLIDER_RANGE, SLIDER_RANGE, 7).tolist())
 REMEDIES = ("vanilla-ring", "pacgan-ring", "mbd-ring", "wgan-gp-ring", "r1-decay-ring")
+COLLAPSE_VIEWS = (N_("2-D game"), N_("Digits"))  # the collapse chapter's two views (values stay English)
 STYLE_A, STYLE_B = (0, 1, 2, 3), (100, 101, 102)   # the Style studio's default seeds
 
 Link = tuple[str, str, dict]
@@ -72,9 +73,21 @@ def train_steps(state: dict, n: int) -> None:
 
 
 def collapse(present: bool) -> Link:
+    """The 2-D game with a remedy of the class's choice, trained live; or the shipped DCGAN pair's recorded
+    training (studio.widgets.collapse_history): one crisp 8 for every z against all ten digits."""
+    recorded = widgets.recorded_histories()
+    # the view, the remedy and its button share one row, so the projector's 720 px still hold the arena
+    c = st.columns([1.6, 2.2, 1.5] if recorded else [3, 1.4], vertical_alignment="bottom")
+    view = COLLAPSE_VIEWS[0]
+    if recorded:
+        view = c[0].segmented_control(_("Show"), COLLAPSE_VIEWS, default=COLLAPSE_VIEWS[0], key="lesson_collapse_view",
+                                      format_func=gettext_now()) or COLLAPSE_VIEWS[0]
+        c = c[1:]
+    if view == "Digits":
+        widgets.collapse_history(recorded, key="lesson_history", compact=True, image_width=240 if present else 280)
+        return "5_Mode_collapse.py", _("Mode-collapse lab"), {}
     if st.session_state.get("lesson_remedy") not in REMEDIES:
         st.session_state["lesson_remedy"] = REMEDIES[0]
-    c = st.columns([3, 1.4], vertical_alignment="bottom")
     remedy = c[0].selectbox(_("Remedy"), REMEDIES, key="lesson_remedy", format_func=lambda p: PRESETS[p][0])
     state = ensure_arena("lesson_collapse", remedy)
     if state is not None:

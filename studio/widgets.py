@@ -391,6 +391,79 @@ def diversity_column(key: str, default: str | None, histogram: bool = True, pair
     return figures
 
 
+# ---------------------------------------------------------------- the collapse pair, step by step (Mode-collapse lab, Lessons)
+
+COLLAPSE_PAIR = ("dcgan_mnist_collapsed", "dcgan_mnist_cured")   # the shipped pair: one remedy apart
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def history_frames(name: str, version: str) -> list[tuple[dict, bytes]]:
+    """pretrained.history as PNGs, read once per version of the history file ("path:mtime")."""
+    return [(row, png_bytes(frame)) for row, frame in pretrained.history(name)]
+
+
+def history_version(entry: dict) -> str:
+    """The cache key of a shipped model's recorded history: its file and when it was written; '' if none."""
+    path = pretrained.CHECKPOINTS_DIR / entry.get("history_file", "")
+    return f"{path}:{path.stat().st_mtime_ns}" if entry.get("history_file") and path.is_file() else ""
+
+
+def recorded_histories(names: tuple[str, ...] = COLLAPSE_PAIR) -> dict[str, list[tuple[dict, bytes]]]:
+    """{title: [(eval row, PNG of the fixed-noise grid)] by step} for the shipped models that recorded their
+    training; {} where none did (a user's own manifest, or one made before histories)."""
+    shipped = pretrained.manifest()
+    return {shipped[name]["title"]: frames for name in names if name in shipped
+            and (version := history_version(shipped[name])) and (frames := history_frames(name, version))}
+
+
+def frame_at(frames: list[tuple[dict, bytes]], step: int) -> tuple[dict, bytes]:
+    """A run's recorded frame at `step`: its latest at or before it (a run that stopped earlier shows its last
+    step), or its first when it has none that early."""
+    return next((f for f in reversed(frames) if f[0]["step"] <= step), frames[0])
+
+
+def collapse_history(recorded: dict[str, list[tuple[dict, bytes]]], key: str = "history", compact: bool = False,
+                     image_width="stretch") -> int:
+    """The runs side by side as they trained, one step slider (st key f"{key}_step") for all: each run's grid
+    from its fixed noise and what the classifier read in its samples; returns the step shown. The runs may be
+    recorded at different steps and stop at different steps: the slider offers every recorded step, and a
+    run shows its latest frame at or before it, saying which. Full (the lab): metrics, each run's class
+    histogram and the top-3 share against step. compact (Lessons): one line of figures under each grid."""
+    from studio import figures as F
+
+    steps = sorted({row["step"] for frames in recorded.values() for row, png in frames})
+    step = st.select_slider(_("Training step"), steps, value=steps[-1], key=f"{key}_step")
+    st.html(f"<style>.st-key-{key} img {{image-rendering: pixelated;}}</style>")
+    for col, (title, frames) in zip(st.container(key=key).columns(len(recorded)), recorded.items()):
+        row, png = frame_at(frames, step)
+        with col:
+            st.markdown(f"**{title}**" if row["step"] == step else
+                        _("**{model}** at step {step}").format(model=title, step=f"{row['step']:,}"))
+            if compact:
+                st.image(png, width=image_width, output_format="PNG")
+                st.caption(_("Digits in 100: {digits}/10 · top-3 share {share:.0%} · confidence {confidence:.2f}")
+                           .format(digits=row["coverage_100"], share=row["top3_share"],
+                                   confidence=row["mean_confidence"]))
+                continue
+            # each run is evaluated on its own number of samples (the collapsed 500, the cured 1,000)
+            st.caption(_("{n} samples read by the classifier").format(n=f"{sum(row['class_histogram']):,}"))
+            m = st.columns(3)
+            m[0].metric(_("Digits in 100"), f"{row['coverage_100']}/10")
+            m[1].metric(_("Top-3 share"), f"{row['top3_share']:.0%}",
+                        help=_("The three commonest digits' share of the samples: 30% when all ten are even, "
+                               "100% at three digits or fewer."))
+            m[2].metric(_("Confidence"), f"{row['mean_confidence']:.2f}",
+                        help=_("The classifier's mean confidence in the digit it reads: near 1 for crisp digits."))
+            st.image(png, width=image_width, output_format="PNG")
+            st.plotly_chart(F.histogram_figure(row["class_histogram"], _("digit the classifier reads"),
+                                               _("samples"), _("even")),
+                            key=f"{key}_hist_{title}", config={"displayModeBar": False}, width="stretch")
+    if not compact:
+        st.plotly_chart(F.history_figure({title: [r for r, png in frames] for title, frames in recorded.items()},
+                                         step), key=f"{key}_curve", config={"displayModeBar": False}, width="stretch")
+    return step
+
+
 # ---------------------------------------------------------------- latent directions (Latent explorer, Lessons)
 
 @st.cache_resource(show_spinner=False, max_entries=32)

@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ganlib.modelcard import transposed_conv_size
+from ganlib import pretrained
 from ganlib.pretrained import manifest, pretrained_path
 from studio import lessons
 
@@ -183,6 +184,29 @@ def test_collapse_trains_the_chosen_remedy():
     run(at.button(key="lesson_collapse_train").click())
     assert step_line(at).startswith("Step **250**")
     assert link(at)[1] == "panel=vanilla-ring&panel=pacgan-ring"
+
+
+def test_collapse_digits_view_slides_through_the_shipped_pairs_training():
+    """The chapter's second view: the shipped collapsed and cured DCGANs as they trained, one step slider for
+    both (the Mode-collapse lab's widget), the collapsed run one digit at its last step."""
+    at = lesson(chapter="collapse")
+    assert at.get("segmented_control")[0].value == "2-D game"
+    run(at.get("segmented_control")[0].set_value("Digits"))
+    slider = at.select_slider(key="lesson_history_step")
+    collapsed_steps = [row["step"] for row, frame in pretrained.history("dcgan_mnist_collapsed")]
+    assert slider.options[0] == str(collapsed_steps[0]) and slider.value == manifest()["dcgan_mnist_cured"]["step"]
+    last = images(at)
+    assert len(last) == 2
+    lines = [c.value for c in at.caption if c.value.startswith("Digits in 100")]
+    assert lines[0].startswith("Digits in 100: 1/10 · top-3 share 100%") and lines[1].startswith("Digits in 100: 10/10")
+    run(slider.set_value(collapsed_steps[0]))
+    assert all(a != b for a, b in zip(images(at), last))  # both runs' grids are the earliest ones now
+    heads = [m.value for m in at.markdown if m.value.startswith("**DCGAN")]
+    assert heads == ["**DCGAN · collapsed**", "**DCGAN · cured** at step 100"]  # the cured run's first is at 100
+    assert link(at) == ("mode_collapse", "")
+    zh = lesson(chapter="collapse", lang="zh")
+    run(zh.get("segmented_control")[0].set_value("Digits"))  # the value stays English; its label is translated
+    assert [c.value for c in zh.caption if c.value.startswith("100 个样本中的数字：1/10")]
 
 
 def test_latent_slider_moves_the_digit_and_the_link_carries_it():

@@ -12,7 +12,6 @@ from ganlib import pretrained
 from ganlib.arena import PRESETS
 from ganlib.config import command_for
 from ganlib.fieldhelp import FIELD_HELP
-from ganlib.images import png_bytes
 from studio import widgets
 from studio.i18n import N_, _, gettext_now
 
@@ -121,68 +120,21 @@ with arena_tab:
 
 # ---------------------------------------------------------------- image diversity
 
-PAIR = ("dcgan_mnist_collapsed", "dcgan_mnist_cured")
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def history_frames(name: str, version: str) -> list[tuple[dict, bytes]]:
-    """pretrained.history as PNGs, read once per version of the history file ("path:mtime")."""
-    return [(row, png_bytes(frame)) for row, frame in pretrained.history(name)]
-
-
-def history_version(entry: dict) -> str:
-    """The cache key of a shipped model's recorded history: its file and when it was written; '' if none."""
-    path = pretrained.CHECKPOINTS_DIR / entry.get("history_file", "")
-    return f"{path}:{path.stat().st_mtime_ns}" if entry.get("history_file") and path.is_file() else ""
-
-
-def frame_at(frames: list[tuple[dict, bytes]], step: int) -> tuple[dict, bytes]:
-    """A run's recorded frame at `step`: its latest at or before it (a run that stopped earlier shows its last
-    step), or its first when it has none that early."""
-    return next((f for f in reversed(frames) if f[0]["step"] <= step), frames[0])
-
-
 def history_section(recorded: dict[str, list[tuple[dict, bytes]]]) -> None:
-    """The pair as it trained: one step at a time, each run's grid from its fixed noise and its class
-    histogram, and both runs' top-3 share against step."""
-    from studio import figures as F
-
+    """The pair as it trained (studio.widgets.collapse_history, shared with the Lessons page)."""
     st.subheader(_("The collapse, step by step"))
     st.caption(_("Both runs of the pair as they trained, from the same fixed noise at every step, with the digits "
                  "our classifier read in each evaluation's samples. Slide through the steps: the collapsed run "
                  "draws the same one or few images for every z while the cured one draws all ten digits."))
-    # the runs may be recorded at different steps (and stop at different steps): the slider offers every
-    # recorded step, and each run shows its latest frame at or before it
-    steps = sorted({row["step"] for frames in recorded.values() for row, png in frames})
-    step = st.select_slider(_("Training step"), steps, value=steps[-1], key="history_step")
-    st.html("<style>.st-key-history img {image-rendering: pixelated;}</style>")
-    for col, (title, frames) in zip(st.container(key="history").columns(len(recorded)), recorded.items()):
-        row, png = frame_at(frames, step)
-        with col:
-            st.markdown(f"**{title}**" if row["step"] == step else
-                        _("**{model}** at step {step}").format(model=title, step=f"{row['step']:,}"))
-            # each run is evaluated on its own number of samples (the collapsed 500, the cured 1,000)
-            st.caption(_("{n} samples read by the classifier").format(n=f"{sum(row['class_histogram']):,}"))
-            m = st.columns(3)
-            m[0].metric(_("Digits in 100"), f"{row['coverage_100']}/10")
-            m[1].metric(_("Top-3 share"), f"{row['top3_share']:.0%}",
-                        help=_("The three commonest digits' share of the samples: 30% when all ten are even, "
-                               "100% at three digits or fewer."))
-            m[2].metric(_("Confidence"), f"{row['mean_confidence']:.2f}",
-                        help=_("The classifier's mean confidence in the digit it reads: near 1 for crisp digits."))
-            st.image(png, width="stretch", output_format="PNG")
-            st.plotly_chart(F.histogram_figure(row["class_histogram"], _("digit the classifier reads"),
-                                               _("samples"), _("even")),
-                            key=f"history_hist_{title}", config={"displayModeBar": False}, width="stretch")
-    st.plotly_chart(F.history_figure({title: [r for r, png in frames] for title, frames in recorded.items()}, step),
-                    key="history_curve", config={"displayModeBar": False}, width="stretch")
+    widgets.collapse_history(recorded, key="history")
 
 
 with images_tab:
     st.caption(_("The seeds' diversity test: 100 samples, each tagged with the digit our MNIST classifier reads. "
                  "A healthy generator covers all ten digits about equally; a collapsed one repeats a few."))
     shipped = pretrained.manifest()
-    defaults = [str(pretrained.CHECKPOINTS_DIR / shipped[n]["file"]) if n in shipped else None for n in PAIR]
+    defaults = [str(pretrained.CHECKPOINTS_DIR / shipped[n]["file"]) if n in shipped else None
+                for n in widgets.COLLAPSE_PAIR]
     with st.container(key="diversity"):
         st.html("<style>.st-key-diversity img {image-rendering: pixelated;}</style>")
         left, right = st.columns(2)
@@ -190,10 +142,9 @@ with images_tab:
             widgets.diversity_column("diversity_a", defaults[0])
         with right:
             widgets.diversity_column("diversity_b", defaults[1])
-    for name in PAIR:
+    for name in widgets.COLLAPSE_PAIR:
         if name in shipped:
             st.caption(f"**{shipped[name]['title']}**: `{shipped[name]['train_command']}`")
-    recorded = {shipped[name]["title"]: frames for name in PAIR if name in shipped
-                and (version := history_version(shipped[name])) and (frames := history_frames(name, version))}
+    recorded = widgets.recorded_histories()
     if recorded:
         history_section(recorded)

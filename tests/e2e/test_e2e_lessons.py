@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,34 @@ def test_a_chapter_link_opens_it_and_the_toggle_leaves_the_projector_view(projec
     page.wait_for_function("() => !new URLSearchParams(location.search).get('present')", timeout=60_000)
     page.locator("[data-testid=stSidebar]").wait_for(state="visible", timeout=30_000)
     assert "chapter=cyclegan" in page.url
+
+
+def test_the_collapse_chapter_shows_the_digit_pair_step_by_step_on_the_projector(projector, server, tmp_path):
+    """The collapse chapter's Digits view at 1280x720: the shipped pair's grids and the step slider fit the
+    screen, and moving the slider redraws both grids (release to drawn is printed)."""
+    page = projector
+    page.goto(server + "/")
+    page.get_by_text("Pretrained models").wait_for(timeout=90_000)
+    page.goto(server + "/lessons?chapter=collapse&present=1")
+    chapter_in_url(page, "collapse")
+    settled(page)
+    page.locator(".st-key-lesson_collapse_view").get_by_role("radio", name="Digits").click()
+    grids = page.locator(".st-key-lesson_history img")
+    grids.nth(1).wait_for(timeout=60_000)
+    settled(page)
+    check_screen(page, "collapse", tmp_path)
+    assert "top-3 share 100%" in page.locator(".st-key-lesson_history").inner_text()
+    before = [grids.nth(i).get_attribute("src") for i in range(2)]
+    thumb = page.locator(".st-key-lesson_history_step input[type=range]")
+    start = time.monotonic()
+    thumb.press("Home")   # the first recorded step
+    deadline = start + 30
+    while time.monotonic() < deadline:
+        now = [grids.nth(i).get_attribute("src") for i in range(grids.count())]
+        if len(now) == 2 and all(a != b for a, b in zip(now, before)):
+            break
+        page.wait_for_timeout(20)
+    else:
+        raise AssertionError("the grids did not change within 30 s of moving the step slider")
+    print(f"lesson history step slider: release to both grids drawn {time.monotonic() - start:.2f} s")
+    assert page.locator("[data-testid=stException]").count() == 0
