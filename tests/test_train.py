@@ -1,5 +1,6 @@
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -149,6 +150,26 @@ def test_stop_request_saves_and_marks_stopped(tmp_path):
     assert summary["state"] == "stopped" and 3 <= summary["step"] < 5000
     assert load_checkpoint(out)["step"] == summary["step"]
     assert rundir.read_status(out)["state"] == "stopped"
+
+
+def test_a_held_sigterm_waits_for_the_block_then_ends_the_process(tmp_path):
+    """control.hold_sigterm, as a failing run's last words use it: the block finishes its write, then the
+    SIGTERM acts as it would have (the process ends by it)."""
+    import signal
+    import subprocess
+    import sys
+
+    script = ("import os, signal, time, pathlib\n"
+              "from ganlib.train.control import hold_sigterm\n"
+              "with hold_sigterm():\n"
+              "    os.kill(os.getpid(), signal.SIGTERM)\n"
+              "    time.sleep(0.3)\n"
+              f"    pathlib.Path({str(tmp_path / 'written')!r}).write_text('yes')\n"
+              f"pathlib.Path({str(tmp_path / 'after')!r}).write_text('no')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    assert (tmp_path / "written").read_text() == "yes" and not (tmp_path / "after").exists()
 
 
 def test_pause_holds_the_step_and_leaves_the_pause_out_of_the_training_time(tmp_path):
