@@ -76,8 +76,14 @@ def collapse(present: bool) -> Link:
     """The 2-D game with a remedy of the class's choice, trained live; or the shipped DCGAN pair's recorded
     training (studio.widgets.collapse_history): one crisp 8 for every z against all ten digits."""
     recorded = widgets.recorded_histories()
-    # the view, the remedy and its button share one row, so the projector's 720 px still hold the arena
-    c = st.columns([1.6, 2.2, 1.5] if recorded else [3, 1.4], vertical_alignment="bottom")
+    # the view's switch, then the remedy and its button; on the projector all three share one row, so its 720 px
+    # still hold the arena (the page's narrower column gives the switch a row of its own)
+    if recorded and present:
+        c = st.columns([1.6, 2.2, 1.5], vertical_alignment="bottom")
+    elif recorded:
+        c = [st.container(), *st.columns([3, 1.4], vertical_alignment="bottom")]
+    else:
+        c = st.columns([3, 1.4], vertical_alignment="bottom")
     view = COLLAPSE_VIEWS[0]
     if recorded:
         view = c[0].segmented_control(_("Show"), COLLAPSE_VIEWS, default=COLLAPSE_VIEWS[0], key="lesson_collapse_view",

@@ -115,8 +115,8 @@ def chapters() -> list[Chapter]:
             r"D_{\mathrm{KL}}(p_G \,\|\, p_{\mathrm{data}}) = \sum_k p_G(k)\,\log\frac{p_G(k)}{p_{\mathrm{data}}(k)}",
             lesson_text("With no remedy, press Train 250 steps a few times and count the modes G covers. Then choose "
                         "PacGAN and do the same. Under Digits, slide through a real DCGAN's first steps: it hops from "
-                        "digit to digit and ends on one crisp 8 for every z, while the same recipe with minibatch "
-                        "std draws all ten."),
+                        "digit to digit and ends on one crisp 8 for every z. The same recipe with minibatch std "
+                        "starts just as collapsed, then spreads out: all ten digits by step 700."),
             lesson_text("Why does packing two samples together help D to see collapse?"),
             lesson_text("One sample on a real mode looks perfectly real. Two samples of a collapsed G are nearly the "
                         "same point, which real pairs almost never are, so D rejects the pair, and G only escapes by "

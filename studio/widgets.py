@@ -437,14 +437,15 @@ def collapse_history(recorded: dict[str, list[tuple[dict, bytes]]], key: str = "
     for col, (title, frames) in zip(st.container(key=key).columns(len(recorded)), recorded.items()):
         row, png = frame_at(frames, step)
         with col:
+            if compact:  # the run's own step goes under its grid, so the titles stay one line and the grids level
+                st.markdown(f"**{title}**")
+                st.image(png, width=image_width, output_format="PNG")
+                st.caption(_("Step {step} · digits in 100: {digits}/10 · top-3 share {share:.0%} · confidence "
+                             "{confidence:.2f}").format(step=f"{row['step']:,}", digits=row["coverage_100"],
+                                                        share=row["top3_share"], confidence=row["mean_confidence"]))
+                continue
             st.markdown(f"**{title}**" if row["step"] == step else
                         _("**{model}** at step {step}").format(model=title, step=f"{row['step']:,}"))
-            if compact:
-                st.image(png, width=image_width, output_format="PNG")
-                st.caption(_("Digits in 100: {digits}/10 · top-3 share {share:.0%} · confidence {confidence:.2f}")
-                           .format(digits=row["coverage_100"], share=row["top3_share"],
-                                   confidence=row["mean_confidence"]))
-                continue
             # each run is evaluated on its own number of samples (the collapsed 500, the cured 1,000)
             st.caption(_("{n} samples read by the classifier").format(n=f"{sum(row['class_histogram']):,}"))
             m = st.columns(3)

@@ -197,16 +197,19 @@ def test_collapse_digits_view_slides_through_the_shipped_pairs_training():
     assert slider.options[0] == str(collapsed_steps[0]) and slider.value == manifest()["dcgan_mnist_cured"]["step"]
     last = images(at)
     assert len(last) == 2
-    lines = [c.value for c in at.caption if c.value.startswith("Digits in 100")]
-    assert lines[0].startswith("Digits in 100: 1/10 · top-3 share 100%") and lines[1].startswith("Digits in 100: 10/10")
+    def lines() -> list[str]:
+        return [c.value for c in at.caption if c.value.startswith("Step ")]
+
+    cured_last = f"{slider.value:,}"
+    assert lines() == [f"Step {collapsed_steps[-1]} · digits in 100: 1/10 · top-3 share 100% · confidence 0.90",
+                       f"Step {cured_last} · digits in 100: 10/10 · top-3 share 38% · confidence 0.79"]
     run(slider.set_value(collapsed_steps[0]))
     assert all(a != b for a, b in zip(images(at), last))  # both runs' grids are the earliest ones now
-    heads = [m.value for m in at.markdown if m.value.startswith("**DCGAN")]
-    assert heads == ["**DCGAN · collapsed**", "**DCGAN · cured** at step 100"]  # the cured run's first is at 100
+    assert [line.split(" · ")[0] for line in lines()] == [f"Step {collapsed_steps[0]}", "Step 100"]  # cured: from 100
     assert link(at) == ("mode_collapse", "")
     zh = lesson(chapter="collapse", lang="zh")
     run(zh.get("segmented_control")[0].set_value("Digits"))  # the value stays English; its label is translated
-    assert [c.value for c in zh.caption if c.value.startswith("100 个样本中的数字：1/10")]
+    assert [c.value for c in zh.caption if "100 个样本中的数字：1/10" in c.value]
 
 
 def test_latent_slider_moves_the_digit_and_the_link_carries_it():
