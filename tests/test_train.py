@@ -319,3 +319,24 @@ def test_d_is_frozen_in_g_step_same_g_gradients_and_no_d_weight_gradients():
         with discarded_grads(D):
             raise RuntimeError("boom")
     assert all(p.requires_grad for p in D.parameters())
+
+
+def test_an_apple_gpu_run_forks_and_keeps_its_own_rng(monkeypatch):
+    """On MPS (not on this machine: its RNG calls are stood in for) the evaluation's fork restores the Apple
+    GPU's RNG as well as the CPU's, and a checkpoint's RNG state carries it for an exact resume."""
+    from ganlib.train.batches import forked_rng, rng_state, set_rng_state
+
+    mps = {"state": torch.tensor([1, 2, 3], dtype=torch.uint8), "set": []}
+    monkeypatch.setattr(torch.mps, "get_rng_state", lambda device="mps": mps["state"].clone())
+    monkeypatch.setattr(torch.mps, "set_rng_state", lambda state, device="mps": mps["set"].append(state.clone()))
+    device = torch.device("mps")
+    cpu_before = torch.get_rng_state()
+    with forked_rng(device):
+        torch.rand(3)
+        mps["state"] = torch.tensor([9, 9, 9], dtype=torch.uint8)  # drawn from inside
+    assert torch.equal(torch.get_rng_state(), cpu_before)
+    assert [s.tolist() for s in mps["set"]] == [[1, 2, 3]]
+    state = rng_state(device)
+    assert state["mps"].tolist() == [9, 9, 9]
+    set_rng_state(state, device)
+    assert mps["set"][-1].tolist() == [9, 9, 9]

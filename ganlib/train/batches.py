@@ -96,6 +96,8 @@ def rng_state(device: torch.device | None = None) -> dict:
         state["cuda"] = torch.cuda.get_rng_state_all()
     if device is not None and device.type == "cuda":
         state["device"] = torch.cuda.get_rng_state(device)  # what resumes any rank's device
+    if device is not None and device.type == "mps":
+        state["mps"] = torch.mps.get_rng_state()
     return state
 
 
@@ -106,3 +108,13 @@ def set_rng_state(state: dict, device: torch.device | None = None) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
     if device is not None and device.type == "cuda" and "device" in state:
         torch.cuda.set_rng_state(state["device"], device)
+    if device is not None and device.type == "mps" and "mps" in state:
+        torch.mps.set_rng_state(state["mps"])
+
+
+def forked_rng(device: torch.device):
+    """A context after which the CPU's RNG and `device`'s (a GPU's, an Apple GPU's) are as they were before:
+    what runs inside (an evaluation) leaves the training's random stream alone."""
+    if device.type in ("cuda", "mps"):
+        return torch.random.fork_rng(devices=[device], device_type=device.type)
+    return torch.random.fork_rng(devices=[])

@@ -30,7 +30,7 @@ from ..files import atomic_write_json
 from ..images import save_samples
 from ..models import model_kwargs
 from . import distributed, rundir
-from .batches import BatchStream, autocast_dtype, rng_state, set_rng_state
+from .batches import BatchStream, autocast_dtype, forked_rng, rng_state, set_rng_state
 from .control import Controller, hold_sigterm
 from .runlock import RunBusy, RunLock, lock_run
 from .preflight import TrainingError, load_domain_b, load_training_data, split_problems
@@ -277,7 +277,7 @@ class _Run:
         was_training = sampler.training
         # evaluation runs on a fork of the RNG, so how often a run is evaluated (bookkeeping) does not change
         # what it learns; with several ranks the RNG must also stay identical on every rank (rank 0 evaluates)
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        with forked_rng(device):
             result = evaluate_generator(sampler.eval(), self.data.name, self.data.shape, device=device,
                                         num_classes=self.data.num_classes if family(self.config.model).conditional else 0,
                                         n=self.config.eval_samples, seed=self.config.seed)
