@@ -90,6 +90,8 @@ def collapse(present: bool) -> Link:
                                       format_func=gettext_now()) or COLLAPSE_VIEWS[0]
         c = c[1:]
     if view == "Digits":
+        if "lesson_remedy" in st.session_state:  # kept for the way back (an undrawn widget's state is dropped)
+            st.session_state["lesson_remedy"] = st.session_state["lesson_remedy"]
         widgets.collapse_history(recorded, key="lesson_history", compact=True, image_width=240 if present else 280)
         return "5_Mode_collapse.py", _("Mode-collapse lab"), {}
     if st.session_state.get("lesson_remedy") not in REMEDIES:

@@ -191,6 +191,7 @@ def test_collapse_digits_view_slides_through_the_shipped_pairs_training():
     both (the Mode-collapse lab's widget), the collapsed run one digit at its last step."""
     at = lesson(chapter="collapse")
     assert at.get("segmented_control")[0].value == "2-D game"
+    run(at.selectbox(key="lesson_remedy").set_value("mbd-ring"))
     run(at.get("segmented_control")[0].set_value("Digits"))
     slider = at.select_slider(key="lesson_history_step")
     collapsed_steps = [row["step"] for row, frame in pretrained.history("dcgan_mnist_collapsed")]
@@ -207,6 +208,8 @@ def test_collapse_digits_view_slides_through_the_shipped_pairs_training():
     assert all(a != b for a, b in zip(images(at), last))  # both runs' grids are the earliest ones now
     assert [line.split(" · ")[0] for line in lines()] == [f"Step {collapsed_steps[0]}", "Step 100"]  # cured: from 100
     assert link(at) == ("mode_collapse", "")
+    run(at.get("segmented_control")[0].set_value("2-D game"))
+    assert at.selectbox(key="lesson_remedy").value == "mbd-ring"  # the class's remedy is still chosen
     zh = lesson(chapter="collapse", lang="zh")
     run(zh.get("segmented_control")[0].set_value("Digits"))  # the value stays English; its label is translated
     assert [c.value for c in zh.caption if "100 个样本中的数字：1/10" in c.value]
