@@ -135,7 +135,7 @@ def _d_not_learning(rows: list[dict], window: list[dict], loss: str, names: tupl
     value rules the finding out."""
     if loss not in PROBABILITY_LOSSES:
         return []
-    fids = [r["fid"] for r in evals if isinstance(r.get("fid"), (int, float)) and math.isfinite(r["fid"])]
+    fids = _finite([r.get("fid") for r in evals])
     if len(fids) >= 2 and min(fids[1:]) < fids[0] / 2:
         return []
     gaps = [r["d_real"] - r["d_fake"] for r in rows if _finite([r.get("d_real")]) and _finite([r.get("d_fake")])]
