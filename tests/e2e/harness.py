@@ -90,3 +90,17 @@ def chromium_page(width: int = 1400, height: int = 1000):
         page = browser.new_page(viewport={"width": width, "height": height})
         page.set_default_timeout(30_000)
         yield page
+
+
+def seconds_until_redrawn(page, images, act, timeout: float = 30.0) -> float:
+    """Seconds from act() (a key press on a slider, a click) until every image of the locator `images` shows
+    other pixels than before (a new src), as the user sees it; AssertionError after `timeout`."""
+    before = [images.nth(i).get_attribute("src") for i in range(images.count())]
+    start = time.monotonic()
+    act()
+    while time.monotonic() < start + timeout:
+        now = [images.nth(i).get_attribute("src") for i in range(images.count())]
+        if len(now) == len(before) and all(a != b for a, b in zip(now, before)):
+            return time.monotonic() - start
+        page.wait_for_timeout(20)
+    raise AssertionError(f"the images did not all change within {timeout:.0f} s")
