@@ -49,16 +49,30 @@ def run(spec: dict, rank: int) -> None:
             return write_status(run_dir, state, *args, **kwargs)
 
         rundir.write_status = slow
+    written = {}
+    if spec.get("slow_finish") and rank == 0:  # rank 0's last write takes a while; when did it end?
+
+        def slow_finish(run_dir, state, *args, **kwargs):
+            if state == "finished":
+                time.sleep(spec["slow_finish"])
+            done = write_status(run_dir, state, *args, **kwargs)
+            written[state] = time.time()
+            return done
+
+        rundir.write_status = slow_finish
     run_dir = spec["run_dir"] if rank == 0 else f"{spec['run_dir']}.rank{rank}"
     if spec.get("resume"):
         loop.train(None, run_dir, resume=True, overrides=spec.get("overrides"))
     else:
         loop.train(TrainConfig(**spec["config"]), run_dir)
+    returned = time.time()
     step = steps[0]
     state = {name: net.state_dict() for name, net in step.nets.items()}
     state.update({name: ema.state_dict() for name, ema in step.emas.items() if ema is not None})
     os.makedirs(spec["states"], exist_ok=True)
     torch.save(state, os.path.join(spec["states"], f"rank{rank}.pt"))
+    with open(os.path.join(spec["states"], f"rank{rank}.json"), "w") as f:  # when train() returned here
+        json.dump({"returned": returned, "finished_written": written.get("finished")}, f)
     loop.build_step, rundir.write_status = build_step, write_status
 
 

@@ -156,6 +156,18 @@ def test_resume_one_process_in_two(runs, tmp_path):
     assert_same_trajectory(train_rows(run), train_rows(runs / "single"))
 
 
+def test_every_rank_returns_from_train_once_rank_0_is_done(tmp_path):
+    """A caller that owns the process group (this worker) destroys it when train() returns: if rank 1
+    did so while rank 0 still saved, Gloo could abort it at exit (seen in CI). train() ends at a barrier."""
+    states = tmp_path / "states"
+    launch([{"run_dir": str(tmp_path / "run"), "states": str(states), "slow_finish": 2,
+             "config": dict(RING, max_steps=4)}])
+    rank0, rank1 = (json.loads((states / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert rank0["finished_written"] is not None
+    assert rank1["returned"] >= rank0["finished_written"] - 0.05, (rank0, rank1)  # 2 s earlier without the barrier
+    assert rundir.read_status(tmp_path / "run")["state"] == "finished"
+
+
 def test_a_rank_that_raises_fails_the_run_naming_rank_step_and_error(tmp_path):
     out = tmp_path / "run"
     spec = {"run_dir": str(out), "states": str(tmp_path / "states"), "fail": {"rank": 1, "step": 7},

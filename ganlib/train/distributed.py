@@ -76,13 +76,17 @@ def setup() -> World:
 
 
 def shutdown(world: World) -> None:
-    """Leave the process group together. Rank 0 still evaluates and saves after the last step; a rank that
-    tore its Gloo group down meanwhile could abort at exit ("terminate called without an active exception",
-    seen once in CI), so every rank first waits for the others at a barrier."""
-    if world.owns_group and dist.is_initialized():
-        try:
-            dist.barrier()
-        finally:
+    """Leave training together: every rank waits for the others at a barrier, and the process group is
+    destroyed if we created it. Rank 0 still evaluates and saves after the last step; a rank that tore its
+    Gloo group down meanwhile could abort at exit ("terminate called without an active exception", seen
+    in CI, once with our group and once with a caller's), so the barrier holds whoever owns the group:
+    train() returns on every rank only when every rank is done."""
+    if not (world.distributed and dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        dist.barrier()
+    finally:
+        if world.owns_group:
             dist.destroy_process_group()
 
 
