@@ -235,6 +235,19 @@ def test_failed_run_shows_the_reason_and_its_log_and_can_be_resumed(root, monkey
     wait_for(lambda: jobs.status(run)["state"] == "finished", what="finished after resume")
 
 
+def test_a_failed_run_started_from_a_terminal_says_where_its_output_went(root):
+    import subprocess
+
+    run = root / "from-cli"  # started as `python -m ganlib train --out ...` would be: no log.txt
+    argv = [a.replace("{run_dir}", str(run)) for a in fake("--crash-at", "4", "--step-time", "0.01")]
+    subprocess.run(argv, capture_output=True, timeout=60)
+    assert not (run / "log.txt").exists()
+    wait_for(lambda: jobs.status(run)["state"] == "failed", what="failed")
+    at = train_page()
+    assert ":red-badge[failed]" in texts(at.markdown)
+    assert "started outside the app" in texts(at.caption) and not at.code
+
+
 def test_a_killed_process_reads_as_failed(root):
     run = jobs.start(CFG, "killed", argv=fake("--max-steps", "100000"))
     pid = wait_for(lambda: jobs.status(run)["state"] == "running" and rundir.read_status(run)["pid"])

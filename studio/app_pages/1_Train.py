@@ -167,7 +167,12 @@ def status_figures(run_dir: Path, st_: dict, last_row: dict | None, poll: dict |
     if state == "failed" and st_.get("message"):
         st.error(st_["message"])
     if state == "failed":
-        st.code(jobs.tail_log(run_dir, 25) or _("(log.txt is empty)"), language=None)
+        log = jobs.tail_log(run_dir, 25)  # the app's own runs log their command line first: never empty
+        if log:
+            st.code(log, language=None)
+        else:
+            st.caption(_("No log here: this run was started outside the app, so its output went to the terminal "
+                         "that started it."))
 
 
 def curves(run_dir: Path, config: TrainConfig | None, until: int | None, smoothing: float, log_y: bool,
