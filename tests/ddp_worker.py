@@ -40,26 +40,16 @@ def run(spec: dict, rank: int) -> None:
         return step
 
     loop.build_step = keep
-    write_status = rundir.write_status
-    if spec.get("slow_failure_write") and rank == 0:  # rank 0 writes "failed" as slowly as a loaded disk might
+    write_status, written = rundir.write_status, {}
+    slow = spec.get("slow_status", {}) if rank == 0 else {}  # {state: seconds}: rank 0 writes it as a loaded disk might
 
-        def slow(run_dir, state, *args, **kwargs):
-            if state == "failed":
-                time.sleep(spec["slow_failure_write"])
-            return write_status(run_dir, state, *args, **kwargs)
+    def timed(run_dir, state, *args, **kwargs):  # and notes when each state's write ended
+        time.sleep(slow.get(state, 0))
+        done = write_status(run_dir, state, *args, **kwargs)
+        written[state] = time.time()
+        return done
 
-        rundir.write_status = slow
-    written = {}
-    if spec.get("slow_finish") and rank == 0:  # rank 0's last write takes a while; when did it end?
-
-        def slow_finish(run_dir, state, *args, **kwargs):
-            if state == "finished":
-                time.sleep(spec["slow_finish"])
-            done = write_status(run_dir, state, *args, **kwargs)
-            written[state] = time.time()
-            return done
-
-        rundir.write_status = slow_finish
+    rundir.write_status = timed
     run_dir = spec["run_dir"] if rank == 0 else f"{spec['run_dir']}.rank{rank}"
     if spec.get("resume"):
         loop.train(None, run_dir, resume=True, overrides=spec.get("overrides"))

@@ -160,7 +160,7 @@ def test_every_rank_returns_from_train_once_rank_0_is_done(tmp_path):
     """A caller that owns the process group (this worker) destroys it when train() returns: if rank 1
     did so while rank 0 still saved, Gloo could abort it at exit (seen in CI). train() ends at a barrier."""
     states = tmp_path / "states"
-    launch([{"run_dir": str(tmp_path / "run"), "states": str(states), "slow_finish": 2,
+    launch([{"run_dir": str(tmp_path / "run"), "states": str(states), "slow_status": {"finished": 2},
              "config": dict(RING, max_steps=4)}])
     rank0, rank1 = (json.loads((states / f"rank{r}.json").read_text()) for r in (0, 1))
     assert rank0["finished_written"] is not None
@@ -187,7 +187,7 @@ def test_the_failure_is_written_when_torchrun_stops_rank_0_during_the_write(tmp_
     says why (here its write takes 3 s, as on a loaded disk), then ends by it."""
     out = tmp_path / "run"
     spec = {"run_dir": str(out), "states": str(tmp_path / "states"), "fail": {"rank": 1, "step": 7},
-            "slow_failure_write": 3.0, "config": dict(RING, max_steps=40, log_every=5, checkpoint_every=5)}
+            "slow_status": {"failed": 3.0}, "config": dict(RING, max_steps=40, log_every=5, checkpoint_every=5)}
     done = torchrun([str(ROOT / "tests" / "ddp_worker.py"), json.dumps([spec])])
     assert done.returncode != 0
     assert "Sending process" in done.stderr and "closing signal SIGTERM" in done.stderr  # the race was run
