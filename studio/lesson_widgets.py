@@ -78,18 +78,16 @@ def collapse(present: bool) -> Link:
     recorded = widgets.recorded_histories()
     # the view's switch, then the remedy and its button; on the projector all three share one row, so its 720 px
     # still hold the arena (the page's narrower column gives the switch a row of its own)
+    switch = None
     if recorded and present:
-        c = st.columns([1.6, 2.2, 1.5], vertical_alignment="bottom")
+        switch, *c = st.columns([1.6, 2.2, 1.5], vertical_alignment="bottom")
     elif recorded:
-        c = [st.container(), *st.columns([3, 1.4], vertical_alignment="bottom")]
+        switch, c = st.container(), st.columns([3, 1.4], vertical_alignment="bottom")
     else:
         c = st.columns([3, 1.4], vertical_alignment="bottom")
-    view = COLLAPSE_VIEWS[0]
-    if recorded:
-        view = c[0].segmented_control(_("Show"), COLLAPSE_VIEWS, default=COLLAPSE_VIEWS[0], key="lesson_collapse_view",
-                                      format_func=gettext_now()) or COLLAPSE_VIEWS[0]
-        c = c[1:]
-    if view == "Digits":
+    view = None if switch is None else switch.segmented_control(
+        _("Show"), COLLAPSE_VIEWS, default=COLLAPSE_VIEWS[0], key="lesson_collapse_view", format_func=gettext_now())
+    if view == COLLAPSE_VIEWS[1]:
         if "lesson_remedy" in st.session_state:  # kept for the way back (an undrawn widget's state is dropped)
             st.session_state["lesson_remedy"] = st.session_state["lesson_remedy"]
         widgets.collapse_history(recorded, key="lesson_history", compact=True, image_width=240 if present else 280)
