@@ -25,6 +25,9 @@ FRAME_S = 0.5                                  # seconds between frames of a pla
 SLIDER_RANGE = 5.0                             # the Latent explorer's: steps along a unit direction
 STRIP_VALUES = tuple(torch.linspace(-SLIDER_RANGE, SLIDER_RANGE, 7).tolist())
 REMEDIES = ("vanilla-ring", "pacgan-ring", "mbd-ring", "wgan-gp-ring", "r1-decay-ring")
+# the class's remedy while the Digits view hides its select box: Streamlit drops an undrawn widget's state, and a
+# value put back through session state is used but not shown (the box came back reading the first remedy)
+REMEDY_KEPT = "lesson_remedy_kept"
 COLLAPSE_VIEWS = (N_("2-D game"), N_("Digits"))  # the collapse chapter's two views (values stay English)
 STYLE_A, STYLE_B = (0, 1, 2, 3), (100, 101, 102)   # the Style studio's default seeds
 
@@ -88,13 +91,12 @@ def collapse(present: bool) -> Link:
     view = None if switch is None else switch.segmented_control(
         _("Show"), COLLAPSE_VIEWS, default=COLLAPSE_VIEWS[0], key="lesson_collapse_view", format_func=gettext_now())
     if view == COLLAPSE_VIEWS[1]:
-        if "lesson_remedy" in st.session_state:  # kept for the way back (an undrawn widget's state is dropped)
-            st.session_state["lesson_remedy"] = st.session_state["lesson_remedy"]
         widgets.collapse_history(recorded, key="lesson_history", compact=True, image_width=240 if present else 280)
         return "5_Mode_collapse.py", _("Mode-collapse lab"), {}
-    if st.session_state.get("lesson_remedy") not in REMEDIES:
-        st.session_state["lesson_remedy"] = REMEDIES[0]
-    remedy = c[0].selectbox(_("Remedy"), REMEDIES, key="lesson_remedy", format_func=lambda p: PRESETS[p][0])
+    kept = st.session_state.get(REMEDY_KEPT, REMEDIES[0])
+    remedy = c[0].selectbox(_("Remedy"), REMEDIES, index=REMEDIES.index(kept), key="lesson_remedy",
+                            format_func=lambda p: PRESETS[p][0])
+    st.session_state[REMEDY_KEPT] = remedy
     state = ensure_arena("lesson_collapse", remedy)
     if state is not None:
         c[1].button(_("Train 250 steps"), key="lesson_collapse_train", icon=":material/fast_forward:",

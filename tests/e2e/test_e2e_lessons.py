@@ -101,10 +101,15 @@ def test_a_chapter_link_opens_it_and_the_toggle_leaves_the_projector_view(projec
 
 def test_the_collapse_chapter_shows_the_digit_pair_step_by_step_on_the_projector(projector, server, tmp_path):
     """The collapse chapter's Digits view at 1280x720: the shipped pair's grids and the step slider fit the
-    screen, and moving the slider redraws both grids (release to drawn is printed)."""
+    screen, and moving the slider redraws both grids (release to drawn is printed); back in the 2-D game, the
+    remedy the class chose is still the one shown."""
     page = projector
     open_chapter(page, server, "collapse")
-    page.locator(".st-key-lesson_collapse_view").get_by_role("radio", name="Digits").click()
+    page.locator(".st-key-lesson_remedy").click()
+    page.get_by_role("option", name="PacGAN").first.click()
+    settled(page)
+    views = page.locator(".st-key-lesson_collapse_view")
+    views.get_by_role("radio", name="Digits").click()
     grids = page.locator(".st-key-lesson_history img")
     grids.nth(1).wait_for(timeout=60_000)
     settled(page)
@@ -115,3 +120,6 @@ def test_the_collapse_chapter_shows_the_digit_pair_step_by_step_on_the_projector
     seconds = harness.seconds_until_redrawn(page, grids, lambda: thumb.press("Home"))  # the first recorded step
     print(f"lesson history step slider: release to both grids drawn {seconds:.2f} s")
     assert page.locator("[data-testid=stException]").count() == 0
+    views.get_by_role("radio", name="2-D game").click()
+    page.get_by_text("D judges 2 samples at once").wait_for(timeout=60_000)  # PacGAN's arena is back
+    assert "PacGAN" in page.locator(".st-key-lesson_remedy input").first.input_value()  # and its box says so
