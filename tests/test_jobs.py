@@ -116,10 +116,21 @@ def test_killed_process_reads_as_failed_with_its_log_and_can_be_resumed(root):
     os.kill(pid, signal.SIGKILL)
     st = wait_for(lambda: (s := jobs.status(run))["state"] == "failed" and s, what="failed")
     assert f"pid {pid}" in st["message"] and "signal 9" in st["message"]
+    assert st["message"].endswith("the last checkpoint is kept — resume continues from it.")
     assert "fake training from step" in st["log_tail"]
     assert rundir.read_status(run)["state"] == "failed"  # written back for every reader
     jobs.resume(run, argv=RESUME + ["--step-time", "0.001"])
     wait_for(lambda: state(run) == "finished", what="finished")
+
+
+def test_a_run_killed_before_its_first_checkpoint_says_resume_starts_again(root):
+    run = jobs.start(CFG, "early", argv=fake("--max-steps", "200", "--step-time", "0.02"))
+    pid = wait_for(lambda: rundir.read_status(run).get("step", 0) >= 4 and rundir.read_status(run)["pid"],
+                   what="running")
+    os.kill(pid, signal.SIGKILL)
+    st = wait_for(lambda: (s := jobs.status(run))["state"] == "failed" and s, what="failed")
+    assert not (run / "checkpoint.pt").exists()
+    assert st["message"].endswith("no checkpoint was saved yet, so resume starts again from step 0."), st["message"]
 
 
 def test_crash_on_startup_shows_failed_with_traceback(root):

@@ -32,6 +32,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
+from . import rundir
 from .procs import pid_alive
 
 FAILED_KEY = "ganlib/failed/"   # + rank: a rank's last words in torchrun's rendezvous store
@@ -261,8 +262,9 @@ class RankWatch:
     words in the store; a rank on this machine that was killed is a dead pid. Either way `failure`
     becomes one sentence naming the rank and the step, and `on_failure(sentence)` is called once."""
 
-    def __init__(self, world: World, current_step, on_failure, interval: float = 0.5):
+    def __init__(self, world: World, run_dir, current_step, on_failure, interval: float = 0.5):
         self.world, self.current_step, self.on_failure, self.interval = world, current_step, on_failure, interval
+        self.run_dir = run_dir  # rank 0's: the failure sentence says what resuming it will do
         self.failure: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="ganlib-rank-watch")
@@ -292,12 +294,12 @@ class RankWatch:
                     store = None
             if words is not None:
                 self.failure = (f"Rank {rank} of {self.world.size} failed at step {words['step']} "
-                                f"({words['error']}); the last checkpoint is kept — resume continues from it "
-                                "with any number of processes.")
+                                f"({words['error']}); {rundir.resume_clause(self.run_dir)} with any number of "
+                                "processes.")
             elif member.get("host") == host and not pid_alive(member.get("pid")):
                 self.failure = (f"Rank {rank} of {self.world.size} (pid {member.get('pid')}) died at step "
-                                f"{self.current_step()}; the last checkpoint is kept — resume continues from it "
-                                "with any number of processes.")
+                                f"{self.current_step()}; {rundir.resume_clause(self.run_dir)} with any number "
+                                "of processes.")
             if self.failure is not None:
                 return self.failure
         return None

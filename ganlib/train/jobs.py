@@ -293,8 +293,8 @@ def status(run_dir: str | Path) -> dict:
         step = st.get("step", 0)
         st = rundir.write_status(
             run_dir, "failed",
-            f"The training process (pid {pid}) {how} while {state} at step {step}; "
-            "resume continues from the last checkpoint.", log_tail=tail_log(run_dir, 15))
+            f"The training process (pid {pid}) {how} while {state} at step {step}; {rundir.resume_clause(run_dir)}.",
+            log_tail=tail_log(run_dir, 15))
     return st
 
 

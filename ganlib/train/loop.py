@@ -86,7 +86,7 @@ def _train_locked(config: TrainConfig, run_dir: Path, ckpt: dict | None, progres
     def on_rank_failure(sentence: str) -> None:
         rundir.write_status(run_dir, "failed", sentence, step=at_step[0])
 
-    watch = distributed.RankWatch(world, lambda: at_step[0], on_rank_failure).start()
+    watch = distributed.RankWatch(world, run_dir, lambda: at_step[0], on_rank_failure).start()
     try:
         summary = _train(config, run_dir, ckpt, progress_fn, abort_fn, world, at_step)
     except BaseException as e:
@@ -137,8 +137,8 @@ def _read_run(config: TrainConfig | None, run_dir: Path, resume: bool, overrides
             config = TrainConfig.load(run_dir / "config.json")
         except (ValueError, TypeError) as e:
             raise TrainingError(f"{run_dir}/config.json is damaged ({e}).") from None
-        if (run_dir / "checkpoint.pt").exists():
-            ckpt = load_checkpoint(run_dir / "checkpoint.pt")
+        if (run_dir / rundir.CHECKPOINT).exists():
+            ckpt = load_checkpoint(run_dir / rundir.CHECKPOINT)
             if ckpt.get("inference_only"):
                 raise TrainingError(f"{run_dir}/checkpoint.pt is an exported checkpoint without D and optimiser "
                                     "states, so it cannot be resumed; train a new run instead.")
@@ -171,12 +171,12 @@ def _failure_sentence(e: BaseException, world: distributed.World, watch: distrib
         found = watch.wait_for_failure(5.0)  # the other rank's last words, or its pid's death
         if found is not None:
             return found
-        return (f"Another rank stopped answering at step {step} ({type(e).__name__}: {e}); the last checkpoint "
-                "is kept — resume continues from it with any number of processes.")
+        return (f"Another rank stopped answering at step {step} ({type(e).__name__}: {e}); "
+                f"{rundir.resume_clause(run_dir)} with any number of processes.")
     if isinstance(e, (TrainingError, DataError, CheckpointError)):
         return str(e)  # the same on every rank: nothing to name
     if isinstance(e, OSError):
-        msg = (f"The disk is full ({e.filename or run_dir}); the last checkpoint is kept — free space and resume."
+        msg = (f"The disk is full ({e.filename or run_dir}); {rundir.resume_clause(run_dir)} once space is freed."
                if e.errno == errno.ENOSPC else f"{type(e).__name__}: {e}")
     else:
         msg = f"{type(e).__name__}: {e}"

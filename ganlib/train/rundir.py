@@ -44,6 +44,17 @@ def sanitize_run_name(name: str) -> str:
 
 # ---------------------------------------------------------------- status
 
+CHECKPOINT = "checkpoint.pt"
+
+
+def resume_clause(run_dir: str | Path) -> str:
+    """What resuming this run will do, as the end of a failure sentence: continue from its checkpoint, or start
+    again from step 0 where none was saved yet (a run that failed before its first --checkpoint-every)."""
+    if (Path(run_dir) / CHECKPOINT).is_file():
+        return "the last checkpoint is kept — resume continues from it"
+    return "no checkpoint was saved yet, so resume starts again from step 0"
+
+
 def write_status(run_dir: str | Path, state: str, message: str = "", **extra) -> dict:
     assert state in STATES, state
     old = read_status(run_dir)
